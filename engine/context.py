@@ -1,0 +1,24 @@
+"""What every engine service is constructed with: the seams of DESIGN §2b in one object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.config import Config
+    from engine.datamanager import DataManager
+    from engine.rpc.conn import ConnManager
+    from engine.rpc.registry import Registry
+    from engine.storage.base import StorDB
+
+
+@dataclass
+class EngineContext:
+    cfg: Config
+    dm: DataManager
+    stordb: StorDB
+    registry: Registry
+    conns: ConnManager
+    #: services by config section name ("rals", "sessions", ...), for in-process wiring only
+    services: dict[str, Any] = field(default_factory=dict)
