@@ -1,0 +1,210 @@
+"""JSON-RPC framing as CGRateS speaks it (Go's net/rpc JSON codec, JSON-RPC 1.0), without any I/O.
+
+A TCP stream carries JSON objects back to back (Go's encoder ends each with a newline; other clients may not).
+:class:`StreamDecoder` turns arbitrary chunks into whole messages, remembering where it stopped scanning so a
+large message arriving in many chunks is scanned once. Messages:
+
+- request  ``{"method": "Service.Method", "params": [arg], "id": n}``
+- response ``{"id": n, "result": ..., "error": null | "message"}``
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+DEFAULT_MAX_MESSAGE = 4 * 1024 * 1024
+
+_STRUCTURAL = re.compile(rb'[{}\[\]"]')
+_IN_STRING = re.compile(rb'["\\]')
+_NON_SPACE = re.compile(rb"[^ \t\r\n]")
+
+
+class FramingError(Exception):
+    """The stream cannot be read further: malformed JSON or a message over the size limit."""
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, Decimal):
+        return int(obj) if obj == obj.to_integral_value() else float(obj)
+    if isinstance(obj, set | frozenset | tuple):
+        return list(obj)
+    to_json = getattr(obj, "to_json", None)
+    if to_json is not None:
+        return to_json()
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+_DUMP_OPTS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def dumps(obj: Any) -> bytes:
+    """Serialize for the wire: Decimals as numbers, datetimes RFC3339 with Z."""
+    return orjson.dumps(obj, default=_default, option=_DUMP_OPTS)
+
+
+def loads(data: bytes | str) -> Any:
+    return orjson.loads(data)
+
+
+def encode_request(method: str, arg: Any, msg_id: int | str) -> bytes:
+    return dumps({"method": method, "params": [arg], "id": msg_id}) + b"\n"
+
+
+def encode_response(msg_id: Any, result: Any = None, error: str | None = None) -> bytes:
+    return dumps({"id": msg_id, "result": None if error is not None else result, "error": error}) + b"\n"
+
+
+@dataclass(slots=True)
+class Request:
+    method: str
+    arg: Any
+    id: Any
+
+
+@dataclass(slots=True)
+class Response:
+    id: Any
+    result: Any
+    error: str | None
+
+
+class InvalidMessage(Exception):
+    """A well-formed JSON object that is not a valid request or response; answerable, not fatal."""
+
+    def __init__(self, msg_id: Any, message: str) -> None:
+        super().__init__(message)
+        self.id = msg_id
+        self.message = message
+
+
+def classify(msg: Any) -> Request | Response:
+    """Tell a request from a response; raise InvalidMessage for objects that are neither."""
+    if not isinstance(msg, dict):
+        raise InvalidMessage(None, "rpc: request must be a JSON object")
+    msg_id = msg.get("id")
+    if "method" in msg:
+        method = msg["method"]
+        if not isinstance(method, str) or "." not in method:
+            raise InvalidMessage(msg_id, f"rpc: service/method request ill-formed: {method if isinstance(method, str) else ''}")
+        params = msg.get("params")
+        if not isinstance(params, list):
+            raise InvalidMessage(msg_id, "rpc: params must be a list holding one argument")
+        if len(params) > 1:
+            raise InvalidMessage(msg_id, "rpc: params must hold exactly one argument")
+        return Request(method, params[0] if params else None, msg_id)
+    if "result" in msg or "error" in msg:
+        err = msg.get("error")
+        return Response(msg_id, msg.get("result"), None if err is None else str(err))
+    raise InvalidMessage(msg_id, "rpc: message is neither a request (method, params, id) nor a response")
+
+
+class StreamDecoder:
+    """Split a byte stream into JSON values. Resumable: each byte is scanned at most once."""
+
+    __slots__ = ("_buf", "_depth", "_in_string", "_max", "_scan")
+
+    def __init__(self, max_message: int = DEFAULT_MAX_MESSAGE) -> None:
+        self._buf = bytearray()
+        self._max = max_message
+        self._scan = -1  # where scanning of the current (incomplete) value resumes; -1: between values
+        self._depth = 0
+        self._in_string = False
+
+    def feed(self, data: bytes) -> list[Any]:
+        """Add bytes; return the complete values now available. Raises FramingError when the stream is broken."""
+        self._buf += data
+        out: list[Any] = []
+        buf = self._buf
+        start = 0
+        n = len(buf)
+        while start < n:
+            if self._scan < 0:
+                m = _NON_SPACE.search(buf, start)
+                if m is None:
+                    start = n
+                    break
+                start = m.start()
+                first = buf[start]
+                if first not in (0x7B, 0x5B):  # '{' or '['
+                    raise FramingError(f"invalid JSON-RPC message: expected an object, found {chr(first)!r}")
+                # Fast path: one whole value on one line, the usual shape on the wire.
+                nl = buf.find(b"\n", start)
+                if nl >= 0:
+                    try:
+                        out.append(orjson.loads(bytes(buf[start:nl])))
+                        start = nl + 1
+                        continue
+                    except orjson.JSONDecodeError:
+                        pass
+                self._scan = start
+                self._depth = 0
+                self._in_string = False
+            end = self._find_end(buf, n)
+            if end < 0:
+                if n - start > self._max:
+                    raise FramingError(f"message larger than {self._max} bytes")
+                break
+            try:
+                out.append(orjson.loads(bytes(buf[start:end])))
+            except orjson.JSONDecodeError as exc:
+                raise FramingError(f"invalid JSON: {exc}") from exc
+            start = end
+        if start:
+            del buf[:start]
+            if self._scan >= 0:
+                self._scan -= start
+        if len(buf) > self._max:
+            raise FramingError(f"message larger than {self._max} bytes")
+        return out
+
+    def _find_end(self, buf: bytearray, n: int) -> int:
+        """Continue scanning from self._scan; return the end offset of the value, or -1 when incomplete."""
+        pos = self._scan
+        depth = self._depth
+        in_string = self._in_string
+        while pos < n:
+            if in_string:
+                m = _IN_STRING.search(buf, pos)
+                if m is None:
+                    pos = n
+                    break
+                if buf[m.start()] == 0x5C:  # backslash: skip the escaped byte
+                    if m.start() + 1 >= n:
+                        pos = m.start()  # resume at the backslash once more bytes arrive
+                        break
+                    pos = m.start() + 2
+                    continue
+                in_string = False
+                pos = m.end()
+                continue
+            m = _STRUCTURAL.search(buf, pos)
+            if m is None:
+                pos = n
+                break
+            c = buf[m.start()]
+            pos = m.end()
+            if c == 0x22:
+                in_string = True
+            elif c in (0x7B, 0x5B):
+                depth += 1
+            else:
+                depth -= 1
+                if depth == 0:
+                    self._scan = -1
+                    return pos
+                if depth < 0:
+                    raise FramingError("invalid JSON: unbalanced brackets")
+        self._scan = pos
+        self._depth = depth
+        self._in_string = in_string
+        return -1
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
