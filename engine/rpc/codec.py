@@ -90,7 +90,8 @@ def classify(msg: Any) -> Request | Response:
     if "method" in msg:
         method = msg["method"]
         if not isinstance(method, str) or "." not in method:
-            raise InvalidMessage(msg_id, f"rpc: service/method request ill-formed: {method if isinstance(method, str) else ''}")
+            shown = method if isinstance(method, str) else ""
+            raise InvalidMessage(msg_id, f"rpc: service/method request ill-formed: {shown}")
         params = msg.get("params")
         if not isinstance(params, list):
             raise InvalidMessage(msg_id, "rpc: params must be a list holding one argument")

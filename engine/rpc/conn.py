@@ -179,7 +179,9 @@ class ConnManager:
                 addr = self.localhost
             transport = c.get("transport") or "*json"
             if transport not in ("*json", "*birpc_json", "*gob", "*birpc_gob", "*http_jsonrpc"):
-                raise ValueError(f"rpc_conns.{cid}: transport {transport!r} is not supported (use *json or *birpc_json)")
+                raise ValueError(
+                    f"rpc_conns.{cid}: transport {transport!r} is not supported (use *json or *birpc_json)"
+                )
             if transport in ("*gob", "*birpc_gob"):
                 log.warning("rpc_conns.%s: %s is not supported by this engine; using *json", cid, transport)
             members.append(

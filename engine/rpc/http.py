@@ -78,7 +78,8 @@ class HTTPServer:
             expected = self._users.get(user) if self._users else None
             if expected is not None and hmac.compare_digest(expected, password.encode()):
                 return await handler(request)
-        return web.Response(status=401, text="401 Unauthorized\n", headers={"WWW-Authenticate": 'Basic realm="cgrates"'})
+        challenge = {"WWW-Authenticate": 'Basic realm="cgrates"'}
+        return web.Response(status=401, text="401 Unauthorized\n", headers=challenge)
 
     async def _jsonrpc(self, request: web.Request) -> web.Response:
         body = await request.read()

@@ -87,8 +87,11 @@ def test_random_bytes_give_values_or_a_clean_framing_error(chunks):
         pass
 
 
+_INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.dictionaries(st.text(max_size=5), st.one_of(st.integers(min_value=-(2**63), max_value=2**63 - 1), st.text(max_size=8)), max_size=4),
+@given(st.lists(st.dictionaries(st.text(max_size=5), st.one_of(_INT64, st.text(max_size=8)), max_size=4),
                 min_size=1, max_size=5), st.integers(min_value=1, max_value=17))
 def test_any_split_of_valid_messages_round_trips(objs, step):
     data = b"".join(orjson.dumps({"method": "A.B", "params": [o], "id": i}) for i, o in enumerate(objs))

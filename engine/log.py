@@ -1,0 +1,40 @@
+"""Logging: one line per event with time, level and subsystem; CGRateS's syslog-style levels 0..7."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+# CGRateS log_level is syslog severity: 0 emerg … 3 err, 4 warning, 5 notice, 6 info, 7 debug.
+_SYSLOG_TO_PY = {0: logging.CRITICAL, 1: logging.CRITICAL, 2: logging.CRITICAL, 3: logging.ERROR, 4: logging.WARNING,
+                 5: logging.INFO, 6: logging.INFO, 7: logging.DEBUG}
+
+
+def python_level(syslog_level: int) -> int:
+    return _SYSLOG_TO_PY.get(max(0, min(7, int(syslog_level))), logging.INFO)
+
+
+class _Formatter(logging.Formatter):
+    converter = time.gmtime
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+        subsystem = record.name[4:] if record.name.startswith("cgr.") else record.name
+        line = f"{ts} {record.levelname:<7} [{subsystem}] {record.getMessage()}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def setup_logging(syslog_level: int = 6, stream=None) -> None:
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if getattr(h, "_cgr", False):
+            root.removeHandler(h)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler._cgr = True  # type: ignore[attr-defined]
+    handler.setFormatter(_Formatter())
+    root.addHandler(handler)
+    root.setLevel(python_level(syslog_level))
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
