@@ -26,6 +26,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("-node_id", "--node_id", default="", help="override general.node_id")
     p.add_argument("-print_config", "--print_config", action="store_true",
                    help="print the merged configuration as JSON and exit")
+    p.add_argument("-load_tp", "--load_tp", default="",
+                   help="tariff-plan folder to load (APIerSv1.LoadTariffPlanFromFolder) once the services are up")
     p.add_argument("-check_config", "--check_config", action="store_true",
                    help="load and validate the configuration, print warnings, and exit")
     return p.parse_args(argv)
@@ -63,12 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     try:
-        return asyncio.run(_serve(cfg, args.pid))
+        return asyncio.run(_serve(cfg, args.pid, args.load_tp))
     except KeyboardInterrupt:
         return 0
 
 
-async def _serve(cfg, pid_file: str) -> int:
+async def _serve(cfg, pid_file: str, load_tp: str = "") -> int:
     from engine.app import Engine
     from engine.storage.base import StorageError
 
@@ -79,6 +81,18 @@ async def _serve(cfg, pid_file: str) -> int:
         log.error("cannot start: %s", exc)
         await engine.stop()
         return 1
+    if load_tp:
+        from engine.rpc.errors import RPCError
+
+        try:
+            await engine.dispatcher.registry.dispatch(
+                "APIerSv1.LoadTariffPlanFromFolder", {"FolderPath": str(Path(load_tp).resolve())}
+            )
+            log.info("tariff plan %s loaded", load_tp)
+        except RPCError as exc:
+            log.error("cannot load tariff plan %s: %s", load_tp, exc)
+            await engine.stop()
+            return 1
     if pid_file:
         Path(pid_file).write_text(f"{os.getpid()}\n")
     loop = asyncio.get_running_loop()
