@@ -139,7 +139,7 @@ class Engine:
                 log.warning("%s: enabled in config but not yet available in this build; skipped", section)
                 continue
             self._add_service(section, cls(ctx))
-        for section, svc in self.services:
+        for _, svc in self.services:
             start = getattr(svc, "start", None)
             if start is not None:
                 await start()
@@ -201,7 +201,8 @@ class Engine:
 
     async def reload(self, section: str = "", path: str | None = None) -> list[str]:
         """Re-read the config; tell the services of changed sections. Returns the changed sections."""
-        from engine.config.loader import diff_sections, load_config as _load
+        from engine.config.loader import diff_sections
+        from engine.config.loader import load_config as _load
 
         new_cfg = _load(path or self.cfg.config_dir)
         changed = sorted(diff_sections(self.cfg, new_cfg))

@@ -42,7 +42,7 @@ class EngineProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> EngineProcess:
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the life of the process
+        self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "engine.cli.engine", "-config_dir", str(self.config_dir), *self.extra_args],
             stdout=self._log, stderr=self._log, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"},
