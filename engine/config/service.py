@@ -1,0 +1,72 @@
+"""ConfigSv1: reading the running configuration and reloading it over RPC."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from engine.config.loader import Config, ConfigError, load_config
+from engine.rpc.errors import NOT_FOUND, RPCError, server_error
+from engine.rpc.registry import rpc
+
+#: Section names meaning "every section" in ReloadConfig.
+ALL_SECTIONS = ("", "*all")
+
+
+class ConfigService:
+    """``ConfigSv1.GetConfig`` and ``ConfigSv1.ReloadConfig``.
+
+    ``current`` returns the Config in use; ``reload(section)`` is the engine's coroutine that re-reads the
+    config_dir and tells the services of changed sections ("" means every section). When a request names another
+    directory (``Path``), it is passed as a second argument: ``reload(section, path)``.
+    """
+
+    def __init__(self, current: Callable[[], Config], reload: Callable[..., Awaitable[Any]]) -> None:
+        self._current = current
+        self._reload = reload
+
+    @rpc("ConfigSv1.GetConfig")
+    async def get_config(self, args: Any) -> dict:
+        """``{"Section": "general"}`` → ``{"general": {...}}``; an empty Section gives the whole config."""
+        section = _text(args, "Section")
+        cfg = self._current()
+        if section and section not in cfg.data:
+            raise RPCError(NOT_FOUND)
+        return cfg.to_json(section or None)
+
+    @rpc("ConfigSv1.ReloadConfig")
+    async def reload_config(self, args: Any) -> str:
+        """``{"Path": dir, "Section": name, "DryRun": bool}``: validate the files, then apply unless DryRun."""
+        section = _text(args, "Section")
+        path = _text(args, "Path")
+        dry_run = bool(args.get("DryRun")) if isinstance(args, dict) else False
+        cfg = self._current()
+        if section not in ALL_SECTIONS and section not in cfg.data:
+            raise RPCError(NOT_FOUND)
+        directory = path or (str(cfg.config_dir) if cfg.config_dir is not None else "")
+        if not directory:
+            raise server_error("no config_dir to reload from (the engine runs on defaults); give Path")
+        try:
+            load_config(directory)
+        except ConfigError as exc:
+            raise server_error(exc) from None
+        if dry_run:
+            return "OK"
+        target = "" if section == "*all" else section
+        same_dir = not path or (cfg.config_dir is not None and Path(path).resolve() == Path(cfg.config_dir).resolve())
+        try:
+            result = self._reload(target) if same_dir else self._reload(target, path)
+            if inspect.isawaitable(result):
+                await result
+        except ConfigError as exc:  # the files changed between the check above and the engine's read
+            raise server_error(exc) from None
+        return "OK"
+
+
+def _text(args: Any, key: str) -> str:
+    if not isinstance(args, dict):
+        return ""
+    value = args.get(key)
+    return value if isinstance(value, str) else ""
