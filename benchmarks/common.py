@@ -92,6 +92,21 @@ def write_section(title: str, body: str) -> None:
     path.write_text(text.rstrip() + "\n")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU seconds a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, run) -> dict:
+    """Run a tester call and add the server's CPU microseconds per successful request."""
+    before = cpu_seconds(pid)
+    summary = run()
+    used = cpu_seconds(pid) - before
+    summary["server_cpu_us_per_req"] = round(used / max(1, summary["ok"]) * 1e6, 1)
+    return summary
+
+
 def machine() -> str:
     return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}"
 
