@@ -179,7 +179,9 @@ class StorDB(ABC):
         """Store an SMCost {CGRID, RunID, OriginHost, OriginID, CostSource, Usage, CostDetails}."""
 
     @abstractmethod
-    async def get_session_costs(self, cgrid: str, run_id: str = "", origin_host: str = "", origin_id: str = "") -> list[dict]: ...
+    async def get_session_costs(
+        self, cgrid: str, run_id: str = "", origin_host: str = "", origin_id: str = ""
+    ) -> list[dict]: ...
 
     @abstractmethod
     async def remove_session_costs(self, cgrid: str, run_id: str = "") -> None: ...
