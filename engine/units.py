@@ -65,7 +65,7 @@ def parse_duration(value: Any, plain_unit: int = NS) -> int:
     if isinstance(value, int):
         return value * plain_unit
     if isinstance(value, float):
-        return int(round(value * plain_unit))
+        return round(value * plain_unit)
     if isinstance(value, Decimal):
         return int(value * plain_unit)
     if isinstance(value, timedelta):
