@@ -128,6 +128,11 @@ class Scheduler:
         self._plan_accounts = plan_accounts
         log.info("scheduler: %d timed actions queued", len(entries))
 
+    async def refresh(self) -> None:
+        """Re-read the plans now if they changed since the last read."""
+        if self._dirty:
+            await self.load()
+
     def queue(self, account_key: str = "", start: datetime | None = None, end: datetime | None = None) -> list[dict]:
         """What APIerSv1.GetScheduledActions answers."""
         out = []

@@ -466,6 +466,8 @@ class AccountingService:
     async def get_account_action_plan(self, args: dict) -> list[dict]:
         key = self._key(self._check_args(args))
         sched = getattr(self.acc, "scheduler", None)
+        if sched is not None:
+            await sched.refresh()
         out = []
         for pid in await self.acc.account_plan_ids(key):
             raw = await self.acc.dm.get(ACTION_PLAN, pid)
@@ -483,6 +485,7 @@ class AccountingService:
         if sched is None:
             raise RPCError("SCHEDULER_NOT_ENABLED")
         args = args or {}
+        await sched.refresh()
         key = f"{self._tenant(args)}:{args['Account']}" if args.get("Account") else ""
         start = parse_time(args.get("TimeStart")) if args.get("TimeStart") else None
         end = parse_time(args.get("TimeEnd")) if args.get("TimeEnd") else None
