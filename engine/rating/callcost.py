@@ -1,0 +1,252 @@
+"""The result of rating: CallCost (what a debit walks) and its EventCost form (what the APIs and CDRs carry)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+from engine.models.tariffplan import MAX_COST_DISCONNECT, RateInterval, time_to_json
+from engine.rating.timespans import Increment, TimeSpan, iter_increments, max_cost
+from engine.units import ROUNDING_MIDDLE, round_money
+
+ZERO = Decimal(0)
+
+
+def _num(v: Decimal) -> float | int:
+    return int(v) if v == v.to_integral_value() else float(v)
+
+
+@dataclass(slots=True)
+class CallCost:
+    """Cost of a call, split in time spans (CGRateS CallCost). ``Cost`` is rounded by the longest rounding of the
+    destination rates involved; ``Timespans[i].increments`` hold the charging steps."""
+
+    Category: str = ""
+    Tenant: str = ""
+    Subject: str = ""
+    Account: str = ""
+    Destination: str = ""
+    ToR: str = "*voice"
+    Cost: Decimal = ZERO
+    Timespans: list[TimeSpan] = field(default_factory=list)
+    RatedUsage: int = 0
+    AccountSummary: Any = None
+    deduct_connect_fee: bool = True
+    negative_connect_fee: bool = False
+    max_cost_disconnect: bool = False
+
+    def get_duration(self) -> int:
+        return sum(ts.duration for ts in self.Timespans)
+
+    def get_start_time(self) -> int | None:
+        return self.Timespans[0].time_start if self.Timespans else None
+
+    def get_end_time(self) -> int | None:
+        return self.Timespans[-1].time_end if self.Timespans else None
+
+    def get_connect_fee(self) -> Decimal:
+        """The connect fee of the first span's rate interval (charged once per call)."""
+        if not self.Timespans:
+            return ZERO
+        ri = self.Timespans[0].rate_interval
+        if ri is None or ri.Rating is None:
+            return ZERO
+        return ri.Rating.ConnectFee
+
+    def longest_rounding(self) -> tuple[int, str]:
+        """The largest RoundingDecimals among the spans' destination rates, with its method."""
+        decimals, method = 0, ""
+        for ts in self.Timespans:
+            ri = ts.rate_interval
+            if ri is not None and ri.Rating is not None and ri.Rating.RoundingDecimals > decimals:
+                decimals, method = ri.Rating.RoundingDecimals, ri.Rating.RoundingMethod
+        return decimals, method
+
+    def round_total(self, value: Decimal) -> Decimal:
+        decimals, method = self.longest_rounding()
+        if not method:
+            return value
+        return round_money(value, decimals, method)
+
+    def update_cost(self, rounding_decimals: int = 5) -> Decimal:
+        """Recompute ``Cost`` from the spans (and the connect fee when it is not among the increments)."""
+        total = ZERO
+        for ts in self.Timespans:
+            ts.cost = ts.calculate_cost()
+            total += ts.cost
+        self.Cost = round_money(total, rounding_decimals, ROUNDING_MIDDLE)
+        return self.Cost
+
+    def update_rated_usage(self) -> int:
+        self.RatedUsage = self.get_duration()
+        return self.RatedUsage
+
+    def decompress(self) -> None:
+        for ts in self.Timespans:
+            ts.decompress()
+
+    def compress(self) -> None:
+        for ts in self.Timespans:
+            ts.compress()
+
+    def usage_within_max_cost(self, max_cost_so_far: Decimal = ZERO) -> int | None:
+        """For a *disconnect MaxCost: the usage charged before the cost so far reaches MaxCost, else None.
+
+        Walks the increments in order, as a debit does: an increment is refused once the cost so far has reached
+        the span's MaxCost (the connect fee counts towards it).
+        """
+        so_far = max_cost_so_far
+        usage = 0
+        for ts in self.Timespans:
+            cap, strategy = max_cost(ts.rate_interval)
+            for inc in ts.increments:
+                if strategy == MAX_COST_DISCONNECT and cap > 0 and inc.cost > 0:
+                    room = cap - so_far
+                    if room <= 0:
+                        return usage
+                    # increments paid while the cost so far is still below the cap
+                    allowed = int((room / inc.cost).to_integral_value(rounding=ROUND_CEILING))
+                    if allowed < inc.compress_factor:
+                        return usage + allowed * inc.duration
+                so_far += inc.cost * inc.compress_factor
+                usage += inc.duration * inc.compress_factor
+        return None
+
+    def to_json(self) -> dict:
+        return {
+            "Category": self.Category,
+            "Tenant": self.Tenant,
+            "Subject": self.Subject,
+            "Account": self.Account,
+            "Destination": self.Destination,
+            "ToR": self.ToR,
+            "Cost": _num(self.Cost),
+            "Timespans": [ts.to_json() for ts in self.Timespans],
+            "RatedUsage": self.RatedUsage,
+            "AccountSummary": self.AccountSummary,
+        }
+
+
+# ---------------------------------------------------------------------------------------------------- EventCost
+
+
+def _content_id(value: Any) -> str:
+    return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:7]
+
+
+class _IDTable:
+    """Content → short ID, as EventCost's Rating/Rates/Timings/RatingFilters maps."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Any] = {}
+
+    def id_for(self, value: Any) -> str:
+        key = _content_id(value)
+        while key in self.items and self.items[key] != value:
+            key = _content_id([key, value])
+        self.items[key] = value
+        return key
+
+
+def event_cost(
+    cc: CallCost,
+    cgrid: str = "",
+    run_id: str = "",
+    *,
+    cost: Decimal | None = None,
+    accounting: dict | None = None,
+    account_summary: Any = None,
+) -> dict:
+    """CGRateS's EventCost JSON for a CallCost.
+
+    ``Charges`` hold one ChargingInterval per time span with its increments (the connect fee is the first
+    increment, of usage 0). ``Cost`` is ``cost`` when given, else ``cc.Cost``; ``Usage`` is the increments' usage.
+    ``accounting`` is the Accounting map the increments' ``accounting_id`` refer to (filled by a debit).
+    """
+    rating = _IDTable()
+    rates = _IDTable()
+    timings = _IDTable()
+    filters = _IDTable()
+    charges = []
+    usage = 0
+    for ts in cc.Timespans:
+        rating_id = _rating_id(ts, ts.rate_interval, rating, rates, timings, filters)
+        incs = []
+        for inc in ts.increments:
+            incs.append(
+                {
+                    "Usage": inc.duration,
+                    "Cost": _num(inc.cost),
+                    "AccountingID": inc.accounting_id,
+                    "CompressFactor": inc.compress_factor,
+                }
+            )
+            usage += inc.duration * inc.compress_factor * ts.compress_factor
+        charges.append({"RatingID": rating_id, "Increments": incs, "CompressFactor": ts.compress_factor})
+    start = cc.Timespans[0].time_start if cc.Timespans else None
+    return {
+        "CGRID": cgrid,
+        "RunID": run_id,
+        "StartTime": time_to_json(start),
+        "Usage": usage,
+        "Cost": _num(cc.Cost if cost is None else cost),
+        "Charges": charges,
+        "AccountSummary": account_summary if account_summary is not None else cc.AccountSummary,
+        "Rating": rating.items,
+        "Accounting": accounting or {},
+        "RatingFilters": filters.items,
+        "Rates": rates.items,
+        "Timings": timings.items,
+    }
+
+
+def _rating_id(
+    ts: TimeSpan, ri: RateInterval | None, rating: _IDTable, rates: _IDTable, timings: _IDTable, filters: _IDTable
+) -> str:
+    if ri is None or ri.Rating is None:
+        return ""
+    rf_id = filters.id_for(
+        {
+            "DestinationID": ts.matched_dest_id,
+            "DestinationPrefix": ts.matched_prefix,
+            "RatingPlanID": ts.rating_plan_id,
+            "Subject": ts.matched_subject,
+        }
+    )
+    tm_id = ""
+    if ri.Timing is not None:
+        t = ri.Timing
+        tm_id = timings.id_for(
+            {
+                "Years": list(t.Years),
+                "Months": list(t.Months),
+                "MonthDays": list(t.MonthDays),
+                "WeekDays": list(t.WeekDays),
+                "StartTime": t.StartTime,
+            }
+        )
+    rt_id = rates.id_for([r.to_json() for r in ri.Rating.Rates]) if ri.Rating.Rates else ""
+    r = ri.Rating
+    return rating.id_for(
+        {
+            "ConnectFee": _num(r.ConnectFee),
+            "RoundingMethod": r.RoundingMethod,
+            "RoundingDecimals": r.RoundingDecimals,
+            "MaxCost": _num(r.MaxCost),
+            "MaxCostStrategy": r.MaxCostStrategy,
+            "TimingID": tm_id,
+            "RatesID": rt_id,
+            "RatingFiltersID": rf_id,
+        }
+    )
+
+
+def walk_increments(cc: CallCost, visit: Callable[[TimeSpan, Increment], None]) -> None:
+    """Call ``visit(span, single_increment)`` for every charging step of the call, in order."""
+    for ts in cc.Timespans:
+        for inc in iter_increments(ts.increments):
+            visit(ts, inc)
