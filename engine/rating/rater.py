@@ -142,7 +142,9 @@ class Rater:
         return None
 
     async def destination(self, dest_id: str) -> Destination | None:
-        return await self._get(kinds.DESTINATION, dest_id, Destination.from_json)
+        # destinations are cached raw (other services read them as dicts)
+        raw = await self.dm.get(kinds.DESTINATION, dest_id)
+        return None if raw is None else Destination.from_json(raw)
 
     async def reverse_destination(self, prefix: str) -> tuple[str, ...]:
         """Destination IDs holding exactly ``prefix`` (one index probe)."""
