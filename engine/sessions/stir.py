@@ -202,7 +202,8 @@ def _type_error(value: Any, where: str, go_type: str) -> StirError:
     kind = _json_kind(value)
     if kind == "number":
         kind = f"number {value}"
-    return StirError(f"json: cannot unmarshal {kind} into Go struct field {where} of type {go_type}")
+    target = f"Go struct field {where}" if "." in where else "Go value"
+    return StirError(f"json: cannot unmarshal {kind} into {target} of type {go_type}")
 
 
 def _fields(obj: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
@@ -673,7 +674,8 @@ async def initiate_event(
 
 async def api_stir_authenticate(args: Mapping[str, Any], cfg: StirConfig, keys: KeyStore) -> str:
     """``SessionSv1.STIRAuthenticate`` (V1STIRAuthenticateArgs: Attest, PayloadMaxDuration, Identity, ...)."""
-    attest = _ci_get(args, "Attest") or cfg.allowed_attest
+    attest = _ci_get(args, "Attest")
+    attest = (_split(attest) if isinstance(attest, str) else attest) or cfg.allowed_attest
     max_dur = cfg.payload_maxduration_ns
     if _as_str(_ci_get(args, "PayloadMaxDuration")):
         try:

@@ -449,7 +449,10 @@ class KeyStore:
         self._allow_paths: list[str] = []
         for entry in x5u_allow:
             if is_url(entry):
-                self._allow_urls.append(_split_url(entry))
+                try:
+                    self._allow_urls.append(_split_url(entry))
+                except StirError as exc:
+                    raise ValueError(f"sessions.stir.x5u_allow: {exc}") from None
             elif entry:
                 self._allow_paths.append(os.path.realpath(entry))
         self.sti_ca_roots = tuple(sti_ca_roots)
@@ -569,8 +572,14 @@ class KeyStore:
         if task is None:
             task = asyncio.ensure_future(self._load_into_cache(key, load))
             self._inflight[key] = task
-            task.add_done_callback(lambda _t: self._inflight.pop(key, None))
+            task.add_done_callback(lambda t: self._loaded(key, t))
         return await asyncio.shield(task)
+
+    def _loaded(self, key: tuple[str, str], task: asyncio.Task) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved here too, so a load nobody waits for any more is not reported as lost
 
     async def _load_into_cache(self, key: tuple[str, str], load: Callable[[], Any]) -> Any:
         try:
