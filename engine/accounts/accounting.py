@@ -38,7 +38,7 @@ from engine.models.account import (
     SharedGroup,
     UnitCounter,
 )
-from engine.storage.base import ACCOUNT_ACTION_PLANS, ACTION_PLAN, ACTIONS, REVERSE_DESTINATION, SHARED_GROUP, BatchOp
+from engine.storage.base import ACCOUNT_ACTION_PLANS, ACTION_PLAN, ACTIONS, SHARED_GROUP, BatchOp
 from engine.units import now as utc_now
 
 log = logging.getLogger("cgr.accounts")
@@ -187,7 +187,9 @@ class Accounting:
         self.remove_expired = True
         self.balance_rating_subject: dict[str, str] = {"*any": "*zero1ns", "*voice": "*zero1s"}
         self.max_computed_usage: dict[str, int] = {}
-        self.rating: Any = None
+        self.default_tenant = "cgrates.org"
+        self.default_category = "call"
+        self._rater: Any = None
         self._tasks: set[asyncio.Task] = set()
         #: called with the plan IDs whose accounts or timings changed (the scheduler listens)
         self.on_plans_changed: list[Callable[[], None]] = []
@@ -208,6 +210,9 @@ class Accounting:
         if cfg is None:
             return
         self.cfg = cfg
+        self._rater = None
+        self.default_tenant = cfg.get("general", "default_tenant", default="cgrates.org") or "cgrates.org"
+        self.default_category = cfg.get("general", "default_category", default="call") or "call"
         from engine.units import parse_duration
 
         self.rounding_decimals = int(cfg.get("general", "rounding_decimals", default=5))
@@ -222,6 +227,15 @@ class Accounting:
         mcu = cfg.get("rals", "max_computed_usage", default=None)
         if isinstance(mcu, dict):
             self.max_computed_usage = {str(k): parse_duration(v) for k, v in mcu.items()}
+
+    @property
+    def rater(self) -> Any:
+        """The rating engine over the same DataManager (engine.rating.Rater), configured like this engine."""
+        if self._rater is None:
+            from engine.rating import Rater
+
+            self._rater = Rater.for_dm(self.dm, self.cfg)
+        return self._rater
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         async def guarded() -> None:
@@ -274,19 +288,10 @@ class Accounting:
         return None if raw is None else SharedGroup.from_dict(raw)
 
     async def prefixes_for(self, number: str) -> PrefixDestinations:
-        """Destination IDs by prefix of ``number``, longest prefix first (from the rating engine's index)."""
+        """Destination IDs by prefix of ``number``, longest prefix first (the rating engine's reverse index)."""
         if not number:
             return []
-        rating = self.rating
-        if rating is not None and hasattr(rating, "reverse_destinations"):
-            return await rating.reverse_destinations(number)
-        out: PrefixDestinations = []
-        for i in range(len(number), 0, -1):
-            prefix = number[:i]
-            ids = await self.dm.get(REVERSE_DESTINATION, prefix)
-            if ids:
-                out.append((prefix, list(ids)))
-        return out
+        return await self.rater.reverse_destinations(number)
 
     async def account_plan_ids(self, key: str) -> list[str]:
         return list(await self.dm.get(ACCOUNT_ACTION_PLANS, key) or [])

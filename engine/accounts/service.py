@@ -68,16 +68,6 @@ class AccountingService:
         self.ctx = ctx
         self.acc = Accounting.for_dm(ctx.dm)
         self.acc.configure(getattr(ctx, "cfg", None), getattr(ctx, "conns", None), getattr(ctx, "stordb", None))
-        self._bind_rating()
-
-    def _bind_rating(self) -> None:
-        services = getattr(self.ctx, "services", None) or {}
-        rating = services.get("rals")
-        if rating is not None and rating is not self:
-            self.acc.rating = rating
-
-    async def start(self) -> None:
-        self._bind_rating()
 
     async def stop(self) -> None:
         await self.acc.drain()
