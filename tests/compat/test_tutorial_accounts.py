@@ -133,3 +133,36 @@ async def test_dry_run_writes_nothing_and_dangling_references_are_reported():
     err = exc.value
     if hasattr(err, "line"):
         assert err.line == 2
+
+
+async def test_full_loader_then_debit_on_tutorial_account():
+    """The whole tutorial plan through the loader; 1001 calls 1002 and pays from balance "test"."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from engine.accounts.debit import debit, max_session_time
+    from engine.accounts.service import AccountingService
+    from engine.config import config_from_dict
+    from engine.loader import load_tariff_plan
+    from engine.rating import CallDescriptor
+
+    db = MemoryDataDB()
+    await load_tariff_plan(db, shared_data("tariffplans", "tutorial"), timezone="UTC")
+    svc = AccountingService(SimpleNamespace(dm=db, cfg=config_from_dict({"general": {"default_timezone": "UTC"}}),
+                                            conns=None, stordb=None, services={}))
+    acc = await svc.get_account({"Tenant": "cgrates.org", "Account": "1001"})
+    assert [(b["ID"], b["Value"]) for b in acc["BalanceMap"]["*monetary"]] == [("test", 10)]
+
+    def call(seconds: int) -> CallDescriptor:
+        return CallDescriptor.new(tenant="cgrates.org", category="call", subject="1001", account="1001",
+                                  destination="1002", answer_time=datetime(2024, 5, 6, 10, tzinfo=UTC),
+                                  usage=seconds * S)
+
+    # RT_20CNT: connect fee 0.40, 0.20 for the first minute (one 60s step), then 0.10/min in 1s steps:
+    # 0.1 / 60 = 0.0016666.. rounded per step to 5 decimals (general.rounding_decimals) = 0.00167
+    cc = await debit(svc.acc, call(90))
+    assert cc.Cost == Decimal("0.6501")  # 0.40 + 0.20 + 30 x 0.00167
+    acc = await svc.get_account({"Tenant": "cgrates.org", "Account": "1001"})
+    assert acc["BalanceMap"]["*monetary"][0]["Value"] == 9.3499  # 10 - 0.6501
+    # what is left: 9.3499 - 0.40 - 0.20 = 8.7499 for 1s steps of 0.00167: 5239 steps (8.74913), + 60s
+    assert await max_session_time(svc.acc, call(3 * 3600)) == (60 + 5239) * S
