@@ -1093,29 +1093,44 @@ class LoaderService:
 
 
 class ProgressBar:
-    """A one-line progress display on a terminal (nothing when the output is not a terminal)."""
+    """A one-line progress bar on a terminal (silent when the stream is not a terminal)."""
 
-    def __init__(self, stream: Any = None) -> None:
+    def __init__(self, stream: Any = None, total: int = 0) -> None:
         self.stream = stream or sys.stderr
         self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.started = time.monotonic()
+        self.total = total
+        self.rows: dict[str, int] = {}
         self._last = 0.0
 
     def __call__(self, file: str, rows: int) -> None:
+        self.rows[file] = rows
         if not self.enabled:
             return
         now_ = time.monotonic()
         if now_ - self._last < 0.1:
             return
         self._last = now_
+        done = sum(self.rows.values())
         width = 30
-        filled = int((now_ - self.started) * 4) % (width + 1)
-        bar = "#" * filled + "-" * (width - filled)
-        self.stream.write(f"\r[{bar}] {file:<24} {rows:>9} rows")
+        if self.total:
+            frac = min(1.0, done / self.total)
+            filled = int(frac * width)
+            bar = "#" * filled + "-" * (width - filled)
+            self.stream.write(f"\r[{bar}] {frac * 100:5.1f}% {file:<24} {done:>9} rows")
+        else:
+            self.stream.write(f"\r{file:<24} {done:>9} rows")
         self.stream.flush()
 
     def done(self) -> None:
         if self.enabled:
-            self.stream.write("\r" + " " * 72 + "\r")
+            self.stream.write("\r" + " " * 78 + "\r")
             self.stream.flush()
 
+
+def count_rows(folder: str | Path) -> int:
+    """Data lines in the CSV files of a folder (for the progress bar)."""
+    total = 0
+    for p in Path(folder).glob("*.csv"):
+        with open(p, encoding="utf-8-sig", errors="replace") as fh:
+            total += sum(1 for line in fh if line.strip() and not line.lstrip().startswith("#"))
+    return total
