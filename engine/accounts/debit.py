@@ -479,11 +479,9 @@ async def _with_accounts(accounting: Accounting, cd: CallDescriptor, fn, *, lock
     key = cd.account_key()
     prefixes = await accounting.prefixes_for(cd.Destination)
     at = rtm.to_datetime(cd.TimeStart, cd.tz)
+    # lock the account alone first; when it shares balances, start again holding every member (sorted locks)
+    members: set[str] = set()
     for _ in range(5):
-        peek = await accounting.store.get(key)
-        if peek is None:
-            raise RPCError(ACCOUNT_NOT_FOUND)
-        members = await shared_members(accounting, peek, cd, prefixes, at)
         try:
             async with accounting.transaction(key, *members, from_debit=True) as tx:
                 acc = await tx.load(key)
@@ -493,6 +491,7 @@ async def _with_accounts(accounting: Accounting, cd: CallDescriptor, fn, *, lock
                     raise RPCError(ACCOUNT_DISABLED)
                 now_members = await shared_members(accounting, acc, cd, prefixes, at)
                 if not now_members <= members:
+                    members |= now_members
                     raise _Retry
                 accounts = {key: acc}
                 for m in sorted(members):
