@@ -126,3 +126,18 @@ async def test_triggers_api_roundtrip():
     assert at["ThresholdValue"] == 200 and at["ThresholdType"] == "*max_balance"
     (acc_at,) = await svc.get_account_action_triggers({"Tenant": T, "Account": "1001"})
     assert acc_at["ThresholdValue"] == 100  # the account keeps the copy it was given
+
+
+async def test_balance_expired_trigger():
+    svc = make_service()
+    await svc.set_actions({"ActionsId": "WARN", "Actions": [
+        {"Identifier": "*topup", "BalanceType": "*sms", "BalanceId": "FIRED", "Units": 1}]})
+    await svc.set_action_trigger({"GroupID": "EXP", "UniqueID": "exp", "ActionTrigger": {
+        "ThresholdType": "*balance_expired", "BalanceType": "*monetary", "ActionsID": "WARN"}})
+    svc.acc.remove_expired = False  # keep the expired balance visible to the trigger
+    await svc.add_balance({"Tenant": T, "Account": "1001", "Value": 5,
+                           "Balance": {"ID": "promo", "ExpiryTime": "2001-01-01T00:00:00Z"}})
+    await svc.set_account({"Tenant": T, "Account": "1001", "ActionTriggersID": "EXP"})
+    assert await fired_count(svc, "1001") == 0
+    await svc.reset_action_triggers({"Tenant": T, "Account": "1001"})  # triggers are checked on the next change
+    assert await fired_count(svc, "1001") == 1

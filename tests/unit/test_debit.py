@@ -288,3 +288,51 @@ async def test_200_concurrent_debits_on_100_units():
     failed = [r for r in results if isinstance(r, Exception)]
     assert len(ok) == 100 and all(str(e) == "INSUFFICIENT_CREDIT" for e in failed)
     assert await values(svc) == {"main": 0}
+
+
+async def test_postpaid_debit_goes_negative_when_the_request_does_not_deny_it():
+    svc = await make()
+    await put_account(svc, "1002", ("*monetary", Balance(ID="main", Value=Decimal("0.5"))))
+    args = {"Tenant": T, "Category": "call", "Account": "1002", "Subject": "1002", "Destination": "1002",
+            "TimeStart": "2024-01-10T12:00:00Z", "TimeEnd": "2024-01-10T12:01:30Z"}
+    with pytest.raises(RPCError, match="INSUFFICIENT_CREDIT"):
+        await svc.responder_debit(args)  # 0.90 > 0.50 and nothing allows negative
+    # CGRateS clients send DenyNegativeAccount: false for postpaid debits: the rest goes on *default
+    cc = await svc.responder_debit({**args, "DenyNegativeAccount": False})
+    assert cc["Cost"] == 0.9
+    assert await values(svc, "1002") == {"main": 0, "*default": Decimal("-0.4")}
+
+
+class FakeConns:
+    """Records what would go to SessionS."""
+
+    def __init__(self) -> None:
+        self.conn = SimpleNamespace(calls=[])
+
+        async def call(method: str, args: dict) -> str:
+            self.conn.calls.append((method, args))
+            return "OK"
+
+        self.conn.call = call
+
+    def get(self, ids):
+        return self.conn if ids else None
+
+
+async def test_fraud_trigger_during_a_debit_disables_and_disconnects_after_the_write():
+    svc = await make()
+    svc.acc.configure(config_from_dict({"general": {"default_timezone": "UTC"},
+                                        "thresholds": {"sessions_conns": ["*internal"]}}))
+    svc.acc.conns = FakeConns()
+    await put_account(svc, "1001", ("*monetary", Balance(ID="main", Value=Decimal(2))))
+    await svc.set_actions({"ActionsId": "CUT", "Actions": [{"Identifier": "*disable_account", "Weight": 20},
+                                                           {"Identifier": "*force_disconnect_sessions"}]})
+    await svc.set_action_trigger({"GroupID": "LOW", "UniqueID": "low", "ActionTrigger": {
+        "ThresholdType": "*min_balance", "ThresholdValue": 1, "BalanceType": "*monetary", "ActionsID": "CUT"}})
+    await svc.set_account({"Tenant": T, "Account": "1001", "ActionTriggersID": "LOW"})
+    await debit(svc.acc, cd("1002", 150))  # 2.00 - 1.50 = 0.50 ≤ 1: the trigger fires
+    acc = await svc.acc.store.get(f"{T}:1001")
+    assert acc.Disabled and acc.BalanceMap["*monetary"][0].Value == Decimal("0.5")
+    await svc.acc.drain()  # the disconnect runs in the background, after the debit's write
+    assert svc.acc.conns.conn.calls == [("SessionSv1.ForceDisconnect", {
+        "Tenant": T, "Filters": ["*string:~*req.Account:1001"], "Limit": None, "APIOpts": {}, "Event": {}})]
