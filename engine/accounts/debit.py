@@ -697,3 +697,42 @@ async def refund_increments_cd(accounting: Accounting, args: dict) -> dict | Non
         raise RPCError(f"SERVER_ERROR: {exc}") from exc
     acc = refunded.get(cd.account_key()) or next(iter(refunded.values()), None)
     return acc.to_dict() if acc is not None else None
+
+
+# ------------------------------------------------------------------------------------------------ EventCost accounting
+
+
+def accounting_for(cc: CallCost) -> dict[str, dict]:
+    """CGRateS's EventCost ``Accounting`` map for a debited CallCost, setting each increment's ``accounting_id``.
+
+    A unit-paid increment charges its balance ``Consumed`` units (``ExtraChargeID`` names the money charge of a
+    priced unit, else "*none"); a money-paid increment charges its Cost. Equal charges share one ID. Pass the map
+    to ``engine.rating.event_cost(cc, cgrid, run_id, accounting=...)``.
+    """
+    import hashlib
+    import json
+
+    out: dict[str, dict] = {}
+
+    def id_for(charge: dict) -> str:
+        key = hashlib.sha1(json.dumps(charge, sort_keys=True).encode()).hexdigest()[:7]
+        out[key] = charge
+        return key
+
+    for ts in cc.Timespans:
+        for inc in ts.increments:
+            bi = inc.balance_info
+            if not isinstance(bi, DebitInfo) or not (bi.Unit or bi.Monetary):
+                continue
+            if bi.Unit:
+                extra = "*none"
+                if bi.Monetary:
+                    extra = id_for({"AccountID": bi.AccountID, "BalanceUUID": bi.Monetary["UUID"], "RatingID": "",
+                                    "Units": num_json(inc.cost), "ExtraChargeID": ""})
+                charge = {"AccountID": bi.AccountID, "BalanceUUID": bi.Unit["UUID"], "RatingID": "",
+                          "Units": bi.Unit["Consumed"], "ExtraChargeID": extra}
+            else:
+                charge = {"AccountID": bi.AccountID, "BalanceUUID": bi.Monetary["UUID"], "RatingID": "",
+                          "Units": num_json(inc.cost), "ExtraChargeID": ""}
+            inc.accounting_id = id_for(charge)
+    return out

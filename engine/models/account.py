@@ -54,6 +54,11 @@ def num_json(value: Decimal) -> int | float:
     return float(value)
 
 
+def weight_json(w: float) -> int | float:
+    """Weights as Go prints float64: 10, not 10.0."""
+    return int(w) if w == int(w) else w
+
+
 def time_to_json(dt: datetime | None) -> str:
     """RFC3339 as Go prints time.Time; None is Go's zero time."""
     if dt is None:
@@ -168,7 +173,7 @@ class Balance:
             "ID": self.ID,
             "Value": str(self.Value) if storage else num_json(self.Value),
             "ExpirationDate": time_to_json(self.ExpirationDate),
-            "Weight": self.Weight,
+            "Weight": weight_json(self.Weight),
             "DestinationIDs": dict(self.DestinationIDs),
             "RatingSubject": self.RatingSubject,
             "Categories": dict(self.Categories),
@@ -270,6 +275,8 @@ class BalanceFilter:
                 continue
             if isinstance(v, Decimal):
                 v = str(v) if storage else num_json(v)
+            elif f == "Weight" and v is not None:
+                v = weight_json(v)
             out[f] = v
         return out
 
@@ -385,7 +392,7 @@ class ActionTrigger:
             "ExpirationDate": time_to_json(self.ExpirationDate),
             "ActivationDate": time_to_json(self.ActivationDate),
             "Balance": self.Balance.to_dict(storage),
-            "Weight": self.Weight,
+            "Weight": weight_json(self.Weight),
             "ActionsID": self.ActionsID,
             "MinQueuedItems": self.MinQueuedItems,
             "Executed": self.Executed,
@@ -513,7 +520,7 @@ class Action:
             "ExtraParameters": self.ExtraParameters,
             "Filter": self.Filter,
             "ExpirationString": self.ExpirationString,
-            "Weight": self.Weight,
+            "Weight": weight_json(self.Weight),
             "Balance": self.Balance.to_dict(storage),
         }
 
@@ -571,7 +578,7 @@ class ActionTiming:
     def to_dict(self) -> dict:
         # CGRateS nests the timing in a RateInterval: {"Timing": {"Timing": {...}}}
         return {"Uuid": self.Uuid, "Timing": {"Timing": self.Timing.to_dict()}, "ActionsID": self.ActionsID,
-                "Weight": self.Weight}
+                "Weight": weight_json(self.Weight)}
 
     @classmethod
     def from_dict(cls, d: dict) -> ActionTiming:

@@ -336,3 +336,22 @@ async def test_fraud_trigger_during_a_debit_disables_and_disconnects_after_the_w
     await svc.acc.drain()  # the disconnect runs in the background, after the debit's write
     assert svc.acc.conns.conn.calls == [("SessionSv1.ForceDisconnect", {
         "Tenant": T, "Filters": ["*string:~*req.Account:1001"], "Limit": None, "APIOpts": {}, "Event": {}})]
+
+
+async def test_event_cost_accounting_of_a_debit():
+    from engine.accounts.debit import accounting_for
+    from engine.rating import event_cost
+
+    svc = await make()
+    await put_account(svc, "1001",
+                      ("*voice", Balance(ID="free_1002", Value=Decimal(60 * S), Weight=20,
+                                         DestinationIDs={"DST_1002": True})),
+                      ("*monetary", Balance(ID="main", Value=Decimal(5), Weight=10)))
+    cc = await debit(svc.acc, cd("1002", 90))
+    ec = event_cost(cc, "cgrid", "*default", accounting=accounting_for(cc))
+    charges = [ec["Accounting"][i["AccountingID"]] for c in ec["Charges"] for i in c["Increments"]]
+    assert {(c["BalanceUUID"], c["Units"]) for c in charges} == {
+        ("1001-free_1002", S),  # each free 1s step: 1e9 units (ns) of the *voice balance
+        ("1001-main", 0.01),  # each paid 1s step: 0.01 from main
+    }
+    assert ec["Usage"] == 90 * S and ec["Cost"] == 0.3
