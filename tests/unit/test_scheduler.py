@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -97,7 +98,11 @@ async def test_monthly_topup_once_per_period_across_restarts(tmp_path):
     clock.t = dt(2024, 1, 15, 10, 0, 1)
     assert await sched.run_due() == 1
     assert await value(svc, "1001") == 10
+    # kill -9 here: restart from what is on disk at this moment (no close, no compaction, no flush)
+    crashed = tmp_path / "after_kill"
+    shutil.copytree(tmp_path, crashed, ignore=shutil.ignore_patterns("*.lock", "after_kill"))
     await dm.close()
+    tmp_path = crashed
 
     # restart the same day: January's slot is recorded, the next is February's
     dm = InternalDataDB(tmp_path)
