@@ -631,11 +631,11 @@ async def refund_increments(accounting: Accounting, tor: str, increments: list[d
                 bi = inc["BalanceInfo"]
                 unit = bi.get("Unit")
                 if unit and unit.get("UUID"):
-                    b = next((x for x in acc.BalanceMap.get(tor, []) if x.Uuid == unit["UUID"]), None)
+                    b = _find_balance(acc, unit["UUID"], tor)
                     if b is not None:
                         amount = Decimal(str(unit.get("Consumed") or inc.get("Duration") or 0)) * n
                         tx.set_value(acc, b, b.Value + amount)
-                        await accounting.count_units(tx, acc, -amount, tor, None, b)
+                        await accounting.count_units(tx, acc, -amount, unit.get("ToR") or tor, None, b)
                 money = bi.get("Monetary")
                 if money and money.get("UUID"):
                     b = next((x for x in acc.BalanceMap.get(MONETARY, []) if x.Uuid == money["UUID"]), None)
@@ -645,6 +645,72 @@ async def refund_increments(accounting: Accounting, tor: str, increments: list[d
                         await accounting.count_units(tx, acc, -amount, MONETARY, None, b)
             tx.put(acc)
             out[key] = acc
+    return out
+
+
+def _find_balance(acc: Account, uuid: str, tor: str) -> Balance | None:
+    for b in acc.BalanceMap.get(tor, []):
+        if b.Uuid == uuid:
+            return b
+    found = acc.find_balance(uuid)
+    return found[1] if found else None
+
+
+async def refund_rounding(accounting: Accounting, increments: list[dict]) -> dict[str, Account]:
+    """Charge (positive Cost) or give back (negative) the rounding of a session's cost (CGRateS RefundRounding):
+    on the increment's monetary balance, else on the account's default balance."""
+    by_account: dict[str, list[dict]] = {}
+    for inc in increments:
+        key = (inc.get("BalanceInfo") or {}).get("AccountID") or ""
+        if key:
+            by_account.setdefault(key, []).append(inc)
+    out: dict[str, Account] = {}
+    if not by_account:
+        return out
+    async with accounting.transaction(*by_account, from_debit=True) as tx:
+        for key, incs in by_account.items():
+            acc = await tx.load(key)
+            if acc is None:
+                log.warning("rounding: account %s not found", key)
+                continue
+            for inc in incs:
+                money = (inc.get("BalanceInfo") or {}).get("Monetary") or {}
+                b = _find_balance(acc, money["UUID"], MONETARY) if money.get("UUID") else None
+                if b is None:
+                    b = accounting.default_money_balance(tx, acc)
+                amount = Decimal(str(inc.get("Cost") or 0)) * int(inc.get("CompressFactor") or 1)
+                tx.set_value(acc, b, b.Value - amount)
+                await accounting.count_units(tx, acc, amount, MONETARY, None, b)
+            tx.put(acc)
+            await accounting.run_triggers(tx, acc)
+            out[key] = acc
+    return out
+
+
+def event_cost_increments(ec: dict) -> list[dict]:
+    """The increments (CGRateS Increment JSON with BalanceInfo) an EventCost charged, for a refund."""
+    accounting = ec.get("Accounting") or {}
+    out: list[dict] = []
+    for charge in ec.get("Charges") or []:
+        cf_charge = int(charge.get("CompressFactor") or 1)
+        for inc in charge.get("Increments") or []:
+            bc = accounting.get(inc.get("AccountingID") or "")
+            if not bc:
+                continue
+            n = cf_charge * int(inc.get("CompressFactor") or 1)
+            info: dict[str, Any] = {"AccountID": bc.get("AccountID") or ""}
+            extra_id = bc.get("ExtraChargeID") or ""
+            cost = 0.0
+            if extra_id:  # a unit balance ("*none": free units, else its money charge)
+                info["Unit"] = {"UUID": bc.get("BalanceUUID"), "Consumed": bc.get("Units") or 0}
+                extra = accounting.get(extra_id)
+                if extra:
+                    info["Monetary"] = {"UUID": extra.get("BalanceUUID")}
+                    cost = extra.get("Units") or 0
+            else:
+                info["Monetary"] = {"UUID": bc.get("BalanceUUID")}
+                cost = bc.get("Units") or 0
+            out.append({"Duration": inc.get("Usage") or 0, "Cost": cost, "CompressFactor": n, "BalanceInfo": info})
     return out
 
 
@@ -736,3 +802,17 @@ def accounting_for(cc: CallCost) -> dict[str, dict]:
                           "Units": num_json(inc.cost), "ExtraChargeID": ""}
             inc.accounting_id = id_for(charge)
     return out
+
+
+async def refund_rounding_cd(accounting: Accounting, args: dict) -> dict | None:
+    refunded = await refund_rounding(accounting, list(args.get("Increments") or []))
+    acc = next(iter(refunded.values()), None)
+    return acc.to_dict() if acc is not None else None
+
+
+async def refund_event_cost_args(accounting: Accounting, args: dict) -> str:
+    ec = args.get("EventCost") or {}
+    if not isinstance(ec, dict):
+        raise RPCError("MANDATORY_IE_MISSING: [EventCost]")
+    await refund_increments(accounting, args.get("ToR") or "*voice", event_cost_increments(ec))
+    return "OK"

@@ -589,6 +589,16 @@ class AccountingService:
         """The usage (ns) the balances allow for a CallDescriptor, without debiting (-1: AllowNegative)."""
         return await self._with_debit("max_session_time_cd", args)
 
+    @rpc("Responder.RefundRounding")
+    async def responder_refund_rounding(self, args: dict) -> dict | None:
+        """Charge the rounding of a session's cost (positive Cost) or give it back (negative)."""
+        return await self._with_debit("refund_rounding_cd", args)
+
+    @rpc("Responder.RefundEventCost")
+    async def responder_refund_event_cost(self, args: dict) -> str:
+        """Give back what an EventCost (a rated CDR's CostDetails) charged, before re-rating it."""
+        return await self._with_debit("refund_event_cost_args", args)
+
     @rpc("Responder.RefundIncrements")
     async def responder_refund_increments(self, args: dict) -> dict | None:
         """Give back what the increments of a CallDescriptor took; returns the refunded account."""

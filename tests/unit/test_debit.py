@@ -355,3 +355,32 @@ async def test_event_cost_accounting_of_a_debit():
         ("1001-main", 0.01),  # each paid 1s step: 0.01 from main
     }
     assert ec["Usage"] == 90 * S and ec["Cost"] == 0.3
+
+
+async def test_refund_event_cost_gives_back_what_the_debit_took():
+    from engine.accounts.debit import accounting_for
+    from engine.rating import event_cost
+
+    svc = await make()
+    await put_account(svc, "1001",
+                      ("*voice", Balance(ID="special", Value=Decimal(90 * S), Weight=20,
+                                         DestinationIDs={"DST_1002": True}, RatingSubject="SPECIAL_1002")),
+                      ("*monetary", Balance(ID="main", Value=Decimal(5), Weight=10)))
+    cc = await debit(svc.acc, cd("1002", 120))
+    # 90s of units priced by SPECIAL_1002 (0.005/s = 0.45 from main), then 30s at 0.01/s = 0.30 from main
+    assert await values(svc) == {"special": 0, "main": Decimal("4.25")}  # 5 - 0.45 - 0.30
+    ec = event_cost(cc, "cgrid", "*default", accounting=accounting_for(cc))
+    assert await svc.responder_refund_event_cost({"Tenant": T, "ToR": "*voice", "EventCost": ec}) == "OK"
+    assert await values(svc) == {"special": 90 * S, "main": Decimal(5)}
+
+
+async def test_refund_rounding_charges_the_difference():
+    svc = await make()
+    await put_account(svc, "1001", ("*monetary", Balance(ID="main", Value=Decimal(5))))
+    inc = {"Duration": 0, "Cost": 0.004, "CompressFactor": 1, "BalanceInfo": {"AccountID": f"{T}:1001"}}
+    await svc.responder_refund_rounding({"Tenant": T, "Account": "1001", "Increments": [inc]})
+    assert await values(svc) == {"main": Decimal(5), "*default": Decimal("-0.004")}  # on *default, no UUID given
+    inc["BalanceInfo"]["Monetary"] = {"UUID": "1001-main"}
+    inc["Cost"] = -0.5  # negative: given back
+    await svc.responder_refund_rounding({"Tenant": T, "Account": "1001", "Increments": [inc]})
+    assert await values(svc) == {"main": Decimal("5.5"), "*default": Decimal("-0.004")}
