@@ -14,8 +14,8 @@ Every error is a :class:`LoaderError` naming the file, the line, the column (the
 dangling references, the ID that is missing.
 
 The rows handed to accounting are dicts keyed by the column names in :data:`COLUMNS` (CGRateS's header names),
-plus ``_file`` and ``_line``; ``tables`` also carries the ``Timings`` and ``Destinations`` rows so action plans
-and balances can resolve them.
+plus ``_file`` and ``_line``; ``tables`` also carries the ``Timings`` rows so action plans can resolve their
+timing IDs.
 """
 
 from __future__ import annotations
@@ -402,8 +402,8 @@ class TariffPlan:
         self.timezone = timezone
         self.loaded_at = datetime.now(get_timezone(timezone))
         self.timings: dict[str, tuple[TPTiming, Row]] = {}
-        self.destinations: dict[str, list[str]] = {}
-        self.destination_rows: dict[tuple[str, str], Row] = {}
+        #: destination ID → {prefix: line} (insertion ordered; lines only, so 1M prefixes stay small)
+        self.destinations: dict[str, dict[str, int]] = {}
         self.rates: dict[str, TPRate] = {}
         self.rate_rows: dict[tuple[str, int], Row] = {}
         self.destination_rates: dict[str, TPDestinationRate] = {}
@@ -457,8 +457,8 @@ class TariffPlan:
                 progress(path.name, count)
         if progress is not None:
             progress(path.name, count)
-        if table in ("Timings", "Destinations"):
-            # accounting resolves timing and destination IDs from these too
+        if table == "Timings":
+            # accounting resolves the timing IDs of action plans from these too
             self.tables.setdefault(table, [])
 
     # -------------------------------------------------------------------------------- rating rows
@@ -490,13 +490,12 @@ class TariffPlan:
             raise row.error(0, "missing destination ID")
         if not prefix:
             raise row.error(1, f"missing prefix for destination {did}")
-        key = (did, prefix)
-        if key in self.destination_rows:
-            first = self.destination_rows[key].line
-            raise row.error(1, f"duplicate prefix {prefix} in destination {did} (first at line {first})")
-        self.destination_rows[key] = row
-        self.destinations.setdefault(did, []).append(prefix)
-        self.tables.setdefault("Destinations", []).append(row.as_dict(SPECS["Destinations"].columns))
+        prefixes = self.destinations.get(did)
+        if prefixes is None:
+            prefixes = self.destinations[did] = {}
+        elif prefix in prefixes:
+            raise row.error(1, f"duplicate prefix {prefix} in destination {did} (first at line {prefixes[prefix]})")
+        prefixes[prefix] = row.line
 
     def _row_rates(self, row: Row) -> None:
         rid = row[0]
@@ -609,23 +608,32 @@ class TariffPlan:
         for tid, (timing, _) in self.timings.items():
             ops.append(("set", kinds.TIMING, tid, timing.to_json()))
         # destinations and the reverse index
-        reverse_changes: dict[str, tuple[set[str], set[str]]] = {}
+        added: dict[str, list[str]] = {}
+        removed: dict[str, list[str]] = {}
         for did, prefixes in self.destinations.items():
             old_raw = await reader.get(kinds.DESTINATION, did)
-            old = set(Destination.from_json(old_raw).Prefixes) if old_raw else set()
-            new = set(prefixes)
-            for p in old - new:
-                reverse_changes.setdefault(p, (set(), set()))[1].add(did)
-            for p in new - old:
-                reverse_changes.setdefault(p, (set(), set()))[0].add(did)
-            ops.append(("set", kinds.DESTINATION, did, Destination(did, list(prefixes)).to_json()))
-        for prefix, (added, removed) in reverse_changes.items():
-            current = set(await reader.get(kinds.REVERSE_DESTINATION, prefix) or ())
-            updated = (current | added) - removed
+            old = Destination.from_json(old_raw).Prefixes if old_raw else ()
+            for p in old:
+                if p not in prefixes:
+                    removed.setdefault(p, []).append(did)
+            old_set = set(old)
+            for p in prefixes:
+                if p not in old_set:
+                    added.setdefault(p, []).append(did)
+            ops.append(("set", kinds.DESTINATION, did, {"Id": did, "Prefixes": list(prefixes)}))
+        for prefix in added.keys() | removed.keys():
+            current = await reader.get(kinds.REVERSE_DESTINATION, prefix)
+            new_ids = added.get(prefix, ())
+            gone = removed.get(prefix, ())
+            if not current and not gone:
+                updated = sorted(set(new_ids))
+            else:
+                updated = sorted((set(current or ()) | set(new_ids)) - set(gone))
             if updated:
-                ops.append(("set", kinds.REVERSE_DESTINATION, prefix, sorted(updated)))
+                ops.append(("set", kinds.REVERSE_DESTINATION, prefix, updated))
             elif current:
                 ops.append(("remove", kinds.REVERSE_DESTINATION, prefix, None))
+        reverse_ids = added.keys() | removed.keys()
         # destination rates: their destinations and rates must exist
         for drid, dr in self.destination_rates.items():
             for b in dr.DestinationRates:
@@ -695,7 +703,7 @@ class TariffPlan:
         }
         result.ids = {
             "DestinationIDs": sorted(self.destinations),
-            "ReverseDestinationIDs": sorted(reverse_changes),
+            "ReverseDestinationIDs": sorted(reverse_ids),
             "RatingPlanIDs": sorted(self.rating_plans),
             "RatingProfileIDs": sorted(self.rating_profiles),
             "TimingIDs": sorted(self.timings),

@@ -185,10 +185,17 @@ class RITiming:
     EndTime: str = ""
     start: tuple[int, int, int] | None = field(default=None, repr=False)
     end: tuple[int, int, int] | None = field(default=None, repr=False)
+    always: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         self.start = _hms(self.StartTime)
         self.end = _hms(self.EndTime)
+        # *any: every instant of every day (lets rating skip calendar work)
+        self.always = (
+            not (self.Years or self.Months or self.MonthDays or self.WeekDays)
+            and self.start in (None, (0, 0, 0))
+            and self.end is None
+        )
 
     def key(self) -> tuple:
         return (self.Years, self.Months, self.MonthDays, self.WeekDays, self.StartTime, self.EndTime)

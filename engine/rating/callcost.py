@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
@@ -134,22 +133,17 @@ class CallCost:
 # ---------------------------------------------------------------------------------------------------- EventCost
 
 
-def _content_id(value: Any) -> str:
-    return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:7]
+_IDS: dict[tuple, str] = {}
 
 
-class _IDTable:
-    """Content → short ID, as EventCost's Rating/Rates/Timings/RatingFilters maps."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, Any] = {}
-
-    def id_for(self, value: Any) -> str:
-        key = _content_id(value)
-        while key in self.items and self.items[key] != value:
-            key = _content_id([key, value])
-        self.items[key] = value
-        return key
+def _id_of(key: tuple) -> str:
+    """A short content ID for an EventCost table entry (memoised: the same rating gives the same ID)."""
+    found = _IDS.get(key)
+    if found is None:
+        if len(_IDS) > 50_000:
+            _IDS.clear()
+        found = _IDS[key] = hashlib.sha1(repr(key).encode()).hexdigest()[:7]
+    return found
 
 
 def event_cost(
@@ -167,14 +161,11 @@ def event_cost(
     increment, of usage 0). ``Cost`` is ``cost`` when given, else ``cc.Cost``; ``Usage`` is the increments' usage.
     ``accounting`` is the Accounting map the increments' ``accounting_id`` refer to (filled by a debit).
     """
-    rating = _IDTable()
-    rates = _IDTable()
-    timings = _IDTable()
-    filters = _IDTable()
+    tables: dict[str, dict] = {"Rating": {}, "Rates": {}, "Timings": {}, "RatingFilters": {}}
     charges = []
     usage = 0
     for ts in cc.Timespans:
-        rating_id = _rating_id(ts, ts.rate_interval, rating, rates, timings, filters)
+        rating_id = _rating_id(ts, ts.rate_interval, tables)
         incs = []
         for inc in ts.increments:
             incs.append(
@@ -196,43 +187,48 @@ def event_cost(
         "Cost": _num(cc.Cost if cost is None else cost),
         "Charges": charges,
         "AccountSummary": account_summary if account_summary is not None else cc.AccountSummary,
-        "Rating": rating.items,
+        "Rating": tables["Rating"],
         "Accounting": accounting or {},
-        "RatingFilters": filters.items,
-        "Rates": rates.items,
-        "Timings": timings.items,
+        "RatingFilters": tables["RatingFilters"],
+        "Rates": tables["Rates"],
+        "Timings": tables["Timings"],
     }
 
 
-def _rating_id(
-    ts: TimeSpan, ri: RateInterval | None, rating: _IDTable, rates: _IDTable, timings: _IDTable, filters: _IDTable
-) -> str:
+def _rating_id(ts: TimeSpan, ri: RateInterval | None, tables: dict[str, dict]) -> str:
     if ri is None or ri.Rating is None:
         return ""
-    rf_id = filters.id_for(
-        {
+    filters_key = ("rf", ts.matched_dest_id, ts.matched_prefix, ts.rating_plan_id, ts.matched_subject)
+    rf_id = _id_of(filters_key)
+    if rf_id not in tables["RatingFilters"]:
+        tables["RatingFilters"][rf_id] = {
             "DestinationID": ts.matched_dest_id,
             "DestinationPrefix": ts.matched_prefix,
             "RatingPlanID": ts.rating_plan_id,
             "Subject": ts.matched_subject,
         }
-    )
     tm_id = ""
-    if ri.Timing is not None:
-        t = ri.Timing
-        tm_id = timings.id_for(
-            {
+    t = ri.Timing
+    if t is not None:
+        tm_id = _id_of(("tm", t.Years, t.Months, t.MonthDays, t.WeekDays, t.StartTime))
+        if tm_id not in tables["Timings"]:
+            tables["Timings"][tm_id] = {
                 "Years": list(t.Years),
                 "Months": list(t.Months),
                 "MonthDays": list(t.MonthDays),
                 "WeekDays": list(t.WeekDays),
                 "StartTime": t.StartTime,
             }
-        )
-    rt_id = rates.id_for([r.to_json() for r in ri.Rating.Rates]) if ri.Rating.Rates else ""
     r = ri.Rating
-    return rating.id_for(
-        {
+    rt_id = ""
+    if r.Rates:
+        rt_id = _id_of(("rt", *(x.key() for x in r.Rates)))
+        if rt_id not in tables["Rates"]:
+            tables["Rates"][rt_id] = [x.to_json() for x in r.Rates]
+    key = ("ru", r.ConnectFee, r.RoundingMethod, r.RoundingDecimals, r.MaxCost, r.MaxCostStrategy, tm_id, rt_id, rf_id)
+    rating_id = _id_of(key)
+    if rating_id not in tables["Rating"]:
+        tables["Rating"][rating_id] = {
             "ConnectFee": _num(r.ConnectFee),
             "RoundingMethod": r.RoundingMethod,
             "RoundingDecimals": r.RoundingDecimals,
@@ -242,7 +238,7 @@ def _rating_id(
             "RatesID": rt_id,
             "RatingFiltersID": rf_id,
         }
-    )
+    return rating_id
 
 
 def walk_increments(cc: CallCost, visit: Callable[[TimeSpan, Increment], None]) -> None:

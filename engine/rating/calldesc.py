@@ -60,6 +60,15 @@ class RatingError(Exception):
         return self.code
 
 
+def _exact_ns(raw: Any, parsed: Any) -> int:
+    """Nanoseconds since the epoch of a CallDescriptor time, without losing the digits datetime cannot hold."""
+    if isinstance(raw, str) and raw[:1].isdigit() and "T" in raw and (raw.endswith("Z") or "+" in raw[19:]):
+        from engine.models.tariffplan import time_from_json
+
+        return time_from_json(raw)
+    return tm.to_ns(parsed)
+
+
 @dataclass(slots=True)
 class CallDescriptor:
     """What to rate (CGRateS CallDescriptor). TimeStart/TimeEnd are integer nanoseconds since the epoch (pass
@@ -128,8 +137,10 @@ class CallDescriptor:
         tz = get_timezone(timezone)
         start_dt = parse_time(d.get("TimeStart"), tz) or parse_time("*now")
         end_raw = d.get("TimeEnd")
-        start = tm.to_ns(start_dt)
-        end = tm.to_ns(parse_time(end_raw, tz)) if end_raw not in (None, "", "0001-01-01T00:00:00Z") else start
+        # datetime holds microseconds; *data and *sms count 1 unit = 1 ns, so keep RFC3339 nanoseconds exact
+        start = _exact_ns(d.get("TimeStart"), start_dt)
+        end = _exact_ns(end_raw, parse_time(end_raw, tz)) if end_raw not in (None, "", "0001-01-01T00:00:00Z") \
+            else start
         fallback = d.get("FallbackSubjects") or d.get("FallbackSubject") or []
         if isinstance(fallback, str):
             fallback = [s for s in fallback.split(";") if s]
@@ -260,7 +271,7 @@ async def _rating_infos_for_profile(rater: Rater, rpf: RatingProfile, cd: CallDe
                 if not dest_ids:
                     continue
                 best_weight = None
-                for did in sorted(dest_ids):
+                for did in dest_ids if len(dest_ids) == 1 else sorted(dest_ids):
                     if did not in plan.DestinationRates:
                         continue
                     candidate = plan.rate_intervals(did)

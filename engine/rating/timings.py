@@ -56,7 +56,7 @@ def weekday(dt: datetime) -> int:
 
 def is_active_at(timing: RITiming | None, dt: datetime) -> bool:
     """Whether the timing applies at ``dt`` (CGRateS RITiming.IsActiveAt)."""
-    if timing is None:
+    if timing is None or timing.always:
         return True
     if timing.Years and dt.year not in timing.Years:
         return False
@@ -80,6 +80,8 @@ def contains(timing: RITiming | None, ns: int, tz: tzinfo, end_time: bool = Fals
 
     An end time at exactly midnight belongs to the day before (it is read as 23:59:59).
     """
+    if timing is None or timing.always:
+        return True
     dt = to_datetime(ns, tz)
     if end_time and is_midnight(dt):
         dt = dt - timedelta(seconds=1)
@@ -105,12 +107,19 @@ def next_midnight_ns(ns: int, tz: tzinfo) -> int:
     return to_ns(nxt.replace(tzinfo=tz))
 
 
+DAY = 86_400 * SECOND
+
+
 def same_day(a_ns: int, b_ns: int, tz: tzinfo) -> bool:
     """Whether two instants fall on the same day of month (what CGRateS compares to split calls at midnight)."""
+    if tz is UTC:
+        return a_ns // DAY == b_ns // DAY
     return to_datetime(a_ns, tz).day == to_datetime(b_ns, tz).day
 
 
 def ends_at_midnight(ns: int, tz: tzinfo) -> bool:
+    if tz is UTC:
+        return (ns % DAY) // SECOND == 0
     return is_midnight(to_datetime(ns, tz))
 
 
