@@ -1,0 +1,440 @@
+"""CDRs: the CDR server (CGRateS CDRsV1): attributes → chargers → rating → store → export/stats/thresholds.
+
+A CDR is unique on (CGRID, RunID). Uniqueness is checked *before* rating, and CDRs being processed are held in
+an in-flight set, so a duplicate is refused without ever being debited twice — even when both copies arrive at
+the same moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl
+
+from engine.models import cdr as C
+from engine.models.tariffplan import time_to_json
+from engine.rpc.errors import EXISTS, NOT_FOUND, RPCError, server_error
+from engine.rpc.registry import rpc
+from engine.storage.base import CDRFilter
+from engine.units import SECOND, parse_duration, parse_time, to_decimal
+
+log = logging.getLogger("cgr.cdrs")
+
+DEBIT_REQUEST_TYPES = (C.PREPAID, C.PSEUDOPREPAID, C.POSTPAID)
+COST_SOURCE_CDRS = "*cdrs"
+COST_SOURCE_SESSIONS = "*sessions"
+
+
+def call_descriptor_for(cdr: dict) -> dict:
+    """The CallDescriptor JSON rating a CDR (CGRateS's CDRServer.getCostFromRater)."""
+    start = parse_time(cdr.get(C.ANSWER_TIME)) or parse_time(cdr.get(C.SETUP_TIME))
+    if start is None:
+        raise RPCError("MANDATORY_IE_MISSING: [AnswerTime]")
+    usage = int(cdr.get(C.USAGE) or 0)
+    start_ns = int(start.timestamp()) * SECOND + start.microsecond * 1000
+    return {
+        "CgrID": cdr[C.CGRID], "RunID": cdr[C.RUN_ID], "ToR": cdr[C.TOR], "Tenant": cdr[C.TENANT],
+        "Category": cdr[C.CATEGORY], "Subject": cdr[C.SUBJECT], "Account": cdr[C.ACCOUNT],
+        "Destination": cdr[C.DESTINATION], "TimeStart": time_to_json(start_ns),
+        "TimeEnd": time_to_json(start_ns + usage),
+        "DurationIndex": usage, "PerformRounding": True, "ExtraFields": cdr.get("ExtraFields") or {},
+    }
+
+
+def event_cost_json(cc: Any, cgrid: str, run_id: str) -> Any:
+    """CGRateS's EventCost for a CallCost reply (JSON in, JSON out)."""
+    try:
+        from engine.rating.callcost import CallCost, event_cost
+    except ImportError:  # pragma: no cover - rating is part of every build
+        return cc
+    from_json = getattr(CallCost, "from_json", None)
+    if isinstance(cc, dict) and from_json is not None:
+        return event_cost(from_json(cc), cgrid, run_id)
+    if isinstance(cc, CallCost):
+        return event_cost(cc, cgrid, run_id)
+    return cc
+
+
+def filter_from_args(args: dict) -> CDRFilter:
+    """CGRateS's RPCCDRsFilter (JSON) → CDRFilter."""
+    f = CDRFilter()
+    mapping = {
+        "CGRIDs": "cgrids", "RunIDs": "run_ids", "NotRunIDs": "not_run_ids", "OriginIDs": "origin_ids",
+        "OriginHosts": "origin_hosts", "Sources": "sources", "ToRs": "tors", "RequestTypes": "request_types",
+        "Tenants": "tenants", "Categories": "categories", "Accounts": "accounts", "Subjects": "subjects",
+        "DestinationPrefixes": "destination_prefixes",
+    }
+    for key, attr in mapping.items():
+        if args.get(key):
+            setattr(f, attr, list(args[key]))
+    for key, attr in (("SetupTimeStart", "setup_time_start"), ("SetupTimeEnd", "setup_time_end"),
+                      ("AnswerTimeStart", "answer_time_start"), ("AnswerTimeEnd", "answer_time_end")):
+        if args.get(key):
+            setattr(f, attr, args[key])
+    for key, attr in (("OrderIDStart", "order_id_start"), ("OrderIDEnd", "order_id_end")):
+        if args.get(key) is not None:
+            setattr(f, attr, int(args[key]))
+    if args.get("MinUsage"):
+        f.min_usage = parse_duration(args["MinUsage"])
+    if args.get("MaxUsage"):
+        f.max_usage = parse_duration(args["MaxUsage"])
+    if args.get("MinCost") is not None:
+        f.min_cost = float(args["MinCost"])
+    if args.get("MaxCost") is not None:
+        f.max_cost = float(args["MaxCost"])
+    f.order_by = args.get("OrderBy") or ""
+    paginator = args.get("Paginator") or args
+    if paginator.get("Limit") is not None:
+        f.limit = int(paginator["Limit"])
+    if paginator.get("Offset") is not None:
+        f.offset = int(paginator["Offset"])
+    return f
+
+
+class CDRService:
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self._in_flight: set[tuple[str, str]] = set()
+
+    # ------------------------------------------------------------------------------------------ config
+
+    @property
+    def cfg(self) -> dict:
+        return self.ctx.cfg.section("cdrs")
+
+    def _conn(self, option: str):
+        return self.ctx.conns.get(self.cfg.get(option) or [])
+
+    def _general(self, option: str, default: Any = "") -> Any:
+        return self.ctx.cfg.get("general", option, default=default)
+
+    # ------------------------------------------------------------------------------------------ RPC
+
+    @rpc("CDRsV1.Ping")
+    async def ping(self, args: Any) -> str:
+        return "Pong"
+
+    @rpc("CDRsV1.ProcessEvent")
+    async def process_event_rpc(self, args: dict) -> str:
+        flags = _flags(args.get("Flags") or [])
+        cfg = self.cfg
+        opts = {
+            "attributes": flags.get("*attributes", bool(cfg.get("attributes_conns"))),
+            "chargers": flags.get("*chargers", bool(cfg.get("chargers_conns"))),
+            "rals": flags.get("*rals", False),
+            "rerate": flags.get("*rerate", False),
+            "refund": flags.get("*refund", False),
+            "store": flags.get("*store", bool(cfg.get("store_cdrs", True))),
+            "export": flags.get("*export", bool(cfg.get("ees_conns") or cfg.get("online_cdr_exports"))),
+            "thresholds": flags.get("*thresholds", bool(cfg.get("thresholds_conns"))),
+            "stats": flags.get("*stats", bool(cfg.get("stats_conns"))),
+        }
+        if opts["rerate"]:
+            opts["rals"] = True
+        await self.process_event(_cgr_event(args), **opts)
+        return "OK"
+
+    @rpc("CDRsV1.ProcessCDR")
+    async def process_cdr_rpc(self, args: dict) -> str:
+        """A CDR in CGRateS's CDR shape: rated unless PreRated, charged through ChargerS when configured."""
+        event = dict(args.get("ExtraFields") or {})
+        event.update({k: v for k, v in args.items() if k not in ("ExtraFields", "APIOpts")})
+        pre_rated = bool(args.get(C.PRE_RATED))
+        cfg = self.cfg
+        await self.process_event(
+            {"Tenant": args.get(C.TENANT) or "", "ID": args.get(C.CGRID) or "", "Event": event,
+             "APIOpts": args.get("APIOpts") or {}},
+            attributes=bool(cfg.get("attributes_conns")),
+            chargers=bool(cfg.get("chargers_conns")) and not pre_rated,
+            rals=not pre_rated, rerate=False, refund=False, store=bool(cfg.get("store_cdrs", True)),
+            export=bool(cfg.get("ees_conns")), thresholds=bool(cfg.get("thresholds_conns")),
+            stats=bool(cfg.get("stats_conns")),
+        )
+        return "OK"
+
+    @rpc("CDRsV1.GetCDRs", "APIerSv1.GetCDRs", "APIerSv2.GetCDRs")
+    async def get_cdrs(self, args: dict) -> list[dict]:
+        cdrs = await self.ctx.stordb.get_cdrs(filter_from_args(args or {}))
+        if not cdrs:
+            raise RPCError(NOT_FOUND)
+        return cdrs
+
+    @rpc("CDRsV1.GetCDRsCount", "APIerSv1.CountCDRs")
+    async def count_cdrs(self, args: dict) -> int:
+        return await self.ctx.stordb.count_cdrs(filter_from_args(args or {}))
+
+    @rpc("CDRsV1.RateCDRs")
+    async def rate_cdrs(self, args: dict) -> str:
+        """Re-rate stored CDRs: refund what they cost, rate again, store over the old ones."""
+        flags = _flags(args.get("Flags") or [])
+        cdrs = await self.ctx.stordb.get_cdrs(filter_from_args(args or {}))
+        for cdr in cdrs:
+            await self.process_event(
+                {"Tenant": cdr[C.TENANT], "ID": cdr[C.CGRID], "Event": C.cdr_to_event(cdr), "APIOpts": {}},
+                attributes=flags.get("*attributes", False), chargers=flags.get("*chargers", False), rals=True,
+                rerate=True, refund=False, store=flags.get("*store", True), export=flags.get("*export", False),
+                thresholds=flags.get("*thresholds", False), stats=flags.get("*stats", False),
+            )
+        return "OK"
+
+    @rpc("CDRsV1.StoreSessionCost", "CDRsV2.StoreSessionCost")
+    async def store_session_cost(self, args: dict) -> str:
+        cost = args.get("Cost") or args
+        if args.get("CheckDuplicate"):
+            existing = await self.ctx.stordb.get_session_costs(cost["CGRID"], cost.get("RunID", ""))
+            if existing:
+                raise RPCError(EXISTS)
+        await self.ctx.stordb.set_session_cost(cost)
+        return "OK"
+
+    # ------------------------------------------------------------------------------------------ processing
+
+    async def process_event(self, cgr_event: dict, *, attributes: bool, chargers: bool, rals: bool, rerate: bool,
+                            refund: bool, store: bool, export: bool, thresholds: bool, stats: bool) -> list[dict]:
+        event = cgr_event
+        if attributes:
+            event = await self._attributes(event)
+        runs = await self._charger_runs(event) if chargers else [event]
+        tz = self._general("default_timezone", "Local")
+        cdrs = [
+            C.event_to_cdr(run.get("Event") or {}, tenant=run.get("Tenant") or "",
+                           default_tenant=self._general("default_tenant", "cgrates.org"),
+                           default_category=self._general("default_category", "call"),
+                           default_request_type=self._general("default_request_type", C.RATED), timezone=tz)
+            for run in runs
+        ]
+        keys = [(cdr[C.CGRID], cdr[C.RUN_ID]) for cdr in cdrs]
+        if not (rerate or refund):
+            await self._refuse_duplicates(keys)
+        for key in keys:
+            self._in_flight.add(key)
+        try:
+            rated: list[dict] = []
+            for cdr in cdrs:
+                if refund and cdr.get(C.COST_DETAILS):
+                    await self._refund(cdr)
+                if rals:
+                    rated.extend(await self._rate(cdr, rerate))
+                else:
+                    rated.append(cdr)
+            if store:
+                for cdr in rated:
+                    await self.ctx.stordb.set_cdr(cdr, allow_update=rerate or refund)
+        finally:
+            for key in keys:
+                self._in_flight.discard(key)
+        await self._after(rated, export, thresholds, stats, cgr_event.get("APIOpts") or {})
+        return rated
+
+    async def _refuse_duplicates(self, keys: list[tuple[str, str]]) -> None:
+        for cg, run in keys:
+            if (cg, run) in self._in_flight:
+                raise RPCError(EXISTS)
+            if await self.ctx.stordb.count_cdrs(CDRFilter(cgrids=[cg], run_ids=[run])):
+                raise RPCError(EXISTS)
+
+    async def _attributes(self, event: dict) -> dict:
+        conn = self._conn("attributes_conns")
+        if conn is None:
+            return event
+        args = {**event, "APIOpts": {**(event.get("APIOpts") or {}), "*context": "*cdrs"}}
+        try:
+            reply = await conn.call("AttributeSv1.ProcessEvent", args)
+        except RPCError as exc:
+            if exc.message == NOT_FOUND:
+                return event
+            raise
+        return reply.get("CGREvent") or event
+
+    async def _charger_runs(self, event: dict) -> list[dict]:
+        conn = self._conn("chargers_conns")
+        if conn is None:
+            raise server_error("ChargerS is not configured (cdrs.chargers_conns)")
+        try:
+            reply = await conn.call("ChargerSv1.ProcessEvent", event)
+        except RPCError as exc:
+            if exc.message == NOT_FOUND:
+                return [event]
+            raise
+        return [r["CGREvent"] for r in reply]
+
+    async def _rate(self, cdr: dict, rerate: bool) -> list[dict]:
+        """Price a CDR (CGRateS's rateCDR): session cost when SessionS charged it, else rate or debit now."""
+        cdr[C.EXTRA_INFO] = ""
+        if cdr[C.REQUEST_TYPE] == C.NONE:
+            return [cdr]
+        if cdr[C.REQUEST_TYPE] in (C.PREPAID,) and not rerate:
+            costs = await self._session_costs(cdr)
+            if costs:
+                return [self._from_session_cost(cdr, sc) for sc in costs]
+            log.warning("no session cost for CGRID %s RunID %s; rating the CDR", cdr[C.CGRID], cdr[C.RUN_ID])
+        if rerate and cdr.get(C.COST_DETAILS) and cdr[C.REQUEST_TYPE] in DEBIT_REQUEST_TYPES:
+            await self._refund(cdr)
+        conn = self._conn("rals_conns")
+        if conn is None:
+            cdr[C.EXTRA_INFO] = "RALs not configured (cdrs.rals_conns)"
+            cdr[C.COST] = -1.0
+            return [cdr]
+        method = "Responder.Debit" if cdr[C.REQUEST_TYPE] in DEBIT_REQUEST_TYPES else "Responder.GetCost"
+        try:
+            cc = await conn.call(method, call_descriptor_for(cdr))
+        except RPCError as exc:
+            cdr[C.EXTRA_INFO] = exc.message
+            cdr[C.COST] = -1.0
+            cdr[C.COST_DETAILS] = None
+            return [cdr]
+        cdr[C.COST] = float(to_decimal(cc.get("Cost", 0)) if isinstance(cc, dict) else cc.Cost)
+        cdr[C.COST_DETAILS] = event_cost_json(cc, cdr[C.CGRID], cdr[C.RUN_ID])
+        cdr[C.COST_SOURCE] = COST_SOURCE_CDRS
+        return [cdr]
+
+    async def _session_costs(self, cdr: dict) -> list[dict]:
+        retries = int(self.cfg.get("session_cost_retries", 5) or 0)
+        delay = 0.05
+        for attempt in range(max(1, retries)):
+            costs = await self.ctx.stordb.get_session_costs(cdr[C.CGRID], cdr[C.RUN_ID])
+            if costs:
+                return costs
+            if attempt < retries - 1:
+                await asyncio.sleep(delay)
+                delay = min(delay * 1.6, 1.0)
+        return []
+
+    @staticmethod
+    def _from_session_cost(cdr: dict, sc: dict) -> dict:
+        out = dict(cdr)
+        if not out.get(C.USAGE):
+            out[C.USAGE] = int(sc.get("Usage") or 0)
+        details = sc.get("CostDetails")
+        out[C.COST] = float(details.get("Cost", 0)) if isinstance(details, dict) else float(sc.get("Cost", 0) or 0)
+        out[C.COST_DETAILS] = details
+        out[C.COST_SOURCE] = sc.get("CostSource") or COST_SOURCE_SESSIONS
+        return out
+
+    async def _refund(self, cdr: dict) -> None:
+        """Give back what a previously rated CDR took (its EventCost's increments) before re-rating."""
+        conn = self._conn("rals_conns")
+        details = cdr.get(C.COST_DETAILS)
+        if conn is None or not isinstance(details, dict):
+            return
+        await conn.call("Responder.RefundEventCost", {"CgrID": cdr[C.CGRID], "RunID": cdr[C.RUN_ID],
+                                                       "Tenant": cdr[C.TENANT], "ToR": cdr[C.TOR],
+                                                       "EventCost": details})
+
+    async def _after(self, cdrs: list[dict], export: bool, thresholds: bool, stats: bool, opts: dict) -> None:
+        targets = []
+        if export:
+            targets.append(("ees_conns", "EeSv1.ProcessEvent"))
+        if thresholds:
+            targets.append(("thresholds_conns", "ThresholdSv1.ProcessEvent"))
+        if stats:
+            targets.append(("stats_conns", "StatSv1.ProcessEvent"))
+        for option, method in targets:
+            conn = self._conn(option)
+            if conn is None:
+                continue
+            for cdr in cdrs:
+                ev = {"Tenant": cdr[C.TENANT], "ID": cdr[C.CGRID], "Event": C.cdr_to_event(cdr), "APIOpts": opts}
+                try:
+                    await conn.call(method, ev)
+                except RPCError as exc:
+                    if exc.message != NOT_FOUND:
+                        log.warning("%s for CDR %s/%s: %s", method, cdr[C.CGRID], cdr[C.RUN_ID], exc)
+
+    # ------------------------------------------------------------------------------------------ HTTP
+
+    def http_routes(self, http_cfg: dict) -> list[tuple[str, str, Any]]:
+        routes = []
+        if http_cfg.get("http_cdrs"):
+            routes.append(("POST", http_cfg["http_cdrs"], self._http_cdr))
+            routes.append(("GET", http_cfg["http_cdrs"], self._http_cdr))
+        if http_cfg.get("freeswitch_cdrs_url"):
+            routes.append(("POST", http_cfg["freeswitch_cdrs_url"], self._freeswitch_cdr))
+        return routes
+
+    async def _http_cdr(self, request: Any) -> Any:
+        """The seed's /cdr_http: CDR fields as a form (or query string), as CGRateS's NewCDRFromHTTPReq."""
+        from aiohttp import web
+
+        fields = dict(parse_qsl(await request.text())) if request.method == "POST" else dict(request.query)
+        if not fields:
+            fields = dict(request.query)
+        try:
+            await self.process_cdr_rpc(fields)
+        except RPCError as exc:
+            return web.Response(status=400 if exc.message != EXISTS else 409, text=exc.message + "\n")
+        return web.Response(text="OK\n")
+
+    async def _freeswitch_cdr(self, request: Any) -> Any:
+        """FreeSWITCH mod_json_cdr posts the call's JSON; CGRateS maps its variables into a CDR."""
+        from aiohttp import web
+
+        try:
+            body = await request.json()
+            cdr = freeswitch_json_to_cdr(body)
+            await self.process_cdr_rpc(cdr)
+        except (ValueError, KeyError) as exc:
+            return web.Response(status=400, text=f"invalid FreeSWITCH CDR: {exc}\n")
+        except RPCError as exc:
+            return web.Response(status=400 if exc.message != EXISTS else 409, text=exc.message + "\n")
+        return web.Response(text="OK\n")
+
+
+def freeswitch_json_to_cdr(body: dict) -> dict:
+    """Map a mod_json_cdr document to CDR fields the way CGRateS's FSCdr does (cgr_* variables override)."""
+    v = body.get("variables") or {}
+    if not isinstance(v, dict):
+        raise ValueError("variables must be an object")
+
+    def fs_time(name: str) -> str:
+        raw = v.get(name) or "0"
+        usec = int(raw) if str(raw).isdigit() else 0
+        if not usec:
+            return ""
+        sec, us = divmod(usec, 1_000_000)
+        return f"{sec}.{us:06d}"
+
+    uuid = v.get("uuid") or (body.get("callflow") or [{}])[0].get("caller_profile", {}).get("uuid", "")
+    usage = v.get("billsec") or "0"
+    cdr = {
+        C.ORIGIN_ID: uuid,
+        C.ORIGIN_HOST: v.get("cgr_originhost") or (body.get("core-uuid") or ""),
+        C.SOURCE: "freeswitch_json",
+        C.TOR: v.get("cgr_tor") or C.META_VOICE,
+        C.REQUEST_TYPE: v.get("cgr_reqtype") or "",
+        C.TENANT: v.get("cgr_tenant") or "",
+        C.CATEGORY: v.get("cgr_category") or "",
+        C.ACCOUNT: v.get("cgr_account") or v.get("user_name") or "",
+        C.SUBJECT: v.get("cgr_subject") or v.get("cgr_account") or v.get("user_name") or "",
+        C.DESTINATION: v.get("cgr_destination") or v.get("dialed_extension") or v.get("destination_number") or "",
+        C.SETUP_TIME: fs_time("start_uepoch"),
+        C.ANSWER_TIME: fs_time("answer_uepoch"),
+        C.USAGE: f"{int(usage)}s" if str(usage).isdigit() else usage,
+        C.DISCONNECT_CAUSE: v.get("hangup_cause") or "",
+    }
+    for key, value in v.items():
+        if key.startswith("cgr_") and key[4:] not in ("tor", "reqtype", "tenant", "category", "account", "subject",
+                                                       "destination", "originhost"):
+            cdr[key[4:]] = value
+    return cdr
+
+
+def _flags(flags: list[str]) -> dict[str, bool]:
+    """``["*rals", "*store:false", "*attributes:true"]`` → {"*rals": True, "*store": False, ...}."""
+    out: dict[str, bool] = {}
+    for flag in flags:
+        name, _, value = str(flag).partition(":")
+        out[name] = value.lower() not in ("false", "0") if value else True
+    return out
+
+
+def _cgr_event(args: dict) -> dict:
+    event = {k: args[k] for k in ("Tenant", "ID", "Time", "Event", "APIOpts") if k in args}
+    event.setdefault("Event", {})
+    event.setdefault("APIOpts", {})
+    return event
+
+
+__all__ = ["CDRService", "Decimal", "call_descriptor_for", "event_cost_json", "freeswitch_json_to_cdr"]

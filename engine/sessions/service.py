@@ -1,0 +1,1014 @@
+"""SessionS: authorize, initiate, update, terminate and bill sessions; disconnect them when money runs out.
+
+The flows follow CGRateS's SessionS (v0.11): an event is forked by ChargerS into runs; each *prepaid run is
+debited through RALs (``Responder.MaxDebit``) as the session goes on, corrected by ``LastUsed``, refunded on
+terminate and rounded once; CDRs are written through CDRs from the runs' events. Differences on purpose:
+a repeated Initiate, Update (same event ID) or Terminate is answered again without charging again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from engine.models import cdr as C
+from engine.rpc.errors import (
+    EXISTS,
+    INSUFFICIENT_CREDIT,
+    NOT_FOUND,
+    RPCError,
+    mandatory_ie_missing,
+    server_error,
+)
+from engine.rpc.registry import rpc, rpc_caller
+from engine.sessions.charging import Charger, wire_cd
+from engine.sessions.session import Event, Session, SRun, State
+from engine.units import SECOND, format_time, parse_duration, parse_time
+
+log = logging.getLogger("cgr.sessions")
+
+PREPAID_TYPES = ("*prepaid", "*pseudoprepaid")
+UNRATED_TYPES = ("*postpaid", "*pseudoprepaid", "*rated")
+
+
+def _ns_to_seconds(ns: int) -> float:
+    return ns / SECOND
+
+
+def _time_ns(value: Any, tz: str | None) -> int | None:
+    dt = parse_time(value, tz)
+    if dt is None:
+        return None
+    return int(dt.timestamp()) * SECOND + dt.microsecond * 1000
+
+
+def _opt_duration(event: dict, name: str) -> int | None:
+    value = event.get(name)
+    if value is None or value == "":
+        return None
+    return parse_duration(value)
+
+
+class SessionService:
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.active: dict[str, Session] = {}
+        self.closed: dict[str, tuple[Session, float]] = {}
+        self.clients: dict[int, Any] = {}
+        self._bg: set[asyncio.Task] = set()
+        self._sync_task: asyncio.Task | None = None
+        self.recovery = None
+        self._stir_keys = None
+
+    # ======================================================================================== config & wiring
+
+    @property
+    def cfg(self) -> dict:
+        return self.ctx.cfg.section("sessions")
+
+    def _conn(self, option: str) -> Any:
+        return self.ctx.conns.get(self.cfg.get(option) or [])
+
+    def _required_conn(self, option: str, what: str) -> Any:
+        conn = self._conn(option)
+        if conn is None:
+            raise server_error(f"{what} is not configured (sessions.{option})")
+        return conn
+
+    def _general(self, name: str, default: Any = "") -> Any:
+        return self.ctx.cfg.get("general", name, default=default)
+
+    def default_usage(self, tor: str) -> int:
+        usages = self.cfg.get("default_usage") or {}
+        value = usages.get(tor) or usages.get("*any") or "3h"
+        return parse_duration(value) if tor == C.META_VOICE or not str(value).isdigit() else int(value)
+
+    @property
+    def charger(self) -> Charger:
+        return Charger(self._required_conn("rals_conns", "RALs"),
+                       int(self._general("rounding_decimals", 5)))
+
+    def _spawn(self, coro) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+        return task
+
+    async def start(self) -> None:
+        from engine.sessions.recovery import Recovery
+
+        self.recovery = Recovery(self)
+        await self.recovery.restore()
+        interval = parse_duration(self.cfg.get("channel_sync_interval") or 0)
+        if interval > 0:
+            self._sync_task = self._spawn(self._sync_loop(interval))
+
+    async def stop(self) -> None:
+        """Shutdown: the sessions stay recorded (snapshot + journal) and are restored on the next start."""
+        if self._sync_task is not None:
+            self._sync_task.cancel()
+        for s in list(self.active.values()):
+            s.stop_timers()
+        for t in list(self._bg):
+            t.cancel()
+        if self._bg:
+            await asyncio.gather(*self._bg, return_exceptions=True)
+        if self._stir_keys is not None:
+            await self._stir_keys.close()
+
+    def _register_client(self) -> tuple[Any, str]:
+        client = rpc_caller.get()
+        if client is None:
+            return None, ""
+        key = id(client)
+        if key not in self.clients:
+            self.clients[key] = client
+            closed = getattr(client, "closed", None)
+            if isinstance(closed, asyncio.Future):
+                closed.add_done_callback(lambda _f, k=key: self.clients.pop(k, None))
+        return client, str(key)
+
+    # ======================================================================================== building blocks
+
+    def _event_of(self, args: dict) -> dict:
+        if not isinstance(args, dict):
+            raise RPCError("MANDATORY_IE_MISSING: [Event]")
+        ev = args.get("Event")
+        if not isinstance(ev, dict):
+            raise mandatory_ie_missing("Event")
+        return ev
+
+    def _tenant(self, args: dict) -> str:
+        return (args.get("Tenant") or args.get("Event", {}).get("Tenant")
+                or self._general("default_tenant", "cgrates.org"))
+
+    async def _attributes(self, args: dict, reply: dict) -> dict:
+        conn = self._required_conn("attributes_conns", "AttributeS")
+        req = {"Tenant": self._tenant(args), "ID": args.get("ID", ""), "Time": args.get("Time"),
+               "Event": self._event_of(args),
+               "APIOpts": {**(args.get("APIOpts") or {}), "*context": (args.get("APIOpts") or {}).get(
+                   "*context", "*sessions")}}
+        if args.get("AttributeIDs"):
+            req["APIOpts"]["*attrProfileIDs"] = args["AttributeIDs"]
+        try:
+            rep = await conn.call("AttributeSv1.ProcessEvent", req)
+        except RPCError as exc:
+            if exc.message == NOT_FOUND:
+                reply["Attributes"] = None
+                return args
+            raise
+        reply["Attributes"] = rep
+        ev = rep.get("CGREvent") or {}
+        return {**args, "Event": ev.get("Event", args["Event"]), "APIOpts": ev.get("APIOpts", args.get("APIOpts"))}
+
+    async def _runs(self, args: dict) -> list[dict]:
+        """Charger runs of an event: [{"RunID", "Event"}]; without ChargerS, one *default run."""
+        event = self._event_of(args)
+        conn = self._conn("chargers_conns")
+        if conn is None:
+            return [{**args, "Event": {**event, C.RUN_ID: event.get(C.RUN_ID) or C.META_DEFAULT}}]
+        req = {"Tenant": self._tenant(args), "ID": args.get("ID", ""), "Event": event,
+               "APIOpts": args.get("APIOpts") or {}}
+        try:
+            reply = await conn.call("ChargerSv1.ProcessEvent", req)
+        except RPCError as exc:
+            if exc.message == NOT_FOUND:
+                raise server_error("CHARGERS_ERROR:NOT_FOUND") from None
+            raise
+        return [r["CGREvent"] for r in reply]
+
+    def _call_descriptor(self, event: dict, tenant: str) -> dict:
+        tz = self._general("default_timezone", "Local")
+        start = _time_ns(event.get(C.ANSWER_TIME), tz) or _time_ns(event.get(C.SETUP_TIME), tz)
+        if start is None:
+            start = time.time_ns()
+        account = C.as_string(event.get(C.ACCOUNT))
+        return {
+            "Category": C.as_string(event.get(C.CATEGORY)) or self._general("default_category", "call"),
+            "Tenant": C.as_string(event.get(C.TENANT)) or tenant,
+            "Subject": C.as_string(event.get(C.SUBJECT)) or account,
+            "Account": account,
+            "Destination": C.as_string(event.get(C.DESTINATION)),
+            "ToR": C.as_string(event.get(C.TOR)) or C.META_VOICE,
+            "TimeStart": start, "TimeEnd": start, "DurationIndex": 0, "LoopIndex": 0,
+            "ExtraFields": {k: C.as_string(v) for k, v in event.items() if k not in C.PRIMARY_FIELDS
+                            and k != C.SUBJECT and not isinstance(v, dict | list)},
+        }
+
+    def _new_session(self, args: dict, runs: list[dict], debit_interval: int) -> Session:
+        event = self._event_of(args)
+        tenant = self._tenant(args)
+        cgrid = C.event_cgrid(event)
+        srun_list = []
+        for run in runs:
+            ev = dict(run.get("Event") or {})
+            ev[C.CGRID] = cgrid
+            rt = C.as_string(ev.get(C.REQUEST_TYPE)) or self._general("default_request_type", C.RATED)
+            srun_list.append(SRun(run_id=C.as_string(ev.get(C.RUN_ID)) or C.META_DEFAULT, event=ev,
+                                  cd=self._call_descriptor(ev, tenant), request_type=rt))
+        client, client_id = self._register_client()
+        opts = dict(args.get("APIOpts") or {})
+        return Session(cgrid=cgrid, tenant=tenant, origin_id=C.as_string(event.get(C.ORIGIN_ID)),
+                       origin_host=C.as_string(event.get(C.ORIGIN_HOST)), event_start=dict(event), opts=opts,
+                       runs=srun_list, debit_interval=debit_interval, client=client, client_id=client_id,
+                       chargeable=str(opts.get("*chargeable", True)).lower() != "false",
+                       last_activity=time.monotonic())
+
+    def _update_runs(self, s: Session, event: dict) -> None:
+        """Alterable fields of a later event change the runs' events (CGRateS UpdateSRuns)."""
+        alterable = self.cfg.get("alterable_fields") or []
+        for field_name in alterable:
+            if field_name in event:
+                for run in s.runs:
+                    run.event[field_name] = event[field_name]
+
+    async def _charge(self, s: Session, usage: int, last_used: int | None, force: bool = False) -> int:
+        """Debit every prepaid run for ``usage``; MaxUsage is the least any run was granted."""
+        max_usage: int | None = None
+        for run in s.runs:
+            if not run.prepaid or not s.chargeable:
+                granted = usage
+            else:
+                try:
+                    granted = await self.charger.debit(s, run, usage, last_used)
+                except RPCError as exc:
+                    if exc.message in (INSUFFICIENT_CREDIT, "ACCOUNT_DISABLED") and not force:
+                        granted = 0
+                    else:
+                        raise
+            max_usage = granted if max_usage is None else min(max_usage, granted)
+        return usage if max_usage is None else max_usage
+
+    # ======================================================================================== authorize
+
+    async def _max_usage_for(self, args: dict, usage: int) -> int:
+        runs = await self._runs(args)
+        tenant = self._tenant(args)
+        result: int | None = None
+        for run in runs:
+            ev = run.get("Event") or {}
+            rt = C.as_string(ev.get(C.REQUEST_TYPE)) or self._general("default_request_type", C.RATED)
+            if rt not in PREPAID_TYPES:
+                allowed = usage
+            else:
+                cd = self._call_descriptor(ev, tenant)
+                cd["TimeEnd"] = cd["TimeStart"] + usage
+                cd["DurationIndex"] = usage
+                rals = self._required_conn("rals_conns", "RALs")
+                allowed = int(await rals.call("Responder.GetMaxSessionTime", wire_cd(cd)))
+                if allowed < 0 or allowed > usage:  # -1: no limit (AllowNegative)
+                    allowed = usage
+            result = allowed if result is None else min(result, allowed)
+        return usage if result is None else result
+
+    def _limit_usage(self, usage: int) -> int:
+        max_dur = parse_duration(self.cfg.get("max_call_duration") or 0)
+        return min(usage, max_dur) if max_dur > 0 else usage
+
+    @rpc("SessionSv1.AuthorizeEvent")
+    async def authorize_event(self, args: dict) -> dict:
+        event = self._event_of(args)
+        reply: dict[str, Any] = {"Attributes": None, "ResourceAllocation": None, "MaxUsage": None,
+                                 "RouteProfiles": None, "ThresholdIDs": None, "StatQueueIDs": None}
+        if not any(args.get(k) for k in ("GetAttributes", "AuthorizeResources", "GetMaxUsage", "ProcessThresholds",
+                                          "ProcessStats", "GetRoutes", "GetSuppliers")):
+            raise RPCError("MANDATORY_IE_MISSING: [Subsystems]")
+        if args.get("GetAttributes"):
+            args = await self._attributes(args, reply)
+            event = args["Event"]
+        if args.get("AuthorizeResources"):
+            reply["ResourceAllocation"] = await self._resources("ResourceSv1.AuthorizeResources", args)
+        if args.get("GetMaxUsage"):
+            usage = _opt_duration(event, C.USAGE)
+            if usage is None:
+                usage = self.default_usage(C.as_string(event.get(C.TOR)) or C.META_VOICE)
+            reply["MaxUsage"] = await self._max_usage_for(args, self._limit_usage(usage))
+        if args.get("GetRoutes") or args.get("GetSuppliers"):
+            reply["RouteProfiles"] = await self._routes(args)
+        await self._thresholds_stats(args, reply)
+        return reply
+
+    @rpc("SessionSv1.AuthorizeEventWithDigest")
+    async def authorize_event_with_digest(self, args: dict) -> dict:
+        rep = await self.authorize_event(args)
+        return {
+            "AttributesDigest": _attributes_digest(rep.get("Attributes")),
+            "ResourceAllocation": rep.get("ResourceAllocation"),
+            "MaxUsage": _ns_to_seconds(rep["MaxUsage"]) if rep.get("MaxUsage") is not None else 0.0,
+            "RoutesDigest": _routes_digest(rep.get("RouteProfiles")),
+            "Thresholds": ",".join(rep.get("ThresholdIDs") or []),
+            "StatQueues": ",".join(rep.get("StatQueueIDs") or []),
+        }
+
+    # ======================================================================================== initiate
+
+    @rpc("SessionSv1.InitiateSession")
+    async def initiate_session(self, args: dict) -> dict:
+        self._event_of(args)
+        reply: dict[str, Any] = {"Attributes": None, "ResourceAllocation": None, "MaxUsage": None,
+                                 "ThresholdIDs": None, "StatQueueIDs": None}
+        if args.get("GetAttributes"):
+            args = await self._attributes(args, reply)
+        if args.get("AllocateResources"):
+            reply["ResourceAllocation"] = await self._resources("ResourceSv1.AllocateResources", args)
+        if args.get("InitSession"):
+            reply["MaxUsage"] = await self._init_session(args)
+        await self._thresholds_stats(args, reply)
+        return reply
+
+    @rpc("SessionSv1.InitiateSessionWithDigest")
+    async def initiate_session_with_digest(self, args: dict) -> dict:
+        rep = await self.initiate_session(args)
+        return {"AttributesDigest": _attributes_digest(rep.get("Attributes")),
+                "ResourceAllocation": rep.get("ResourceAllocation"),
+                "MaxUsage": _ns_to_seconds(rep["MaxUsage"]) if rep.get("MaxUsage") is not None else 0.0,
+                "Thresholds": ",".join(rep.get("ThresholdIDs") or []),
+                "StatQueues": ",".join(rep.get("StatQueueIDs") or [])}
+
+    async def _init_session(self, args: dict) -> int:
+        event = self._event_of(args)
+        cgrid = C.event_cgrid(event)
+        existing = self.active.get(cgrid)
+        if existing is not None:  # a retransmitted Initiate: same answer, no second debit
+            return int(existing.opts.get("_init_max_usage", 0))
+        if cgrid in self.closed:
+            raise RPCError(EXISTS)
+        opts = args.get("APIOpts") or {}
+        interval = parse_duration(opts.get("*sessionDebitInterval") or self.cfg.get("debit_interval") or 0)
+        runs = await self._runs(args)
+        if cgrid in self.active:  # raced with a concurrent Initiate of the same session
+            return int(self.active[cgrid].opts.get("_init_max_usage", 0))
+        s = self._new_session(args, runs, interval)
+        has_loop = interval > 0 and any(r.prepaid for r in s.runs) and s.chargeable
+        self.active[cgrid] = s
+        async with s.lock:
+            await self.recovery.snapshot(s)
+            tor = C.as_string(event.get(C.TOR)) or C.META_VOICE
+            try:
+                if has_loop:
+                    granted = await self._charge(s, interval, None)
+                    max_usage = self.default_usage(tor) if granted >= interval else granted
+                else:
+                    usage = _opt_duration(event, C.USAGE)
+                    if usage is None:
+                        usage = self.default_usage(tor)
+                    max_usage = await self._charge(s, self._limit_usage(usage), None)
+            except Exception:
+                self.active.pop(cgrid, None)
+                await self.recovery.forget(s)
+                raise
+            s.opts["_init_max_usage"] = max_usage
+            if has_loop:
+                if max_usage < interval:
+                    s.tasks.append(self._spawn(self._disconnect_after(s, max_usage, INSUFFICIENT_CREDIT)))
+                else:
+                    s.tasks.append(self._spawn(self._debit_loop(s, interval)))
+            self._arm_ttl(s, args)
+            await self.recovery.snapshot(s)
+        return max_usage
+
+    # ======================================================================================== update
+
+    @rpc("SessionSv1.UpdateSession")
+    async def update_session(self, args: dict) -> dict:
+        event = self._event_of(args)
+        reply: dict[str, Any] = {"Attributes": None, "MaxUsage": None}
+        if args.get("GetAttributes"):
+            args = await self._attributes(args, reply)
+            event = args["Event"]
+        if not args.get("UpdateSession"):
+            return reply
+        cgrid = C.event_cgrid(event)
+        s = self.active.get(cgrid)
+        if s is None:
+            if cgrid in self.closed:
+                reply["MaxUsage"] = 0
+                return reply
+            # CGRateS: an update for an unknown session initiates it
+            reply["MaxUsage"] = await self._init_session({**args, "InitSession": True})
+            return reply
+        async with s.lock:
+            event_id = args.get("ID") or ""
+            if event_id and s.opts.get("_last_update_id") == event_id:
+                reply["MaxUsage"] = int(s.opts.get("_last_update_max_usage", 0))
+                return reply
+            if s.state is State.DISCONNECTING:
+                s.apply(Event.UPDATE)
+                reply["MaxUsage"] = 0
+                return reply
+            s.apply(Event.UPDATE)
+            self._update_runs(s, event)
+            s.last_activity = time.monotonic()
+            self._arm_ttl(s, args)
+            usage = _opt_duration(event, C.USAGE)
+            if usage is None:
+                usage = self.default_usage(C.as_string(event.get(C.TOR)) or s.runs[0].cd["ToR"])
+            last_used = _opt_duration(event, C.LAST_USED)
+            if s.debit_interval > 0:
+                max_usage = self.default_usage(s.runs[0].cd["ToR"])
+                # The loop debits; an update only corrects LastUsed.
+                if last_used is not None:
+                    for run in s.runs:
+                        if run.prepaid:
+                            run.debit_reserve(0, last_used)
+            else:
+                max_usage = await self._charge(s, self._limit_usage(usage), last_used)
+            s.opts["_last_update_id"] = event_id
+            s.opts["_last_update_max_usage"] = max_usage
+            reply["MaxUsage"] = max_usage
+        return reply
+
+    # ======================================================================================== terminate
+
+    @rpc("SessionSv1.TerminateSession")
+    async def terminate_session(self, args: dict) -> str:
+        event = self._event_of(args)
+        reply: dict[str, Any] = {}
+        if args.get("ReleaseResources"):
+            await self._resources("ResourceSv1.ReleaseResources", args)
+        if not args.get("TerminateSession"):
+            await self._thresholds_stats(args, reply)
+            return "OK"
+        cgrid = C.event_cgrid(event)
+        if cgrid in self.closed:  # a second Terminate: answered, never charged again
+            return "OK"
+        s = await self._find_session(cgrid)
+        if s is None:
+            if await self._cdr_exists(cgrid):
+                return "OK"
+            # never seen (or lost): charge it as a one-time event, as CGRateS does
+            s = await self._one_shot(args)
+        else:
+            async with s.lock:
+                if s.state is State.TERMINATED:
+                    return "OK"
+                self._update_runs(s, event)
+                await self._end_session(s, _opt_duration(event, C.USAGE), _opt_duration(event, C.LAST_USED),
+                                        event.get(C.ANSWER_TIME))
+        await self._thresholds_stats(args, reply)
+        return "OK"
+
+    async def _find_session(self, cgrid: str) -> Session | None:
+        """The active session, waiting a little for an Initiate that is still on its way (terminate_attempts)."""
+        attempts = int(self.cfg.get("terminate_attempts") or 1)
+        delay = 0.005
+        for i in range(max(1, attempts)):
+            s = self.active.get(cgrid)
+            if s is not None:
+                return s
+            if i + 1 < attempts:
+                await asyncio.sleep(delay)
+                delay *= 1.6
+        return None
+
+    async def _cdr_exists(self, cgrid: str) -> bool:
+        from engine.storage.base import CDRFilter
+
+        try:
+            return bool(await self.ctx.stordb.count_cdrs(CDRFilter(cgrids=[cgrid])))
+        except Exception:
+            return False
+
+    async def _one_shot(self, args: dict) -> Session:
+        event = self._event_of(args)
+        runs = await self._runs(args)
+        s = self._new_session(args, runs, 0)
+        async with s.lock:
+            self.active[s.cgrid] = s
+            await self.recovery.snapshot(s)
+            usage = _opt_duration(event, C.USAGE) or 0
+            try:
+                for run in s.runs:
+                    if run.prepaid and s.chargeable and usage > 0:
+                        await self.charger.debit_exact(s, run, usage)
+                        run.total_usage = usage
+                        run.last_usage = usage
+                    else:
+                        run.total_usage = usage
+            except Exception:
+                self.active.pop(s.cgrid, None)
+                await self.recovery.forget(s)
+                raise
+            await self._end_session(s, usage, None, event.get(C.ANSWER_TIME))
+        return s
+
+    async def _end_session(self, s: Session, total_usage: int | None, last_used: int | None, answer_time: Any,
+                           *, reason: str = "") -> None:
+        """Settle every run (extra debit or refund, rounding), set Usage/Cost on the runs' events, close."""
+        s.stop_timers()
+        for run in s.runs:
+            if total_usage is not None:
+                run.total_usage = total_usage
+            elif last_used is not None and run.last_usage != last_used:
+                run.total_usage += last_used - run.last_usage
+                run.last_usage = last_used
+            min_dur = parse_duration(self.cfg.get("min_call_duration") or 0)
+            if 0 < run.total_usage < min_dur:
+                run.total_usage = min_dur
+            if run.prepaid and s.chargeable and (run.cost.timespans or run.total_usage):
+                charged = run.cost.usage
+                if run.total_usage > charged:
+                    try:
+                        await self.charger.debit_exact(s, run, run.total_usage - charged)
+                    except RPCError as exc:
+                        log.warning("session %s run %s: extra usage not charged: %s", s.cgrid, run.run_id, exc)
+                elif run.total_usage < charged:
+                    await self.charger.refund_to(s, run, run.total_usage)
+                await self.charger.round_cost(s, run)
+            self._finish_run_event(s, run, answer_time)
+        if s.state is not State.TERMINATED:
+            s.apply(Event.TERMINATE)
+        s.disconnect_reason = s.disconnect_reason or reason
+        self.active.pop(s.cgrid, None)
+        self.closed[s.cgrid] = (s, time.monotonic())
+        self._prune_closed()
+        await self.recovery.snapshot(s)
+        if self.cfg.get("store_session_costs"):
+            await self._store_session_costs(s)
+
+    def _finish_run_event(self, s: Session, run: SRun, answer_time: Any) -> None:
+        ev = run.event
+        ev[C.USAGE] = run.total_usage
+        if answer_time:
+            ev[C.ANSWER_TIME] = answer_time
+        if run.prepaid and s.chargeable:
+            from engine.cdrs import event_cost_json
+
+            cc = run.cost.as_call_cost(run.cd)
+            ev[C.COST] = float(run.cost.cost)
+            ev[C.COST_DETAILS] = event_cost_json(cc, s.cgrid, run.run_id)
+            ev[C.COST_SOURCE] = "*sessions"
+            ev[C.PRE_RATED] = True
+
+    def _prune_closed(self) -> None:
+        ttl = 3600.0
+        now = time.monotonic()
+        for cgrid, (_, t) in list(self.closed.items()):
+            if now - t > ttl:
+                self.closed.pop(cgrid, None)
+
+    async def _store_session_costs(self, s: Session) -> None:
+        for run in s.runs:
+            if not run.prepaid:
+                continue
+            cost = {"CGRID": s.cgrid, "RunID": run.run_id, "OriginHost": s.origin_host, "OriginID": s.origin_id,
+                    "CostSource": "*sessions", "Usage": run.total_usage,
+                    "CostDetails": run.event.get(C.COST_DETAILS)}
+            conn = self._conn("cdrs_conns")
+            try:
+                if conn is not None:
+                    await conn.call("CDRsV1.StoreSessionCost", {"Cost": cost})
+                else:
+                    await self.ctx.stordb.set_session_cost(cost)
+            except RPCError as exc:
+                log.warning("storing the cost of session %s run %s: %s", s.cgrid, run.run_id, exc)
+
+    # ======================================================================================== CDRs
+
+    @rpc("SessionSv1.ProcessCDR")
+    async def process_cdr(self, args: dict) -> str:
+        event = self._event_of(args)
+        event.setdefault(C.SOURCE, "*sessions")
+        cgrid = C.event_cgrid(event)
+        closed = self.closed.get(cgrid)
+        cdrs = self._required_conn("cdrs_conns", "CDRs")
+        if closed is None:
+            await cdrs.call("CDRsV1.ProcessEvent", {"Flags": ["*rals", "*chargers:true"], "Tenant": self._tenant(args),
+                                                    "ID": args.get("ID", ""), "Event": event,
+                                                    "APIOpts": args.get("APIOpts") or {}})
+            return "OK"
+        s = closed[0]
+        await self.write_cdrs(s, event)
+        return "OK"
+
+    async def write_cdrs(self, s: Session, event: dict | None = None) -> None:
+        """One CDR per run through CDRs; duplicates (already written) are fine. Then forget the journal."""
+        cdrs = self._required_conn("cdrs_conns", "CDRs")
+        errors = []
+        for run in s.runs:
+            ev = dict(run.event)
+            if event:
+                for k in self.cfg.get("alterable_fields") or []:
+                    if k in event:
+                        ev[k] = event[k]
+            ev[C.CGRID] = s.cgrid
+            flags = ["*chargers:false", "*attributes:false"]
+            if run.request_type in UNRATED_TYPES:
+                flags.append("*rals:true")
+            try:
+                await cdrs.call("CDRsV1.ProcessEvent", {"Flags": flags, "Tenant": s.tenant, "ID": s.cgrid,
+                                                        "Event": _jsonable(ev), "APIOpts": {}})
+            except RPCError as exc:
+                if exc.message != EXISTS:
+                    errors.append(exc)
+        if errors:
+            raise errors[0]
+        s.cdr_written = True
+        await self.recovery.forget(s)
+
+    # ======================================================================================== one-time events
+
+    @rpc("SessionSv1.ProcessMessage")
+    async def process_message(self, args: dict) -> dict:
+        self._event_of(args)
+        reply: dict[str, Any] = {"Attributes": None, "ResourceAllocation": None, "RouteProfiles": None,
+                                 "MaxUsage": None, "ThresholdIDs": None, "StatQueueIDs": None}
+        if args.get("GetAttributes"):
+            args = await self._attributes(args, reply)
+        if args.get("AllocateResources"):
+            reply["ResourceAllocation"] = await self._resources("ResourceSv1.AllocateResources", args)
+        if args.get("GetRoutes"):
+            reply["RouteProfiles"] = await self._routes(args)
+        if args.get("Debit"):
+            reply["MaxUsage"] = await self._message_debit(args)
+        await self._thresholds_stats(args, reply)
+        return reply
+
+    async def _message_debit(self, args: dict) -> int:
+        event = self._event_of(args)
+        cgrid = C.event_cgrid(event)
+        if cgrid in self.closed:
+            s = self.closed[cgrid][0]
+            return min((r.total_usage for r in s.runs), default=0)
+        usage = _opt_duration(event, C.USAGE)
+        if usage is None:
+            usage = self.default_usage(C.as_string(event.get(C.TOR)) or C.META_VOICE)
+        runs = await self._runs(args)
+        s = self._new_session(args, runs, 0)
+        async with s.lock:
+            self.active[cgrid] = s
+            await self.recovery.snapshot(s)
+            try:
+                granted = await self._charge(s, usage, None, force=False)
+            except Exception:
+                self.active.pop(cgrid, None)
+                await self.recovery.forget(s)
+                raise
+            if granted < usage and any(r.prepaid for r in s.runs):
+                # not enough credit for the whole message: give back what was taken, refuse it
+                for run in s.runs:
+                    if run.prepaid:
+                        await self.charger.refund_to(s, run, 0)
+                self.active.pop(cgrid, None)
+                await self.recovery.forget(s)
+                raise RPCError(INSUFFICIENT_CREDIT)
+            await self._end_session(s, usage, None, event.get(C.ANSWER_TIME))
+        return granted
+
+    @rpc("SessionSv1.ProcessEvent")
+    async def process_event(self, args: dict) -> dict:
+        """Flag-driven processing (CGRateS V1ProcessEvent)."""
+        from engine.sessions import flags as F
+
+        return await F.process_event(self, args)
+
+    @rpc("SessionSv1.GetCost")
+    async def get_cost(self, args: dict) -> dict:
+        event = self._event_of(args)
+        reply: dict[str, Any] = {"Attributes": None, "EventCost": None}
+        if "*attributes" in (args.get("Flags") or []):
+            args = await self._attributes(args, reply)
+            event = args["Event"]
+        cd = self._call_descriptor(event, self._tenant(args))
+        usage = _opt_duration(event, C.USAGE) or self.default_usage(cd["ToR"])
+        cd["TimeEnd"] = cd["TimeStart"] + usage
+        cd["DurationIndex"] = usage
+        cc = await self._required_conn("rals_conns", "RALs").call("Responder.GetCost", wire_cd(cd))
+        from engine.cdrs import event_cost_json
+
+        reply["EventCost"] = event_cost_json(cc, C.event_cgrid(event), C.META_DEFAULT)
+        return reply
+
+    # ======================================================================================== session queries
+
+    async def _matching(self, args: dict, sessions: list[Session]) -> list[Session]:
+        filters = (args or {}).get("Filters") or []
+        tenant = (args or {}).get("Tenant") or ""
+        out = []
+        for s in sessions:
+            if tenant and s.tenant != tenant:
+                continue
+            if filters and not await self._pass_filters(s, filters):
+                continue
+            out.append(s)
+        limit = (args or {}).get("Limit")
+        return out[: int(limit)] if limit else out
+
+    async def _pass_filters(self, s: Session, filters: list[str]) -> bool:
+        fs = self.ctx.services.get("filters")
+        for run in s.runs:
+            if fs is not None and hasattr(fs, "pass_filters_event"):
+                if await fs.pass_filters_event(s.tenant, filters, run.event):
+                    return True
+            elif all(_simple_filter(f, run.event) for f in filters):
+                return True
+        return False
+
+    def _external(self, s: Session) -> list[dict]:
+        out = []
+        for run in s.runs:
+            ev = run.event
+            out.append({
+                "CGRID": s.cgrid, "RunID": run.run_id, "ToR": run.cd["ToR"], "OriginID": s.origin_id,
+                "OriginHost": s.origin_host, "Source": "SessionS_" + C.as_string(ev.get(C.SOURCE)),
+                "RequestType": run.request_type, "Tenant": s.tenant, "Category": run.cd["Category"],
+                "Account": run.cd["Account"], "Subject": run.cd["Subject"], "Destination": run.cd["Destination"],
+                "SetupTime": C.as_string(ev.get(C.SETUP_TIME)), "AnswerTime": C.as_string(ev.get(C.ANSWER_TIME)),
+                "Usage": run.total_usage, "ExtraFields": {k: C.as_string(v) for k, v in ev.items()
+                                                          if k not in C.PRIMARY_FIELDS},
+                "NodeID": self._general("node_id", ""), "LoopIndex": float(run.loop_index),
+                "DurationIndex": int(run.cd.get("DurationIndex") or 0), "MaxRate": 0, "MaxRateUnit": 0,
+                "MaxCostSoFar": float(run.cost.cost), "DebitInterval": s.debit_interval,
+                "NextAutoDebit": None, "State": s.state.value,
+            })
+        return out
+
+    @rpc("SessionSv1.GetActiveSessions")
+    async def get_active_sessions(self, args: dict) -> list[dict]:
+        sessions = await self._matching(args, list(self.active.values()))
+        out = [e for s in sessions for e in self._external(s)]
+        if not out:
+            raise RPCError(NOT_FOUND)
+        return out
+
+    @rpc("SessionSv1.GetActiveSessionsCount")
+    async def get_active_sessions_count(self, args: dict) -> int:
+        return sum(len(s.runs) for s in await self._matching(args, list(self.active.values())))
+
+    @rpc("SessionSv1.GetPassiveSessions")
+    async def get_passive_sessions(self, args: dict) -> list[dict]:
+        raise RPCError(NOT_FOUND)  # one node keeps no passive copies; restored sessions are active
+
+    @rpc("SessionSv1.GetPassiveSessionsCount")
+    async def get_passive_sessions_count(self, args: dict) -> int:
+        return 0
+
+    # ======================================================================================== disconnects
+
+    @rpc("SessionSv1.ForceDisconnect")
+    async def force_disconnect(self, args: dict) -> str:
+        sessions = await self._matching(args, list(self.active.values()))
+        if not sessions:
+            raise RPCError(NOT_FOUND)
+        errors = []
+        for s in sessions:
+            try:
+                await self.disconnect(s, "FORCED_DISCONNECT")
+            except RPCError as exc:
+                errors.append(exc)
+        if errors and len(errors) == len(sessions):
+            raise errors[0]
+        return "OK"
+
+    @rpc("SessionSv1.AlterSessions")
+    async def alter_sessions(self, args: dict) -> str:
+        sessions = await self._matching(args, list(self.active.values()))
+        if not sessions:
+            raise RPCError(NOT_FOUND)
+        event = args.get("Event") or {}
+        for s in sessions:
+            if s.client is None:
+                raise server_error(f"session {s.cgrid} has no agent connection to alter it")
+            await s.client.call("AgentV1.AlterSession", {"Tenant": s.tenant, "ID": s.cgrid,
+                                                         "Event": {**s.event_start, **event},
+                                                         "APIOpts": args.get("APIOpts") or {}})
+        return "OK"
+
+    async def disconnect(self, s: Session, reason: str) -> None:
+        """Ask the agent the session came from to hang it up; without one, terminate it here."""
+        if s.state is State.TERMINATED:
+            return
+        s.apply(Event.DISCONNECT)
+        s.disconnect_reason = reason
+        if s.client is None:
+            async with s.lock:
+                if s.state is not State.TERMINATED:
+                    await self._end_session(s, None, None, None, reason=reason)
+            await self._try_write_cdrs(s)
+            return
+        await s.client.call("AgentV1.DisconnectSession", {"EventStart": _jsonable(s.event_start), "Reason": reason,
+                                                          "CGRID": s.cgrid, "OriginID": s.origin_id})
+
+    async def _try_write_cdrs(self, s: Session) -> None:
+        if self._conn("cdrs_conns") is None:
+            return
+        try:
+            await self.write_cdrs(s)
+        except RPCError as exc:
+            log.warning("CDRs of session %s: %s", s.cgrid, exc)
+
+    async def _disconnect_after(self, s: Session, delay_ns: int, reason: str) -> None:
+        """Let the session use what it was granted, then ask the agent to hang up (terminate_attempts times)."""
+        await asyncio.sleep(max(0, delay_ns) / SECOND)
+        attempts = max(1, int(self.cfg.get("terminate_attempts") or 1))
+        backoff = 0.01
+        for i in range(attempts):
+            if s.state is State.TERMINATED:
+                return
+            try:
+                await self.disconnect(s, reason)
+                return
+            except RPCError as exc:
+                log.warning("disconnecting session %s (attempt %d/%d): %s", s.cgrid, i + 1, attempts, exc)
+                await asyncio.sleep(backoff)
+                backoff *= 2
+        log.warning("session %s could not be disconnected; terminating it here", s.cgrid)
+        async with s.lock:
+            if s.state is not State.TERMINATED:
+                await self._end_session(s, None, None, None, reason=reason)
+        await self._try_write_cdrs(s)
+
+    async def _debit_loop(self, s: Session, interval: int) -> None:
+        """Debit every prepaid run one interval ahead; on exhausted credit, disconnect the session."""
+        low = parse_duration(self.cfg.get("min_dur_low_balance") or 0)
+        while True:
+            await asyncio.sleep(interval / SECOND)
+            async with s.lock:
+                if s.state is not State.ACTIVE:
+                    return
+                try:
+                    granted = await self._charge(s, interval, None)
+                except RPCError as exc:
+                    log.warning("debit of session %s failed: %s; disconnecting", s.cgrid, exc)
+                    granted = 0
+            if granted < interval:
+                self._spawn(self._disconnect_after(s, granted, INSUFFICIENT_CREDIT))
+                return
+            if low and granted < low and s.client is not None:
+                self._spawn(self._warn(s))
+
+    async def _warn(self, s: Session) -> None:
+        try:
+            await s.client.call("AgentV1.WarnDisconnect", _jsonable(s.event_start))
+        except RPCError as exc:
+            log.debug("low balance warning for %s: %s", s.cgrid, exc)
+
+    # ======================================================================================== TTL & sync
+
+    def _arm_ttl(self, s: Session, args: dict) -> None:
+        opts = args.get("APIOpts") or {}
+        ttl = parse_duration(opts.get("*sessionTTL") or self.cfg.get("session_ttl") or 0)
+        if ttl <= 0:
+            return
+        for t in [t for t in s.tasks if getattr(t, "_cgr_ttl", False)]:
+            t.cancel()
+            s.tasks.remove(t)
+        usage = opts.get("*sessionTTLUsage") or self.cfg.get("session_ttl_usage")
+        last_used = opts.get("*sessionTTLLastUsed") or self.cfg.get("session_ttl_last_used")
+        task = self._spawn(self._ttl_expire(s, ttl, parse_duration(usage) if usage else None,
+                                            parse_duration(last_used) if last_used else None))
+        task._cgr_ttl = True  # type: ignore[attr-defined]
+        s.tasks.append(task)
+
+    async def _ttl_expire(self, s: Session, ttl: int, ttl_usage: int | None, ttl_last_used: int | None) -> None:
+        await asyncio.sleep(ttl / SECOND)
+        log.info("session %s: no update within the TTL; terminating", s.cgrid)
+        async with s.lock:
+            if s.state is State.TERMINATED:
+                return
+            usage = ttl_usage if ttl_usage is not None else ttl
+            try:
+                await self._charge(s, usage, ttl_last_used, force=True)
+            except RPCError as exc:
+                log.warning("TTL debit of session %s: %s", s.cgrid, exc)
+            s.state = State.ACTIVE if s.state is State.DISCONNECTING else s.state
+            s.apply(Event.TTL_EXPIRED)
+            await self._end_session(s, None, None, None, reason="TTL")
+        await self._try_write_cdrs(s)
+
+    async def _sync_loop(self, interval: int) -> None:
+        while True:
+            await asyncio.sleep(interval / SECOND)
+            try:
+                await self.sync_sessions()
+            except Exception:
+                log.exception("session sync failed")
+
+    @rpc("SessionSv1.SyncSessions")
+    async def sync_sessions_rpc(self, args: Any) -> str:
+        await self.sync_sessions()
+        return "OK"
+
+    async def sync_sessions(self) -> None:
+        """Ask each agent once which sessions it still has; terminate ours that it no longer knows."""
+        by_client: dict[int, list[Session]] = {}
+        for s in self.active.values():
+            if s.client is not None:
+                by_client.setdefault(id(s.client), []).append(s)
+        for key, sessions in by_client.items():
+            client = sessions[0].client
+            try:
+                ids = await client.call("AgentV1.GetActiveSessionIDs", "", timeout=5)
+            except RPCError as exc:
+                log.warning("session sync with agent %s failed: %s", key, exc)
+                continue
+            alive = {(i.get("OriginHost", ""), i.get("OriginID", "")) for i in ids or []}
+            for s in sessions:
+                if (s.origin_host, s.origin_id) not in alive and (s.origin_id and ("", s.origin_id) not in alive):
+                    log.info("session %s is gone at its agent; terminating", s.cgrid)
+                    async with s.lock:
+                        if s.state is not State.TERMINATED:
+                            await self._end_session(s, None, None, None, reason="STALE")
+                    await self._try_write_cdrs(s)
+
+    # ======================================================================================== other subsystems
+
+    async def _resources(self, method: str, args: dict) -> Any:
+        conn = self._required_conn("resources_conns", "ResourceS")
+        return await conn.call(method, {**args, "UsageID": C.as_string(self._event_of(args).get(C.ORIGIN_ID))})
+
+    async def _routes(self, args: dict) -> Any:
+        conn = self._required_conn("routes_conns", "RouteS")
+        return await conn.call("RouteSv1.GetRoutes", args)
+
+    async def _thresholds_stats(self, args: dict, reply: dict) -> None:
+        for flag, option, method, key in (("ProcessThresholds", "thresholds_conns", "ThresholdSv1.ProcessEvent",
+                                           "ThresholdIDs"),
+                                          ("ProcessStats", "stats_conns", "StatSv1.ProcessEvent", "StatQueueIDs")):
+            if not args.get(flag):
+                continue
+            conn = self._required_conn(option, method.split("Sv1")[0] + "S")
+            try:
+                reply[key] = await conn.call(method, {k: args[k] for k in ("Tenant", "ID", "Event", "APIOpts")
+                                                      if k in args})
+            except RPCError as exc:
+                if exc.message != NOT_FOUND:
+                    raise
+
+    # ======================================================================================== agents, STIR
+
+    @rpc("SessionSv1.RegisterInternalBiJSONConn")
+    async def register_internal_bijson_conn(self, args: Any) -> str:
+        self._register_client()
+        return "OK"
+
+    @rpc("SessionSv1.Ping")
+    async def ping(self, args: Any) -> str:
+        return "Pong"
+
+    def stir_keys(self):
+        if self._stir_keys is None:
+            from engine.sessions.stir_keys import KeyStore
+
+            self._stir_keys = KeyStore.from_config(self.cfg.get("stir") or {})
+        return self._stir_keys
+
+    @rpc("SessionSv1.STIRAuthenticate")
+    async def stir_authenticate(self, args: dict) -> str:
+        from engine.sessions.stir import StirConfig, api_stir_authenticate
+
+        await api_stir_authenticate(args, StirConfig.from_config(self.cfg.get("stir") or {}), self.stir_keys())
+        return "OK"
+
+    @rpc("SessionSv1.STIRIdentity")
+    async def stir_identity(self, args: dict) -> str:
+        from engine.sessions.stir import StirConfig, api_stir_identity
+
+        return await api_stir_identity(args, StirConfig.from_config(self.cfg.get("stir") or {}), self.stir_keys())
+
+
+# ============================================================================================== helpers
+
+
+def _attributes_digest(attr_reply: Any) -> str:
+    if not isinstance(attr_reply, dict):
+        return ""
+    ev = (attr_reply.get("CGREvent") or {}).get("Event") or {}
+    parts = []
+    for altered in attr_reply.get("AlteredFields") or []:
+        for f in altered.get("Fields") or []:
+            name = f.split(".", 1)[1] if f.startswith("*req.") else f
+            if name in ev:
+                parts.append(f"{name}:{C.as_string(ev[name])}")
+    return ",".join(parts)
+
+
+def _routes_digest(routes: Any) -> str:
+    if not isinstance(routes, list):
+        return ""
+    ids = [r.get("RouteID", "") for prof in routes for r in (prof.get("Routes") or [])]
+    return ",".join(ids)
+
+
+def _simple_filter(flt: str, event: dict) -> bool:
+    """Fallback for ``*string:~*req.Field:v1|v2`` when FilterS is not running."""
+    parts = flt.split(":", 2)
+    if len(parts) != 3 or parts[0] not in ("*string", "*prefix", "*notstring"):
+        return False
+    name = parts[1].removeprefix("~*req.")
+    value = C.as_string(event.get(name))
+    values = parts[2].split("|")
+    if parts[0] == "*prefix":
+        return any(value.startswith(v) for v in values)
+    return (value in values) != (parts[0] == "*notstring")
+
+
+def _jsonable(event: dict) -> dict:
+    out = {}
+    for k, v in event.items():
+        if hasattr(v, "isoformat"):
+            v = format_time(v)
+        out[k] = v
+    return out
