@@ -43,6 +43,12 @@ log = logging.getLogger("cgr.accounts")
 
 ZERO = Decimal(0)
 
+#: SessionS's journal (kind and APIOpts key): a record of each accounting call made for a session, written in the
+#: same batch as the account change, so a session restored after a crash knows every acknowledged debit; a
+#: repeated call with a key already journaled is answered from the journal instead of charging twice.
+JOURNAL_KIND = "sjr"
+JOURNAL_OPT = "*journalKey"
+
 
 @dataclass(slots=True)
 class DebitInfo:
@@ -548,18 +554,23 @@ async def max_session_time(accounting: Accounting, cd: CallDescriptor) -> int:
 
 
 async def debit(accounting: Accounting, cd: CallDescriptor, *, max_debit: bool = False,
-                negative_ok: bool | None = None, dry_run: bool = False) -> CallCost:
+                negative_ok: bool | None = None, dry_run: bool = False,
+                journal: tuple[str, str] | None = None) -> CallCost:
     """Debit ``cd`` from its account (and shared groups) as one atomic change.
 
     ``max_debit``: debit as much of the usage as the balances allow (CGRateS MaxDebit; ``ForceDuration`` makes a
     shortfall INSUFFICIENT_CREDIT). Otherwise the whole usage is debited; what the balances cannot pay goes on the
     default balance when negative is allowed (the account's AllowNegative, or ``negative_ok``), else the debit
-    fails with INSUFFICIENT_CREDIT and nothing changes.
+    fails with INSUFFICIENT_CREDIT and nothing changes. ``journal``: (key, method) of SessionS's journal record.
     """
     _check_usage(accounting, cd)
     cd = cd.clone()
 
     async def fn(tx: Transaction, acc: Account, accounts: dict[str, Account], prefixes: list) -> CallCost:
+        if journal and not dry_run:
+            done = await accounting.dm.get(JOURNAL_KIND, journal[0])
+            if done is not None:
+                raise Replayed(done)
         initial = {b.Uuid: b.Value for chain in acc.BalanceMap.values() for b in chain}
         neg = acc.AllowNegative or bool(negative_ok)
         if cd.DurationIndex < cd.get_duration():
@@ -589,6 +600,8 @@ async def debit(accounting: Accounting, cd: CallDescriptor, *, max_debit: bool =
             raise _DryRunDone(res.cc, account_summary(acc, initial))
         res.cc.AccountSummary = account_summary(acc, initial)
         res.cc.compress()
+        if journal:
+            tx.extra_ops.append(("set", JOURNAL_KIND, journal[0], {"Method": journal[1], "Reply": res.cc.to_json()}))
         return res.cc
 
     try:
@@ -597,6 +610,14 @@ async def debit(accounting: Accounting, cd: CallDescriptor, *, max_debit: bool =
         done.cc.AccountSummary = done.summary
         done.cc.compress()
         return done.cc
+
+
+class Replayed(Exception):
+    """The call was already made under this journal key: ``record`` is what it did."""
+
+    def __init__(self, record: dict) -> None:
+        super().__init__("already journaled")
+        self.record = record
 
 
 class _DryRunDone(Exception):
@@ -608,7 +629,8 @@ class _DryRunDone(Exception):
         self.summary = summary
 
 
-async def refund_increments(accounting: Accounting, tor: str, increments: list[dict]) -> dict[str, Account]:
+async def refund_increments(accounting: Accounting, tor: str, increments: list[dict],
+                            journal: tuple[str, str] | None = None) -> dict[str, Account]:
     """Give back what increments took (by their BalanceInfo): units to the unit balance, Cost to the money one."""
     by_account: dict[str, list[dict]] = {}
     for inc in increments:
@@ -621,6 +643,10 @@ async def refund_increments(accounting: Accounting, tor: str, increments: list[d
         return {}
     out: dict[str, Account] = {}
     async with accounting.transaction(*by_account, from_debit=True) as tx:
+        if journal:
+            if await accounting.dm.get(JOURNAL_KIND, journal[0]) is not None:
+                return out
+            tx.extra_ops.append(("set", JOURNAL_KIND, journal[0], {"Method": journal[1], "Increments": increments}))
         for key, incs in by_account.items():
             acc = await tx.load(key)
             if acc is None:
@@ -656,7 +682,8 @@ def _find_balance(acc: Account, uuid: str, tor: str) -> Balance | None:
     return found[1] if found else None
 
 
-async def refund_rounding(accounting: Accounting, increments: list[dict]) -> dict[str, Account]:
+async def refund_rounding(accounting: Accounting, increments: list[dict],
+                          journal: tuple[str, str] | None = None) -> dict[str, Account]:
     """Charge (positive Cost) or give back (negative) the rounding of a session's cost (CGRateS RefundRounding):
     on the increment's monetary balance, else on the account's default balance."""
     by_account: dict[str, list[dict]] = {}
@@ -668,6 +695,10 @@ async def refund_rounding(accounting: Accounting, increments: list[dict]) -> dic
     if not by_account:
         return out
     async with accounting.transaction(*by_account, from_debit=True) as tx:
+        if journal:
+            if await accounting.dm.get(JOURNAL_KIND, journal[0]) is not None:
+                return out
+            tx.extra_ops.append(("set", JOURNAL_KIND, journal[0], {"Method": journal[1], "Increments": increments}))
         for key, incs in by_account.items():
             acc = await tx.load(key)
             if acc is None:
@@ -736,15 +767,28 @@ def _cc_json(cc: CallCost) -> dict:
     return out
 
 
+def _journal(args: dict, method: str) -> tuple[str, str] | None:
+    key = (args.get("APIOpts") or {}).get(JOURNAL_OPT)
+    return (str(key), method) if key else None
+
+
 async def debit_cd(accounting: Accounting, args: dict) -> dict:
     cd = _cd_from_args(accounting, args)
     negative_ok = args.get("DenyNegativeAccount") is False
-    return _cc_json(await debit(accounting, cd, negative_ok=negative_ok, dry_run=cd.DryRun))
+    try:
+        return _cc_json(await debit(accounting, cd, negative_ok=negative_ok, dry_run=cd.DryRun,
+                                    journal=_journal(args, "Responder.Debit")))
+    except Replayed as done:
+        return done.record.get("Reply") or {}
 
 
 async def max_debit_cd(accounting: Accounting, args: dict) -> dict:
     cd = _cd_from_args(accounting, args)
-    return _cc_json(await debit(accounting, cd, max_debit=True, dry_run=cd.DryRun))
+    try:
+        return _cc_json(await debit(accounting, cd, max_debit=True, dry_run=cd.DryRun,
+                                    journal=_journal(args, "Responder.MaxDebit")))
+    except Replayed as done:
+        return done.record.get("Reply") or {}
 
 
 async def max_session_time_cd(accounting: Accounting, args: dict) -> int:
@@ -758,7 +802,7 @@ async def refund_increments_cd(accounting: Accounting, args: dict) -> dict | Non
     if isinstance(incs, dict):  # a compressed EventCost-like shape is not supported here
         raise RPCError("SERVER_ERROR: Increments must be a list of CGRateS Increments")
     try:
-        refunded = await refund_increments(accounting, cd.ToR, incs)
+        refunded = await refund_increments(accounting, cd.ToR, incs, _journal(args, "Responder.RefundIncrements"))
     except ActionError as exc:
         raise RPCError(f"SERVER_ERROR: {exc}") from exc
     acc = refunded.get(cd.account_key()) or next(iter(refunded.values()), None)
@@ -805,7 +849,8 @@ def accounting_for(cc: CallCost) -> dict[str, dict]:
 
 
 async def refund_rounding_cd(accounting: Accounting, args: dict) -> dict | None:
-    refunded = await refund_rounding(accounting, list(args.get("Increments") or []))
+    refunded = await refund_rounding(accounting, list(args.get("Increments") or []),
+                                     _journal(args, "Responder.RefundRounding"))
     acc = next(iter(refunded.values()), None)
     return acc.to_dict() if acc is not None else None
 

@@ -384,3 +384,23 @@ async def test_refund_rounding_charges_the_difference():
     inc["Cost"] = -0.5  # negative: given back
     await svc.responder_refund_rounding({"Tenant": T, "Account": "1001", "Increments": [inc]})
     assert await values(svc) == {"main": Decimal("5.5"), "*default": Decimal("-0.004")}
+
+
+async def test_session_journal_written_with_the_debit_and_retries_not_charged_twice():
+    svc = await make()
+    await put_account(svc, "1001", ("*monetary", Balance(ID="main", Value=Decimal(5))))
+    args = {"Tenant": T, "Category": "call", "Account": "1001", "Subject": "1001", "Destination": "1002",
+            "TimeStart": "2024-01-10T12:00:00Z", "TimeEnd": "2024-01-10T12:00:30Z",
+            "APIOpts": {"*journalKey": "cgrid1:*default:1"}}
+    first = await svc.responder_max_debit(args)
+    again = await svc.responder_max_debit(args)  # a retry of the same call (e.g. after a reconnect)
+    assert first == again and first["Cost"] == 0.3
+    assert await values(svc) == {"main": Decimal("4.7")}  # 5 - 30 x 0.01, once
+    record = await svc.acc.dm.get("sjr", "cgrid1:*default:1")
+    assert record["Method"] == "Responder.MaxDebit" and record["Reply"]["Cost"] == 0.3
+    inc = first["Timespans"][0]["Increments"][-1]  # the 1s steps (the first is the 0 connect fee)
+    refund = {**args, "Increments": [{**inc, "CompressFactor": 10}], "APIOpts": {"*journalKey": "cgrid1:*default:2"}}
+    await svc.responder_refund_increments(refund)
+    await svc.responder_refund_increments(refund)
+    assert await values(svc) == {"main": Decimal("4.8")}  # + 10 x 0.01, once
+    assert (await svc.acc.dm.get("sjr", "cgrid1:*default:2"))["Method"] == "Responder.RefundIncrements"
