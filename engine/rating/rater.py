@@ -124,10 +124,13 @@ class Rater:
         return None if raw is None else decode(raw)
 
     async def rating_plan(self, plan_id: str) -> RatingPlan | None:
-        return await self._get(kinds.RATING_PLAN, plan_id, RatingPlan.from_json)
+        plan = await self._get(kinds.RATING_PLAN, plan_id, RatingPlan.from_json)
+        # a reader without the decoder may have cached the raw dict first
+        return RatingPlan.from_json(plan) if isinstance(plan, dict) else plan
 
     async def rating_profile(self, key: str) -> RatingProfile | None:
-        return await self._get(kinds.RATING_PROFILE, key, RatingProfile.from_json)
+        rpf = await self._get(kinds.RATING_PROFILE, key, RatingProfile.from_json)
+        return RatingProfile.from_json(rpf) if isinstance(rpf, dict) else rpf
 
     async def rating_profile_matching(self, key: str) -> RatingProfile | None:
         """The profile for ``key``; with ``rp_subject_prefix_matching`` the longest subject prefix that exists."""
