@@ -594,6 +594,8 @@ async def debit(accounting: Accounting, cd: CallDescriptor, *, max_debit: bool =
             raise RPCError(exc.code) from exc
         if not max_debit and not neg and (res.went_negative or res.uncovered > 0):
             raise RPCError(INSUFFICIENT_CREDIT)
+        if cd.PerformRounding:
+            _round_cost(run, res.cc)
         if not dry_run:
             await _finish(tx, run)
         else:
@@ -610,6 +612,32 @@ async def debit(accounting: Accounting, cd: CallDescriptor, *, max_debit: bool =
         done.cc.AccountSummary = done.summary
         done.cc.compress()
         return done.cc
+
+
+def _round_cost(run: DebitRun, cc: CallCost) -> None:
+    """Round the call's cost as its rates say (CGRateS PerformRounding) and charge or give back the difference
+    on the monetary balance that paid last (else the default balance)."""
+    if not cc.Timespans:
+        return
+    rounded = cc.round_total(cc.Cost)
+    diff = rounded - cc.Cost
+    if not diff:
+        return
+    owner, payer = run.acc, None
+    for ts in reversed(cc.Timespans):
+        for inc in reversed(ts.increments):
+            bi = inc.balance_info
+            if isinstance(bi, DebitInfo) and bi.Monetary:
+                owner = run.accounts.get(bi.AccountID, run.acc)
+                payer = _find_balance(owner, bi.Monetary["UUID"], MONETARY)
+                break
+        if payer is not None:
+            break
+    if payer is None:
+        owner, payer = run.acc, run._default(run.acc)
+    run._take(owner, payer, diff)
+    run._count(owner, diff, MONETARY, payer)
+    cc.Cost = rounded
 
 
 class Replayed(Exception):

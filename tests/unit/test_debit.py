@@ -5,7 +5,8 @@ Every expected value is worked out by hand in the comments, from this small tari
 - DST_1002 (prefix 1002): 0.60 per minute charged per second (0.01 per 1s increment), no connect fee;
 - DST_1003 (prefix 1003): 1.20 per minute charged per started minute, connect fee 0.40;
 - subject SPECIAL_1002 on DST_1002: 0.30 per minute per second (0.005 per 1s increment);
-- DST_ONE (prefix 1111): 1.00 per call of up to a minute (one 60s increment).
+- DST_ONE (prefix 1111): 1.00 per call of up to a minute (one 60s increment);
+- DST_UP (prefix 1444): 0.30 per minute per second (0.005 per 1s increment), totals rounded *up to 2 decimals.
 """
 
 from __future__ import annotations
@@ -39,10 +40,11 @@ T = "cgrates.org"
 START = datetime(2024, 1, 10, 12, 0, tzinfo=UTC)
 
 
-def _ri(per_unit: str, unit: int, step: int, fee: str = "0") -> RateInterval:
+def _ri(per_unit: str, unit: int, step: int, fee: str = "0",
+        rounding: tuple[str, int] = ("*middle", 4)) -> RateInterval:
     return RateInterval(
         Timing=RITiming(StartTime="00:00:00"),
-        Rating=RIRate(ConnectFee=Decimal(fee), RoundingMethod="*middle", RoundingDecimals=4,
+        Rating=RIRate(ConnectFee=Decimal(fee), RoundingMethod=rounding[0], RoundingDecimals=rounding[1],
                       Rates=[PriceSlot(GroupIntervalStart=0, Value=Decimal(per_unit), RateIncrement=step,
                                        RateUnit=unit)]),
         Weight=10,
@@ -54,6 +56,7 @@ async def load_tariff(db) -> None:
     std.add_rate_interval("DST_1002", _ri("0.6", 60 * S, S))
     std.add_rate_interval("DST_1003", _ri("1.2", 60 * S, 60 * S, fee="0.4"))
     std.add_rate_interval("DST_ONE", _ri("1", 60 * S, 60 * S))
+    std.add_rate_interval("DST_UP", _ri("0.3", 60 * S, S, rounding=("*up", 2)))
     special = RatingPlan(Id="RP_SPECIAL")
     special.add_rate_interval("DST_1002", _ri("0.3", 60 * S, S))
     for plan in (std, special):
@@ -62,7 +65,7 @@ async def load_tariff(db) -> None:
         rpf = RatingProfile(Id=f"*out:{T}:call:{subject}",
                             RatingPlanActivations=[RatingActivation(ActivationTime=0, RatingPlanId=plan_id)])
         await db.set(RATING_PROFILE, rpf.Id, rpf.to_json())
-    for dst, prefix in (("DST_1002", "1002"), ("DST_1003", "1003"), ("DST_ONE", "1111")):
+    for dst, prefix in (("DST_1002", "1002"), ("DST_1003", "1003"), ("DST_ONE", "1111"), ("DST_UP", "1444")):
         await db.set(DESTINATION, dst, {"Id": dst, "Prefixes": [prefix]})
         await db.set(REVERSE_DESTINATION, prefix, [dst])
 
@@ -404,3 +407,19 @@ async def test_session_journal_written_with_the_debit_and_retries_not_charged_tw
     await svc.responder_refund_increments(refund)
     assert await values(svc) == {"main": Decimal("4.8")}  # + 10 x 0.01, once
     assert (await svc.acc.dm.get("sjr", "cgrid1:*default:2"))["Method"] == "Responder.RefundIncrements"
+
+
+async def test_perform_rounding_charges_the_rounded_cost():
+    svc = await make()
+    await put_account(svc, "1001", ("*monetary", Balance(ID="main", Value=Decimal(5))))
+    # 1003: 0.40 + 1.20 per minute, rates rounded *middle to 4 decimals: 1.60 is already round
+    cc = await debit(svc.acc, cd("1003", 30, PerformRounding=True))
+    assert cc.Cost == Decimal("1.6")
+    # a per-second call of 0.01 x 7 = 0.07 stays 0.07; the rounding changes nothing when already round
+    cc = await debit(svc.acc, cd("1002", 7, PerformRounding=True))
+    assert cc.Cost == Decimal("0.07")
+    assert await values(svc) == {"main": Decimal("3.33")}  # 5 - 1.60 - 0.07
+    # 7s to 1444: 7 x 0.005 = 0.035, rounded *up to 2 decimals: 0.04; the 0.005 difference is charged too
+    cc = await debit(svc.acc, cd("1444", 7, PerformRounding=True))
+    assert cc.Cost == Decimal("0.04")
+    assert await values(svc) == {"main": Decimal("3.29")}  # 3.33 - 0.04
