@@ -493,7 +493,7 @@ def _cdrlog_field(acc: Account | None, a: Action, value: Decimal | None, path: s
 
 
 async def cdrlog(tx: Transaction, acc: Account | None, a: Action, acs: list[Action], extra: Any) -> None:
-    """Log the balance changes of the action list as CDRs to CDRs (schedulers.cdrs_conns)."""
+    """Log the balance changes of the action list as CDRs, one CDRsV1.ProcessEvent each (schedulers.cdrs_conns)."""
     cfg = tx.acc.cfg
     conn_ids = list(cfg.get("schedulers", "cdrs_conns", default=None) or []) if cfg else []
     if not conn_ids or tx.acc.conns is None:
@@ -529,7 +529,9 @@ async def cdrlog(tx: Transaction, acc: Account | None, a: Action, acs: list[Acti
     conns = tx.acc.conns
 
     async def send() -> None:
-        await conns.get(conn_ids).call("CDRsV1.ProcessEvents", {"Flags": ["*chargers:false"], "CGREvents": events})
+        conn = conns.get(conn_ids)
+        for ev in events:
+            await conn.call("CDRsV1.ProcessEvent", {"Flags": ["*chargers:false"], **ev})
 
     tx.after_commit(send)
 

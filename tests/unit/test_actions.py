@@ -203,9 +203,8 @@ async def test_cdrlog_sends_one_cdr_per_balance_change():
     svc.acc.conns = FakeConns()
     await svc.add_balance({"Tenant": "cgrates.org", "Account": "1001", "Value": 1, "Cdrlog": True,
                            "Balance": {"ID": "m"}})
-    ((method, args),) = svc.acc.conns.conn.calls
-    assert method == "CDRsV1.ProcessEvents"
-    (ev,) = args["CGREvents"]
+    ((method, ev),) = svc.acc.conns.conn.calls
+    assert method == "CDRsV1.ProcessEvent" and ev["Flags"] == ["*chargers:false"]
     assert ev["Event"]["RunID"] == "*topup" and ev["Event"]["Cost"] == 1
     assert ev["Event"]["Account"] == "1001" and ev["Event"]["ToR"] == "*monetary"
     assert ev["Event"]["RequestType"] == "*none" and ev["Event"]["Source"] == "*cdrlog"
