@@ -41,3 +41,21 @@ def test_tutorial_accounts_fraud_trigger_and_scheduler_over_rpc(tmp_path):
         assert eng.terminate() == 0
     finally:
         eng.kill()
+
+
+def test_cdrlog_reaches_the_cdr_server(tmp_path):
+    port = free_port()
+    overrides = storage_overrides(tmp_path, port)
+    overrides.update({"apiers": {"enabled": True}, "rals": {"enabled": True}, "cdrs": {"enabled": True},
+                      "schedulers": {"enabled": True, "cdrs_conns": ["*internal"]},
+                      "general": {"default_timezone": "UTC"}})
+    eng = EngineProcess(make_config_dir(tmp_path / "cfg", overrides=overrides), port, tmp_path / "engine.log").start()
+    try:
+        assert eng.call("APIerSv1.AddBalance", {"Tenant": T, "Account": "1005", "BalanceType": "*monetary",
+                                                "Value": 7, "Balance": {"ID": "main"}, "Cdrlog": True}) == "OK"
+        (cdr,) = eng.call("APIerSv2.GetCDRs", {"Accounts": ["1005"]})
+        assert cdr["RunID"] == "*topup" and cdr["Source"] == "*cdrlog" and cdr["Cost"] == 7
+        assert cdr["ToR"] == "*monetary" and cdr["RequestType"] == "*none"
+        assert eng.terminate() == 0
+    finally:
+        eng.kill()
