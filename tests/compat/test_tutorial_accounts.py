@@ -166,3 +166,34 @@ async def test_full_loader_then_debit_on_tutorial_account():
     assert acc["BalanceMap"]["*monetary"][0]["Value"] == 9.3499  # 10 - 0.6501
     # what is left: 9.3499 - 0.40 - 0.20 = 8.7499 for 1s steps of 0.00167: 5239 steps (8.74913), + 60s
     assert await max_session_time(svc.acc, call(3 * 3600)) == (60 + 5239) * S
+
+
+async def test_oldtutorial_1007_pays_from_the_shared_balance_of_1001():
+    """The tutorial's shared-balance case: 1007 has nothing of its own, SHARED_A (*highest) pays from 1001."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from engine.accounts.debit import debit
+    from engine.accounts.service import AccountingService
+    from engine.config import config_from_dict
+    from engine.loader import load_tariff_plan
+    from engine.rating import CallDescriptor
+
+    db = MemoryDataDB()
+    await load_tariff_plan(db, shared_data("tariffplans", "oldtutorial"), timezone="UTC")
+    svc = AccountingService(SimpleNamespace(dm=db, cfg=config_from_dict({"general": {"default_timezone": "UTC"}}),
+                                            conns=None, stordb=None, services={}))
+    cd = CallDescriptor.new(tenant="cgrates.org", category="call", subject="1007", account="1007",
+                            destination="1002", answer_time=datetime(2024, 5, 6, 10, tzinfo=UTC),  # Monday, PEAK
+                            usage=60 * S)
+    cc = await debit(svc.acc, cd)
+    # *any → RP_RETAIL1, DST_FS at PEAK: RT_40CNT: connect fee 0.80 + two 30s steps of 0.20 = 1.20
+    assert cc.Cost == Decimal("1.2")
+    store = AccountStore(db)
+    a1001 = await store.get("cgrates.org:1001")
+    a1007 = await store.get("cgrates.org:1007")
+    shared = [b.Value for b in a1001.BalanceMap["*monetary"] if b.SharedGroups]
+    own = [b.Value for b in a1001.BalanceMap["*monetary"] if not b.SharedGroups]
+    assert shared == [Decimal("3.8")]  # 5 - 1.20
+    assert own == [Decimal(5)]  # 1001's own balance untouched
+    assert [b.Value for b in a1007.BalanceMap["*monetary"]] == [0]
