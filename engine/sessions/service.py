@@ -697,12 +697,12 @@ class SessionService:
         return out[: int(limit)] if limit else out
 
     async def _pass_filters(self, s: Session, filters: list[str]) -> bool:
+        """A session matches when any of its runs' events passes the filters (FilterS syntax)."""
         fs = self.ctx.services.get("filters")
+        if fs is None:
+            raise server_error("FilterS is not running")
         for run in s.runs:
-            if fs is not None and hasattr(fs, "pass_filters_event"):
-                if await fs.pass_filters_event(s.tenant, filters, run.event):
-                    return True
-            elif all(_simple_filter(f, run.event) for f in filters):
+            if await fs.pass_filters(s.tenant, filters, fs.event_dp(run.event, s.opts)):
                 return True
         return False
 
@@ -950,9 +950,10 @@ class SessionService:
 
     def stir_keys(self):
         if self._stir_keys is None:
+            from engine.sessions.stir import StirConfig
             from engine.sessions.stir_keys import KeyStore
 
-            self._stir_keys = KeyStore.from_config(self.cfg.get("stir") or {})
+            self._stir_keys = KeyStore.from_config(StirConfig.from_config(self.cfg.get("stir") or {}))
         return self._stir_keys
 
     @rpc("SessionSv1.STIRAuthenticate")
@@ -990,19 +991,6 @@ def _routes_digest(routes: Any) -> str:
         return ""
     ids = [r.get("RouteID", "") for prof in routes for r in (prof.get("Routes") or [])]
     return ",".join(ids)
-
-
-def _simple_filter(flt: str, event: dict) -> bool:
-    """Fallback for ``*string:~*req.Field:v1|v2`` when FilterS is not running."""
-    parts = flt.split(":", 2)
-    if len(parts) != 3 or parts[0] not in ("*string", "*prefix", "*notstring"):
-        return False
-    name = parts[1].removeprefix("~*req.")
-    value = C.as_string(event.get(name))
-    values = parts[2].split("|")
-    if parts[0] == "*prefix":
-        return any(value.startswith(v) for v in values)
-    return (value in values) != (parts[0] == "*notstring")
 
 
 def _jsonable(event: dict) -> dict:

@@ -216,3 +216,47 @@ def test_unknown_subsystem_and_missing_event_errors(oldtutorial):
 
 
 __all__ = ["RPCError"]
+
+
+def test_active_sessions_filters_and_forced_disconnect(oldtutorial):
+    set_only_monetary(oldtutorial, "1001", 10)
+    base = {"Tenant": "cgrates.org", "ToR": "*voice", "RequestType": "*prepaid", "Destination": "1004",
+            "AnswerTime": "2016-01-05T18:31:05Z", "Usage": "90s"}
+    oldtutorial.call("SessionSv1.InitiateSession", {"InitSession": True,
+                                                    "Event": {**base, "OriginID": "a1", "Account": "1001"}})
+    oldtutorial.call("SessionSv1.InitiateSession", {"InitSession": True,
+                                                    "Event": {**base, "OriginID": "a2", "Account": "1002"}})
+    assert oldtutorial.call("SessionSv1.GetActiveSessionsCount", {}) == 2
+    only = oldtutorial.call("SessionSv1.GetActiveSessions", {"Filters": ["*string:~*req.Account:1001"]})
+    assert [s["OriginID"] for s in only] == ["a1"] and only[0]["Usage"] == 90 * 10**9
+    # no agent connection to ask: the session is settled here and its CDR written
+    assert oldtutorial.call("SessionSv1.ForceDisconnect", {"Filters": ["*string:~*req.Account:1001"]}) == "OK"
+    assert oldtutorial.call("SessionSv1.GetActiveSessionsCount", {}) == 1
+    [cdr] = oldtutorial.call("CDRsV1.GetCDRs", {"OriginIDs": ["a1"]})
+    assert cdr["CostSource"] == "*sessions" and Decimal(str(cdr["Cost"])) > 0
+    with pytest.raises(RuntimeError, match="NOT_FOUND"):
+        oldtutorial.call("SessionSv1.GetActiveSessions", {"Filters": ["*string:~*req.Account:1001"]})
+
+
+def test_stir_authenticate_and_identity_over_rpc(tmp_path):
+    stir = shared_data("stir")
+    eng = start_engine(tmp_path, "oldtutorial", {"sessions": {"stir": {
+        "payload_maxduration": "-1", "x5u_path_map": {"/usr/share/cgrates/stir/": str(stir) + "/"},
+        "publickey_path": str(stir / "stir_pubkey.pem"), "privatekey_path": str(stir / "stir_privatekey.pem"),
+    }}})
+    try:
+        identity = (stir / "identity_1001_1002.txt").read_text().strip()
+        assert eng.call("SessionSv1.STIRAuthenticate", {"Identity": identity, "OriginatorTn": "1001",
+                                                       "DestinationTn": "1002", "PayloadMaxDuration": "-1",
+                                                       "Attest": ["*any"]}) == "OK"
+        with pytest.raises(RuntimeError, match="wrong originatorTn"):
+            eng.call("SessionSv1.STIRAuthenticate", {"Identity": identity, "OriginatorTn": "1003",
+                                                    "DestinationTn": "1002", "PayloadMaxDuration": "-1"})
+        signed = eng.call("SessionSv1.STIRIdentity", {"Payload": {"attest": "A", "dest": {"tn": ["1002"]},
+                                                                  "orig": {"tn": "1001"}, "origid": "xyz"},
+                                                      "OverwriteIAT": True})
+        assert signed.endswith(";alg=ES256;ppt=shaken") and ";info=<" in signed
+        assert eng.call("SessionSv1.STIRAuthenticate", {"Identity": signed, "OriginatorTn": "1001",
+                                                       "DestinationTn": "1002", "PayloadMaxDuration": "1m"}) == "OK"
+    finally:
+        eng.kill()
