@@ -278,8 +278,11 @@ class CDRService:
             cdr[C.COST] = -1.0
             return [cdr]
         method = "Responder.Debit" if cdr[C.REQUEST_TYPE] in DEBIT_REQUEST_TYPES else "Responder.GetCost"
+        cd = call_descriptor_for(cdr)
+        if cdr[C.REQUEST_TYPE] in (C.POSTPAID, C.PSEUDOPREPAID):
+            cd["DenyNegativeAccount"] = False  # usage already happened: it is owed even past the balance
         try:
-            cc = await conn.call(method, call_descriptor_for(cdr))
+            cc = await conn.call(method, cd)
         except RPCError as exc:
             cdr[C.EXTRA_INFO] = exc.message
             cdr[C.COST] = -1.0
