@@ -56,6 +56,9 @@ CallCost: ``cc.Timespans``, ``cc.Cost``, ``cc.get_duration()``, ``cc.get_connect
 Prefix index: ``rater.reverse_destinations(number)`` → ``[(prefix, [destination IDs]), ...]`` longest first,
 ``rater.destination_ids_for(number)``; one dict probe per digit whatever the number of prefixes.
 
+Cached forms in the DataManager (decoders registered by the Rater): ``rpl`` → RatingPlan, ``rpf`` →
+RatingProfile, ``rds`` (reverse destinations) → tuple of destination IDs; ``dst`` stays the stored dict.
+
 The RPC surface (APIerSv1.GetCost, Responder.GetCost, Get/Set/Remove of rating profiles, plans, destinations) is
 :class:`engine.rating.service.RatingService`.
 """

@@ -473,3 +473,10 @@ def test_tariff_plan_reads_every_known_file(tmp_path):
     folder = write(tmp_path, {**RATING, **PROFILES})
     tp = TariffPlan.from_folder(folder)
     assert {"Rates.csv", "Attributes.csv", "DispatcherHosts.csv", "Trends.csv"} <= set(tp.files)
+
+
+async def test_crlf_and_byte_order_mark(tmp_path):
+    folder = write(tmp_path, RATING)
+    (folder / "Destinations.csv").write_bytes(b"\xef\xbb\xbf#Id,Prefix\r\nDST_1002,1002\r\nDST_10,10\r\n")
+    dm, _ = await load(folder)
+    assert await dm.datadb.get(k.DESTINATION, "DST_1002") == {"Id": "DST_1002", "Prefixes": ["1002"]}
