@@ -50,18 +50,18 @@ def process(cmd: list[str], port: int, env: dict | None = None):
 
 
 @contextmanager
-def engine(extra_config: dict | None = None, tariffplan: Path | None = None):
-    """A cgr-engine on free ports with memory-only storage; yields its JSON-RPC address."""
+def engine(extra_config: dict | None = None, tariffplan: Path | None = None, durable: bool = False):
+    """A cgr-engine on free ports (storage memory-only unless ``durable``); yields its JSON-RPC address."""
     rpc_port, http_port = free_port(), free_port()
-    cfg = {
-        "general": {"log_level": 3},
-        "listen": {"rpc_json": f"127.0.0.1:{rpc_port}", "http": f"127.0.0.1:{http_port}", "birpc_json": ""},
-        "data_db": {"db_type": "*internal", "opts": {"internalDBDumpPath": ""}},
-        "stor_db": {"db_type": "*internal", "opts": {"internalDBDumpPath": ""}},
-    }
-    for section, values in (extra_config or {}).items():
-        cfg.setdefault(section, {}).update(values)
     with tempfile.TemporaryDirectory() as d:
+        cfg = {
+            "general": {"log_level": 3},
+            "listen": {"rpc_json": f"127.0.0.1:{rpc_port}", "http": f"127.0.0.1:{http_port}", "birpc_json": ""},
+            "data_db": {"db_type": "*internal", "opts": {"internalDBDumpPath": f"{d}/datadb" if durable else ""}},
+            "stor_db": {"db_type": "*internal", "opts": {"internalDBDumpPath": f"{d}/stordb" if durable else ""}},
+        }
+        for section, values in (extra_config or {}).items():
+            cfg.setdefault(section, {}).update(values)
         Path(d, "cgrates.json").write_text(json.dumps(cfg))
         with process([sys.executable, "-m", "engine.cli.engine", "-config_dir", d], rpc_port) as proc:
             if tariffplan is not None:
@@ -72,12 +72,12 @@ def engine(extra_config: dict | None = None, tariffplan: Path | None = None):
 
 
 def tester(server: str, method: str, params: str = "{}", runs: int = 20000, parallel: int = 8, inflight: int = 8,
-           procs: int = 1, cps: float = 0) -> dict:
+           procs: int = 1, cps: float = 0, cycle: str = "") -> dict:
     from engine.cli.tester import build_parser, run_load
 
     args = build_parser().parse_args([
         "-server", server, "-method", method, "-params", params, "-runs", str(runs), "-parallel", str(parallel),
-        "-inflight", str(inflight), "-procs", str(procs), "-cps", str(cps),
+        "-inflight", str(inflight), "-procs", str(procs), "-cps", str(cps), "-cycle", cycle,
     ])
     return run_load(args)
 

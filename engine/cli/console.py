@@ -15,7 +15,6 @@ import asyncio
 import importlib
 import json
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -111,9 +110,9 @@ def parse_value(raw: str) -> Any:
         return raw
 
 
-def build_call(line: str, table: dict[str, tuple[str, str]]) -> tuple[str, Any]:
-    """``CMD Key="v" ...`` → (method, argument)."""
-    tokens = split_pairs(line.strip())
+def build_call(line: str | list[str], table: dict[str, tuple[str, str]]) -> tuple[str, Any]:
+    """``CMD Key="v" ...`` (a line, or tokens the shell already split) → (method, argument)."""
+    tokens = split_pairs(line.strip()) if isinstance(line, str) else list(line)
     if not tokens:
         raise UsageError("empty command")
     cmd, rest = tokens[0], tokens[1:]
@@ -152,7 +151,7 @@ def help_text(table: dict[str, tuple[str, str]], cmd: str = "") -> str:
     return "commands:\n" + "\n".join(lines) + tail
 
 
-async def run_one(client: RPCClient, line: str, table: dict) -> tuple[int, str]:
+async def run_one(client: RPCClient, line: str | list[str], table: dict) -> tuple[int, str]:
     try:
         method, arg = build_call(line, table)
     except UsageError as exc:
@@ -227,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     client = RPCClient(args.server, reply_timeout=args.reply_timeout, reconnects=0)
     if not args.command:
         return interactive(client, table)
-    line = " ".join(shlex.quote(a) if " " in a and "=" not in a else a for a in args.command)
+    # CGRateS's docs quote the whole command ('cost Tenant="cgrates.org" ...'): split that one; else the shell did
+    line: str | list[str] = args.command[0] if len(args.command) == 1 else args.command
     if args.command[0] == "help":
         print(help_text(table, args.command[1] if len(args.command) > 1 else ""))
         return 0

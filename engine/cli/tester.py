@@ -4,7 +4,12 @@
 
 ``-parallel`` is the number of TCP connections, ``-inflight`` the requests outstanding on each, ``-procs`` the
 client processes (so the client itself is not the bottleneck on a small machine). ``-cps`` caps the total rate.
-``-params`` may hold ``{{n}}`` (the request number) and ``{{conn}}`` to make each request distinct.
+``-params`` may hold ``{{n}}`` (the request number), ``{{conn}}`` (the connection) and ``{{run}}`` (unique to
+each cgr-tester run) to make each request distinct.
+
+``-cycle FILE`` runs a sequence instead of one method: FILE is a JSON list of ``[method, params]`` steps (a step
+may add ``{"sleep": seconds}`` as a third element), all sent in order per iteration with the same ``{{n}}``;
+throughput and latency are then per cycle — e.g. a whole session: authorize, initiate, update, terminate, CDR.
 """
 
 from __future__ import annotations
@@ -13,11 +18,14 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import sys
 import time
 from dataclasses import dataclass, field
 
 import orjson
+
+RUN_TOKEN = os.urandom(4).hex().encode()
 
 
 @dataclass
@@ -64,8 +72,49 @@ class _LoadProtocol(asyncio.Protocol):
 
 
 def _template(method: str, params: str) -> tuple[bytes, bool]:
-    templated = "{{n}}" in params or "{{conn}}" in params
+    templated = "{{n}}" in params or "{{conn}}" in params or "{{run}}" in params
     return params.encode(), templated
+
+
+async def _run_cycles(host, port, steps, count, inflight, conn_no, limiter, result: Result) -> None:
+    """Each iteration sends every step in order (waiting for each reply); latency is the whole cycle's."""
+    loop = asyncio.get_running_loop()
+    _, proto = await loop.create_connection(_LoadProtocol, host, port)
+    next_id = 0
+    encoded = [(m.encode(), p.encode(), pause) for m, p, pause in steps]
+
+    async def one(n: int) -> None:
+        nonlocal next_id
+        t0 = time.perf_counter()
+        for method, params, pause in encoded:
+            next_id += 1
+            fut = loop.create_future()
+            proto.pending[next_id] = (time.perf_counter(), fut)
+            body = params.replace(b"{{n}}", str(n).encode()).replace(b"{{conn}}", str(conn_no).encode()) \
+                .replace(b"{{run}}", RUN_TOKEN)
+            proto.transport.write(b'{"method":"' + method + b'","params":[' + body + b'],"id":'
+                                  + str(next_id).encode() + b"}\n")
+            _, err = await fut
+            if err is not None:
+                result.errors += 1
+                result.first_error = result.first_error or f"{method.decode()}: {err}"
+                return
+            if pause:
+                await asyncio.sleep(pause)
+        result.ok += 1
+        result.latencies.append(time.perf_counter() - t0)
+
+    sem = asyncio.Semaphore(inflight)
+    tasks = []
+    for i in range(count):
+        await sem.acquire()
+        if limiter is not None:
+            await limiter()
+        task = loop.create_task(one(conn_no * 10_000_000 + i))
+        task.add_done_callback(lambda _t: sem.release())
+        tasks.append(task)
+    await asyncio.gather(*tasks)
+    proto.transport.close()
 
 
 async def _run_conn(host, port, method, params, templated, count, inflight, conn_no, limiter, result: Result) -> None:
@@ -96,7 +145,7 @@ async def _run_conn(host, port, method, params, templated, count, inflight, conn
         p = params
         if templated:
             n = str(conn_no * 10_000_000 + next_id).encode()
-            p = p.replace(b"{{n}}", n).replace(b"{{conn}}", str(conn_no).encode())
+            p = p.replace(b"{{n}}", n).replace(b"{{conn}}", str(conn_no).encode()).replace(b"{{run}}", RUN_TOKEN)
         fut = loop.create_future()
         proto.pending[next_id] = (time.perf_counter(), fut)
         proto.transport.write(head + p + b'],"id":' + str(next_id).encode() + b"}\n")
@@ -130,11 +179,18 @@ async def _run_process(args, runs: int, proc_no: int) -> Result:
     per_conn = [runs // args.parallel + (1 if i < runs % args.parallel else 0) for i in range(args.parallel)]
     limiter = _make_limiter(args.cps / max(1, args.procs))
     t0 = time.perf_counter()
-    await asyncio.gather(*[
-        _run_conn(host or "127.0.0.1", int(port), args.method, params, templated, n, args.inflight,
-                  proc_no * 1000 + i, limiter, result)
-        for i, n in enumerate(per_conn) if n
-    ])
+    if args.cycle:
+        steps = load_cycle(args.cycle)
+        await asyncio.gather(*[
+            _run_cycles(host or "127.0.0.1", int(port), steps, n, args.inflight, proc_no * 1000 + i, limiter, result)
+            for i, n in enumerate(per_conn) if n
+        ])
+    else:
+        await asyncio.gather(*[
+            _run_conn(host or "127.0.0.1", int(port), args.method, params, templated, n, args.inflight,
+                      proc_no * 1000 + i, limiter, result)
+            for i, n in enumerate(per_conn) if n
+        ])
     result.elapsed = time.perf_counter() - t0
     return result
 
@@ -150,6 +206,21 @@ def _proc_entry(args, runs, proc_no, queue) -> None:
     queue.put((r.ok, r.errors, r.latencies, r.first_error, r.elapsed))
 
 
+def load_cycle(path: str) -> list[tuple[str, str, float]]:
+    """Read a -cycle file: [[method, params], [method, params, {"sleep": s}], ...]."""
+    with open(path) as f:
+        raw = json.load(f)
+    if not isinstance(raw, list) or not raw:
+        raise ValueError(f"{path}: a cycle is a non-empty JSON list of [method, params] steps")
+    steps = []
+    for i, step in enumerate(raw):
+        if not isinstance(step, list) or len(step) < 2 or not isinstance(step[0], str):
+            raise ValueError(f"{path}: step {i} must be [method, params] or [method, params, {{\"sleep\": s}}]")
+        pause = float(step[2].get("sleep", 0)) if len(step) > 2 and isinstance(step[2], dict) else 0.0
+        steps.append((step[0], json.dumps(step[1]), pause))
+    return steps
+
+
 def percentile(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
         return 0.0
@@ -159,6 +230,8 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 def run_load(args) -> dict:
     """Run the load as configured; return the summary (also used by benchmark scripts)."""
+    global RUN_TOKEN
+    RUN_TOKEN = os.urandom(4).hex().encode()  # {{run}}: fresh for every run, shared by its processes
     if args.procs <= 1:
         try:
             import uvloop
@@ -183,7 +256,7 @@ def run_load(args) -> dict:
     lat = sorted(x for p in parts for x in p[2])
     elapsed = max(p[4] for p in parts) or 1e-9
     return {
-        "method": args.method,
+        "method": args.cycle or args.method,
         "runs": args.runs,
         "ok": ok,
         "errors": errors,
@@ -207,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-inflight", "--inflight", type=int, default=8, help="outstanding requests per connection")
     p.add_argument("-procs", "--procs", type=int, default=1, help="client processes")
     p.add_argument("-cps", "--cps", type=float, default=0, help="cap on calls per second (0: as fast as possible)")
+    p.add_argument("-cycle", "--cycle", default="", help="JSON file of [method, params] steps run per iteration")
     p.add_argument("-json", "--json", action="store_true", help="print the summary as JSON")
     return p
 
@@ -215,8 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         json.loads(args.params.replace("{{n}}", "0").replace("{{conn}}", "0"))
-    except ValueError as exc:
-        print(f"cgr-tester: -params is not JSON: {exc}", file=sys.stderr)
+        if args.cycle:
+            load_cycle(args.cycle)
+    except (ValueError, OSError) as exc:
+        print(f"cgr-tester: {exc}", file=sys.stderr)
         return 2
     try:
         summary = run_load(args)

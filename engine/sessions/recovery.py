@@ -46,7 +46,7 @@ class Recovery:
         }
 
     async def snapshot(self, s: Session) -> None:
-        ops: list[tuple] = [("set", SESSION_SNAPSHOT, s.cgrid, _plain(self._state(s)))]
+        ops: list[tuple] = [("set", SESSION_SNAPSHOT, s.cgrid, self._state(s))]
         ops += [("remove", SESSION_JOURNAL, k, None) for k in s.opts.pop("_journal", [])]
         await self.dm.write_batch(ops)
 
@@ -129,19 +129,3 @@ class Recovery:
             run.cost.rounding_adjust += sum((Decimal(str(i.get("Cost") or 0)) for i in entry.get("Increments") or []),
                                             Decimal(0))
 
-
-def _plain(value: Any) -> Any:
-    """JSON-safe copy (Decimals as strings, datetimes RFC3339) for storage."""
-    from datetime import datetime
-
-    from engine.units import format_time
-
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return format_time(value)
-    return value

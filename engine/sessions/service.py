@@ -55,7 +55,7 @@ class SessionService:
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
         self.active: dict[str, Session] = {}
-        self.closed: dict[str, tuple[Session, float]] = {}
+        self.closed: dict[str, tuple[Session, float]] = {}  # insertion order is closing order
         self.clients: dict[int, Any] = {}
         self._bg: set[asyncio.Task] = set()
         self._sync_task: asyncio.Task | None = None
@@ -366,7 +366,6 @@ class SessionService:
                 else:
                     s.tasks.append(self._spawn(self._debit_loop(s, interval)))
             self._arm_ttl(s, args)
-            await self.recovery.snapshot(s)
         return max_usage
 
     # ======================================================================================== update
@@ -543,11 +542,13 @@ class SessionService:
             ev[C.PRE_RATED] = True
 
     def _prune_closed(self) -> None:
-        ttl = 3600.0
-        now = time.monotonic()
-        for cgrid, (_, t) in list(self.closed.items()):
-            if now - t > ttl:
-                self.closed.pop(cgrid, None)
+        """Forget closed sessions older than an hour (oldest first; stops at the first young one)."""
+        limit = time.monotonic() - 3600.0
+        while self.closed:
+            cgrid, (_, closed_at) = next(iter(self.closed.items()))
+            if closed_at > limit:
+                break
+            del self.closed[cgrid]
 
     async def _store_session_costs(self, s: Session) -> None:
         for run in s.runs:

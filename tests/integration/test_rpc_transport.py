@@ -181,6 +181,10 @@ async def test_http_jsonrpc_websocket_metrics(dispatcher):
         await srv.stop()
 
 
+def _basic(user: str, password: str) -> dict:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
 async def test_http_basic_auth(dispatcher):
     srv = HTTPServer(dispatcher, "127.0.0.1", 0, auth_users={"admin": base64.b64encode(b"s3cret").decode()})
     await srv.start()
@@ -190,9 +194,9 @@ async def test_http_basic_auth(dispatcher):
         async with aiohttp.ClientSession() as http:
             async with http.post(url, json=body) as r:
                 assert r.status == 401
-            async with http.post(url, json=body, auth=aiohttp.BasicAuth("admin", "wrong")) as r:
+            async with http.post(url, json=body, headers=_basic("admin", "wrong")) as r:
                 assert r.status == 401
-            async with http.post(url, json=body, auth=aiohttp.BasicAuth("admin", "s3cret")) as r:
+            async with http.post(url, json=body, headers=_basic("admin", "s3cret")) as r:
                 assert (await r.json())["result"] == "Pong"
     finally:
         await srv.stop()
