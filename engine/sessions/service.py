@@ -106,11 +106,21 @@ class SessionService:
             self._sync_task = self._spawn(self._sync_loop(interval))
 
     async def stop(self) -> None:
-        """Shutdown: the sessions stay recorded (snapshot + journal) and are restored on the next start."""
+        """Shutdown. ``*persist``: sessions stay recorded (snapshot + journal) and are restored on the next start;
+        ``*terminate``: each is settled for the usage charged so far and its CDRs are written."""
         if self._sync_task is not None:
             self._sync_task.cancel()
         for s in list(self.active.values()):
             s.stop_timers()
+        if self.cfg.get("shutdown_action") == "*terminate":
+            for s in list(self.active.values()):
+                try:
+                    async with s.lock:
+                        if s.state is not State.TERMINATED:
+                            await self._end_session(s, None, None, None, reason="SHUTDOWN")
+                    await self._try_write_cdrs(s)
+                except Exception:
+                    log.exception("terminating session %s at shutdown", s.cgrid)
         for t in list(self._bg):
             t.cancel()
         if self._bg:
