@@ -132,6 +132,15 @@ class AVP:
     def encode(self) -> bytes:
         return encode_avp(self)
 
+    def copy(self) -> AVP:
+        """An independent copy (children copied too) that decodes nothing."""
+        twin = AVP.__new__(AVP)
+        twin.code, twin.flags, twin.vendor_id, twin.definition = self.code, self.flags, self.vendor_id, self.definition
+        twin._data = self._data
+        value = self._value
+        twin._value = [child.copy() for child in value] if isinstance(value, list) else value
+        return twin
+
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, AVP) and self.code == other.code and self.vendor_id == other.vendor_id
                 and self.flags == other.flags and self.value == other.value)
@@ -449,8 +458,8 @@ def unsupported_mandatory(avps: list[AVP]) -> AVP | None:
         if avp.definition is None:
             if avp.flags & AVP_MANDATORY:
                 return avp
-        elif isinstance(avp.value, list):
-            found = unsupported_mandatory(avp.value)
+        elif isinstance(avp._value, list):  # grouped; scalars stay undecoded
+            found = unsupported_mandatory(avp._value)
             if found is not None:
                 return found
     return None

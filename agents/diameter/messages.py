@@ -176,8 +176,7 @@ class Message:
                       self.dictionary)
         session_id = self.find("Session-Id") if self.dictionary else None
         if session_id is not None:
-            ans.avps.append(AVP(session_id.code, session_id.value, session_id.flags, session_id.vendor_id,
-                                session_id.definition))
+            ans.avps.append(session_id.copy())
         if result_code is not None:
             ans.add("Result-Code", result_code)
         if origin_host is not None:

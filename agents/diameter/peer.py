@@ -348,6 +348,17 @@ class PeerConnection:
         inp = _BASE_INPUTS.get((code, is_request))
         if inp is None or app != 0:
             inp = Input.RECV_REQUEST if is_request else Input.RECV_ANSWER
+        else:
+            # Base messages are small and their values drive the state machine: check every value now.
+            try:
+                _decode_all(msg.avps)
+            except DecodeError as exc:
+                if is_request:
+                    return self._answer_undecodable(raw, exc)
+                if self.state in (PeerState.WAIT_CER, PeerState.WAIT_CEA):
+                    return self._fatal(f"invalid {inp.value}: {exc}")
+                log.warning("diameter peer %s: dropping an invalid %s: %s", self.remote_host or "?", inp.value, exc)
+                return []
         return self._fire(inp, msg, now)
 
     def _answer_undecodable(self, raw: bytes, exc: DecodeError) -> list[PeerEvent]:
@@ -538,6 +549,13 @@ class PeerConnection:
     def _next_end_to_end(self) -> int:
         self._end_to_end = (self._end_to_end + 1) & 0xFFFFFFFF
         return self._end_to_end
+
+
+def _decode_all(avps: list[AVP]) -> None:
+    for avp in avps:
+        value = avp.value
+        if isinstance(value, list):
+            _decode_all(value)
 
 
 def _advertised_applications(msg: Message) -> set[int]:
