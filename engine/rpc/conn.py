@@ -151,6 +151,34 @@ class ConnManager:
             self._lists[key] = conn
         return conn
 
+    def bidirectional(self, conn_ids: Sequence[str], agent: object) -> Conn | None:
+        """The Conn an agent talks to SessionS on, so SessionS can call the agent back (AgentV1.*).
+
+        ``agent``'s ``@rpc`` methods answer the back-calls. ``*birpc_internal``/``*internal`` stay in process
+        (no serialization); an ``rpc_conns`` pool of ``*birpc_json`` connections carries them over BiRPC.
+        """
+        if not conn_ids:
+            return None
+        from engine.rpc.registry import Registry
+
+        registry = Registry()
+        registry.register_object(agent)
+        local = Dispatcher(registry, self.dispatcher.metrics)
+        conns = []
+        for cid in conn_ids:
+            if cid in (INTERNAL, BIRPC_INTERNAL):
+                conns.append(InternalConn(self.dispatcher, caller=InternalConn(local)))
+                continue
+            spec = self.rpc_conns.get(cid)
+            if spec is None:
+                raise ValueError(f"connection {cid!r} is not defined in rpc_conns")
+            timeout = _seconds(spec.get("reply_timeout"), self.default_reply_timeout)
+            members = [RPCClient(c.get("address", ""), reply_timeout=timeout, dispatcher=local,
+                                 ssl_context=self.ssl_context if c.get("tls") else None)
+                       for c in spec.get("conns") or []]
+            conns.append(Pool(members, spec.get("strategy") or "*first") if len(members) != 1 else members[0])
+        return conns[0] if len(conns) == 1 else Pool(conns, "*first")
+
     def _one(self, cid: str) -> Any:
         if cid in (INTERNAL, BIRPC_INTERNAL):
             return self._internal

@@ -321,3 +321,24 @@ async def test_reply_timeout(tcp_server):
             await client.call("TestSv1.Slow", 1)
     finally:
         await client.close()
+
+
+async def test_bidirectional_conn_in_process_and_over_birpc(dispatcher):
+    class Agent:
+        @rpc("AgentV1.Whoami")
+        async def whoami(self, args):
+            return {"agent": "in-process" if args["q"] == "local" else "remote", "asked": args["q"]}
+
+    srv = StreamServer(dispatcher, "127.0.0.1", 0, name="birpc_json", bidirectional=True, max_message=1 << 20)
+    await srv.start()
+    mgr = ConnManager(dispatcher, {"sm": {"conns": [{"address": f"127.0.0.1:{srv.port}",
+                                                     "transport": "*birpc_json"}]}})
+    try:
+        local = mgr.bidirectional(["*birpc_internal"], Agent())
+        assert await local.call("TestSv1.CallBack", "local") == {"agent": "in-process", "asked": "local"}
+        remote = mgr.bidirectional(["sm"], Agent())
+        assert await remote.call("TestSv1.CallBack", "wire") == {"agent": "remote", "asked": "wire"}
+        await remote.close()
+    finally:
+        await mgr.close()
+        await srv.stop()
