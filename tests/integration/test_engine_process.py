@@ -191,3 +191,30 @@ def test_tester_reports_throughput(tmp_path):
         assert summary["p99_ms"] >= summary["p50_ms"] > 0
     finally:
         eng.kill()
+
+
+def test_console_interactive_help_completion_and_history(tmp_path):
+    pexpect = pytest.importorskip("pexpect")
+    eng = _engine(tmp_path).start()
+    history = tmp_path / "history"
+    try:
+        child = pexpect.spawn(sys.executable, ["-m", "engine.cli.console", "-server", f"127.0.0.1:{eng.rpc_port}"],
+                              env={**__import__("os").environ, "CGR_CONSOLE_HISTORY": str(history)},
+                              encoding="utf-8", timeout=20)
+        child.expect("cgr> ")
+        child.sendline("help")
+        child.expect("commands:")
+        child.expect("cgr> ")
+        child.send("stat\t")  # tab completes the command
+        child.expect("status ")
+        child.sendline("")
+        child.expect('"NodeID"')
+        child.expect("cgr> ")
+        child.sendline("help active_sessions")
+        child.expect("calls SessionSv1.GetActiveSessions")
+        child.expect("cgr> ")
+        child.sendline("quit")
+        child.expect(pexpect.EOF)
+        assert "status" in history.read_text()
+    finally:
+        eng.kill()
