@@ -1,0 +1,241 @@
+"""Request-processor flags and the SessionS calls they choose (CGRateS's ``processRequest`` in libagents.go).
+
+A processor's flags name one request type — ``*dryrun *authorize *initiate *update *terminate *message *cdrs *event
+*none`` (the first present, in that order) or one an agent adds (``*radauth``) — and the options of the call:
+``*attributes *resources *routes *thresholds *stats`` (``*attributes:*ids:ATTR1&ATTR2`` limits the profiles),
+``*accounts`` (charge: GetMaxUsage/InitSession/UpdateSession/TerminateSession/Debit), ``*fd`` (ForceDuration),
+``*routes_ignore_errors``, ``*routes_event_cost``, ``*routes_maxcost:<cost>``. ``*cdrs`` with another type also
+sends the event to ``SessionSv1.ProcessCDR``; ``*continue`` goes on to the next processor; ``*log`` logs the
+request and the reply.
+
+The reply is mapped into the ``*cgrep`` dict as CGRateS's ``AsNavigableMap`` does: ``Error`` (always set, empty on
+success), ``MaxUsage`` (a Duration: ``~*cgrep.MaxUsage{*duration_seconds}``), ``Attributes`` (the altered fields
+and their new values), ``ResourceAllocation``, ``RouteProfiles``, ``Thresholds``, ``StatQueues``; a ProcessEvent
+reply keeps its per-run maps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from engine.dataprovider import Duration, as_duration
+from engine.rpc.errors import RPCError
+
+#: the request types CGRateS recognises, in the order it looks for them
+REQUEST_TYPES = ("*dryrun", "*authorize", "*initiate", "*update", "*terminate", "*message", "*cdrs", "*event",
+                 "*none")
+#: the SessionS method each request type calls
+METHODS = {
+    "*authorize": "SessionSv1.AuthorizeEvent",
+    "*initiate": "SessionSv1.InitiateSession",
+    "*update": "SessionSv1.UpdateSession",
+    "*terminate": "SessionSv1.TerminateSession",
+    "*message": "SessionSv1.ProcessMessage",
+    "*event": "SessionSv1.ProcessEvent",
+}
+PROCESS_CDR = "SessionSv1.ProcessCDR"
+RALS_ERROR_PREFIX = "RALS_ERROR"
+
+
+class Flags:
+    """Processor flags with their parameters (CGRateS's FlagsWithParams): ``*name[:*option[:v1&v2]]``."""
+
+    __slots__ = ("params", "raw")
+
+    def __init__(self, raw: Sequence[str]) -> None:
+        self.raw = tuple(raw)
+        self.params: dict[str, dict[str, list[str]]] = {}
+        for flag in self.raw:
+            name, _, rest = str(flag).partition(":")
+            opts = self.params.setdefault(name, {})
+            if rest:
+                option, _, values = rest.partition(":")
+                opts.setdefault(option, []).extend(v for v in values.replace(";", "&").split("&") if v)
+
+    def __repr__(self) -> str:
+        return f"Flags({list(self.raw)!r})"
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.params
+
+    def has(self, name: str) -> bool:
+        return name in self.params
+
+    def get_bool(self, name: str) -> bool:
+        """Present, and not switched off with ``name:false``."""
+        opts = self.params.get(name)
+        if opts is None:
+            return False
+        return not any(o in ("false", "*false") for o in opts)
+
+    def ids(self, name: str, option: str = "*ids") -> list[str]:
+        """The values of ``name:option:v1&v2`` (CGRateS's ParamsSlice)."""
+        return list(self.params.get(name, {}).get(option, ()))
+
+    def value(self, name: str) -> str:
+        """The first option of ``name:option`` (CGRateS's ParamValue), "" when none."""
+        opts = self.params.get(name)
+        return next(iter(opts), "") if opts else ""
+
+    def request_type(self, extra: Sequence[str] = ()) -> str:
+        """The request type these flags select; "" when there is none."""
+        for rtype in REQUEST_TYPES:
+            if rtype in self.params:
+                return rtype
+        for rtype in extra:
+            if rtype in self.params:
+                return rtype
+        return ""
+
+
+def _route_paginator(opts: dict[str, Any]) -> dict[str, Any]:
+    """``*routesLimit``/``*routesOffset`` taken out of the options into the call's paginator."""
+    out: dict[str, Any] = {}
+    for opt, name in (("*routesLimit", "Limit"), ("*routesOffset", "Offset")):
+        if opt in opts:
+            raw = opts.pop(opt)
+            try:
+                out[name] = int(raw)
+            except (TypeError, ValueError):
+                continue
+    return out
+
+
+def _routes_max_cost(flags: Flags) -> str:
+    return "*event_cost" if flags.has("*routes_event_cost") else flags.value("*routes_maxcost")
+
+
+def build_call(rtype: str, flags: Flags, event: dict[str, Any]) -> tuple[str, dict[str, Any], bool]:
+    """(method, args, whether the reply's MaxUsage is wanted) for one request type; ``event`` is the CGREvent."""
+    fd = flags.has("*fd")
+    if rtype == "*authorize":
+        args = {"GetAttributes": flags.get_bool("*attributes"), "AttributeIDs": flags.ids("*attributes") or None,
+                "ProcessThresholds": flags.get_bool("*thresholds"), "ThresholdIDs": flags.ids("*thresholds") or None,
+                "ProcessStats": flags.get_bool("*stats"), "StatIDs": flags.ids("*stats") or None,
+                "AuthorizeResources": flags.get_bool("*resources"), "GetMaxUsage": flags.has("*accounts"),
+                "GetRoutes": flags.get_bool("*routes"), "RoutesIgnoreErrors": flags.has("*routes_ignore_errors"),
+                "RoutesMaxCost": _routes_max_cost(flags), "ForceDuration": fd,
+                **_route_paginator(event["APIOpts"]), **event}
+        return METHODS[rtype], args, args["GetMaxUsage"]
+    if rtype == "*initiate":
+        args = {"GetAttributes": flags.get_bool("*attributes"), "AttributeIDs": flags.ids("*attributes") or None,
+                "ProcessThresholds": flags.get_bool("*thresholds"), "ThresholdIDs": flags.ids("*thresholds") or None,
+                "ProcessStats": flags.get_bool("*stats"), "StatIDs": flags.ids("*stats") or None,
+                "AllocateResources": flags.get_bool("*resources"), "InitSession": flags.has("*accounts"),
+                "ForceDuration": fd, **event}
+        return METHODS[rtype], args, args["InitSession"]
+    if rtype == "*update":
+        args = {"GetAttributes": flags.get_bool("*attributes"), "AttributeIDs": flags.ids("*attributes") or None,
+                "UpdateSession": flags.has("*accounts"), "ForceDuration": fd, **event}
+        return METHODS[rtype], args, args["UpdateSession"]
+    if rtype == "*terminate":
+        args = {"TerminateSession": flags.has("*accounts"), "ReleaseResources": flags.get_bool("*resources"),
+                "ProcessThresholds": flags.get_bool("*thresholds"), "ThresholdIDs": flags.ids("*thresholds") or None,
+                "ProcessStats": flags.get_bool("*stats"), "StatIDs": flags.ids("*stats") or None,
+                "ForceDuration": fd, **event}
+        return METHODS[rtype], args, False
+    if rtype == "*message":
+        args = {"GetAttributes": flags.get_bool("*attributes"), "AttributeIDs": flags.ids("*attributes") or None,
+                "ProcessThresholds": flags.get_bool("*thresholds"), "ThresholdIDs": flags.ids("*thresholds") or None,
+                "ProcessStats": flags.get_bool("*stats"), "StatIDs": flags.ids("*stats") or None,
+                "AllocateResources": flags.get_bool("*resources"), "Debit": flags.has("*accounts"),
+                "GetRoutes": flags.get_bool("*routes"), "RoutesIgnoreErrors": flags.has("*routes_ignore_errors"),
+                "RoutesMaxCost": _routes_max_cost(flags), "ForceDuration": fd,
+                **_route_paginator(event["APIOpts"]), **event}
+        return METHODS[rtype], args, args["Debit"]
+    if rtype == "*event":
+        args = {"Flags": list(flags.raw), **_route_paginator(event["APIOpts"]), **event}
+        return METHODS[rtype], args, False
+    raise ValueError(f"unknown request type: <{rtype}>")
+
+
+def _altered(attrs: Any) -> dict[str, Any] | None:
+    """An AttributeS reply as ``*cgrep.Attributes``: each altered field with its new value."""
+    if not isinstance(attrs, Mapping):
+        return None
+    inner = attrs.get("CGREvent")
+    event = (inner if isinstance(inner, Mapping) else attrs).get("Event") or {}
+    out = {}
+    for name in attrs.get("AlteredFields") or ():
+        name = str(name).removeprefix("*req.")
+        if name in event:
+            out[name] = event[name]
+    return out
+
+
+def _duration(value: Any) -> Duration:
+    return Duration(as_duration(value)) if value is not None else Duration(0)
+
+
+def reply_map(rtype: str, reply: Any, needs_max_usage: bool) -> dict[str, Any]:
+    """A SessionS reply as the ``*cgrep`` map (``Error`` empty)."""
+    out: dict[str, Any] = {}
+    if isinstance(reply, Mapping):
+        if rtype == "*event":
+            return _event_reply_map(reply)
+        if reply.get("Attributes") is not None:
+            out["Attributes"] = _altered(reply["Attributes"])
+        if reply.get("ResourceAllocation") is not None:
+            out["ResourceAllocation"] = reply["ResourceAllocation"]
+        if needs_max_usage or reply.get("MaxUsage") is not None:
+            out["MaxUsage"] = _duration(reply.get("MaxUsage"))
+        routes = reply.get("RouteProfiles")
+        if routes is None:
+            routes = reply.get("Routes")
+        if routes is not None:
+            out["RouteProfiles"] = routes
+        if reply.get("ThresholdIDs") is not None:
+            out["Thresholds"] = list(reply["ThresholdIDs"])
+        if reply.get("StatQueueIDs") is not None:
+            out["StatQueues"] = list(reply["StatQueueIDs"])
+    elif needs_max_usage:
+        out["MaxUsage"] = Duration(0)
+    out["Error"] = ""
+    return out
+
+
+def _event_reply_map(reply: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, name in (("MaxUsage", "MaxUsage"), ("Cost", "Cost"), ("ResourceAllocation", "ResourceAllocation"),
+                      ("RouteProfiles", "RouteProfiles"), ("ThresholdIDs", "Thresholds"),
+                      ("StatQueueIDs", "StatQueues"), ("STIRIdentity", "STIRIdentity")):
+        per_run = reply.get(key)
+        if isinstance(per_run, Mapping):
+            out[name] = {run: _duration(v) for run, v in per_run.items()} if key == "MaxUsage" else dict(per_run)
+    attrs = reply.get("Attributes")
+    if isinstance(attrs, Mapping):
+        out["Attributes"] = {run: _altered(v) for run, v in attrs.items()}
+    out["Error"] = ""
+    return out
+
+
+def run_max_usage(cgrep: Mapping[str, Any]) -> Any:
+    """The usage a ProcessEvent reply granted (its ``*raw`` or ``*default`` run)."""
+    usage = cgrep.get("MaxUsage")
+    if isinstance(usage, Mapping):
+        return usage.get("*raw", usage.get("*default"))
+    return usage
+
+
+async def call_sessions(conn: Any, method: str, args: Any) -> tuple[Any, str | None]:
+    """(reply, None) or (None, error text): SessionS errors go into ``*cgrep.Error``, never up."""
+    try:
+        return await conn.call(method, args), None
+    except RPCError as exc:
+        return None, exc.message
+    except (TimeoutError, OSError) as exc:
+        return None, str(exc) or type(exc).__name__
+
+
+__all__ = [
+    "METHODS",
+    "PROCESS_CDR",
+    "RALS_ERROR_PREFIX",
+    "REQUEST_TYPES",
+    "Flags",
+    "build_call",
+    "call_sessions",
+    "reply_map",
+    "run_max_usage",
+]
