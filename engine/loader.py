@@ -1094,7 +1094,19 @@ class LoaderService:
             raise server_error(exc) from None
         for w in result.warnings:
             log.warning("load %s: %s", folder, w)
+        if not args.get("DryRun"):
+            await self._after_load()
         return "OK"
+
+    async def _after_load(self) -> None:
+        """A load writes profiles and plans in bulk: filter indexes are recomputed on next use, and the
+        scheduler re-reads the action plans."""
+        from engine.filters import reset_filter_indexes
+
+        await reset_filter_indexes(self.ctx.dm)
+        scheduler = self.ctx.services.get("schedulers")
+        if scheduler is not None:
+            await scheduler.reload()
 
 
 # ---------------------------------------------------------------------------------------------------- progress
