@@ -1,0 +1,279 @@
+"""The RADIUS agent end to end: radclient (Debian freeradius-utils) as the NAS, a real cgr-engine with CGRateS's
+radagent_internal sample config and the oldtutorial tariff plan."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+import re
+import socket
+import subprocess
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from agents.radius import Packet, load_dictionary
+from agents.radius.auth import mschapv2_authenticator_response, mschapv2_nt_response
+from tests.conftest import require_binary, shared_data
+from tests.engine_proc import EngineProcess, free_port, make_config_dir, storage_overrides
+
+SECRET = "CGRateS.org"
+SESSION_ID = "e4921177ab0e3586c37f6a185864b71a@0:0:0:0:0:0:0:0"
+#: what radclient needs on top of FreeRADIUS's dictionary to speak as Kamailio does
+NAS_DICTIONARY = """$INCLUDE /usr/share/freeradius/dictionary
+ATTRIBUTE\tSip-To-Tag\t104\tstring
+ATTRIBUTE\tSip-From-Tag\t105\tstring
+ATTRIBUTE\tSIP-AVP\t\t225\tstring
+"""
+AUTH = ('User-Name = "1001", Service-Type = 30, Called-Station-Id = "1002", Acct-Session-Id = "{sid}", '
+        'NAS-IP-Address = 127.0.0.1, Event-Timestamp = 1497106115, Sip-From-Tag = "{tag}"')
+ACCT = ('Acct-Status-Type = {status}, Event-Timestamp = {ts}, Service-Type = 15, Sip-From-Tag = "51585361", '
+        'Sip-To-Tag = "75c2f57b", Acct-Session-Id = "{sid}", User-Name = "1001", Called-Station-Id = "1002", '
+        'X-Ascend-User-Acct-Time = 1497106115, NAS-Port-Id = 5060, Acct-Delay-Time = 0, NAS-IP-Address = 127.0.0.1')
+#: a processor of this test only: an Interim-Update debits its Acct-Session-Time once per request it processes
+INTERIM_DEBIT = {
+    "id": "TestInterimDebit", "filters": ["*string:~*req.Acct-Status-Type:Interim-Update"],
+    "flags": ["*message", "*accounts"],
+    "request_fields": [
+        {"tag": "Category", "path": "*cgreq.Category", "type": "*constant", "value": "call"},
+        {"tag": "RequestType", "path": "*cgreq.RequestType", "type": "*constant", "value": "*prepaid"},
+        {"tag": "OriginID", "path": "*cgreq.OriginID", "type": "*variable", "value": "~*req.Acct-Session-Id"},
+        {"tag": "OriginHost", "path": "*cgreq.OriginHost", "type": "*variable", "value": "~*req.NAS-IP-Address"},
+        {"tag": "Account", "path": "*cgreq.Account", "type": "*variable", "value": "~*req.User-Name"},
+        {"tag": "Destination", "path": "*cgreq.Destination", "type": "*variable", "value": "~*req.Called-Station-Id"},
+        {"tag": "AnswerTime", "path": "*cgreq.AnswerTime", "type": "*variable", "value": "~*req.Event-Timestamp"},
+        {"tag": "Usage", "path": "*cgreq.Usage", "type": "*composed", "value": "~*req.Acct-Session-Time;s"}],
+}
+
+
+class Agent:
+    def __init__(self, engine: EngineProcess, auth: int, acct: int, nas_dict: Path) -> None:
+        self.engine, self.auth, self.acct, self.nas_dict = engine, auth, acct, nas_dict
+
+    def radclient(self, command: str, attributes: str, secret: str = SECRET, timeout: float = 2.0) -> str:
+        port = self.auth if command == "auth" else self.acct
+        proc = subprocess.run([require_binary("radclient"), "-x", "-r", "1", "-t", str(timeout), "-d",
+                               str(self.nas_dict), f"127.0.0.1:{port}", command, secret],
+                              input=attributes.encode(), capture_output=True, timeout=timeout + 10)
+        return (proc.stdout + proc.stderr).decode(errors="replace")
+
+
+def received(out: str) -> str:
+    """radclient's account of the reply: its first line and attributes."""
+    match = re.search(r"^Received .*?(?=^Sent |\Z)", out, re.M | re.S)
+    return match.group(0) if match else ""
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory):
+    require_binary("radclient")
+    tmp = tmp_path_factory.mktemp("radagent")
+    nas_dict = tmp / "nas"
+    nas_dict.mkdir()
+    (nas_dict / "dictionary").write_text(NAS_DICTIONARY)
+    port, auth, acct = free_port(), free_port(), free_port()
+    overrides = storage_overrides(tmp, port)
+    processors: list[dict] = [INTERIM_DEBIT]
+    if importlib.util.find_spec("engine.resources") is None:
+        # ResourceS is not in this build yet: the reference accounting flags without *resources
+        processors += [{"id": "KamailioAccountingStart", "flags": ["*initiate", "*attributes", "*accounts"]},
+                       {"id": "KamailioAccountingStop", "flags": ["*terminate", "*accounts", "*cdrs"]}]
+    overrides["radius_agent"] = {
+        "listeners": [{"network": "udp", "auth_address": f"127.0.0.1:{auth}", "acct_address": f"127.0.0.1:{acct}"}],
+        "client_dictionaries": {"*default": [str(shared_data("radius", "dict"))]},
+        "request_processors": processors,
+    }
+    cfg = make_config_dir(tmp / "cfg", shared_data("conf", "samples", "radagent_internal"), overrides=overrides)
+    eng = EngineProcess(cfg, port, tmp / "engine.log").start()
+    try:
+        assert eng.call("APIerSv1.LoadTariffPlanFromFolder",
+                        {"FolderPath": str(shared_data("tariffplans", "oldtutorial"))}) == "OK"
+        yield Agent(eng, auth, acct, nas_dict)
+    finally:
+        eng.kill()
+
+
+# ---------------------------------------------------------------------------------------------------- auth
+
+
+def test_pap_accept_carries_the_max_usage(agent):
+    out = received(agent.radclient("auth", AUTH.format(sid=SESSION_ID, tag="51585361")
+                                   + ', User-Password = "CGRateSPassword1"'))
+    assert out.startswith("Received Access-Accept"), out
+    assert 'SIP-AVP = "session_max_time#10800"' in out
+
+
+def test_pap_wrong_password_is_rejected(agent):
+    out = received(agent.radclient("auth", AUTH.format(sid="s-wrong", tag="51585361")
+                                   + ', User-Password = "CGRateSPassword2"'))
+    assert out.startswith("Received Access-Reject"), out
+    assert 'Reply-Message = "RADAUTH_FAILED"' in out and "SIP-AVP" not in out
+
+
+def test_chap(agent):
+    base = AUTH.format(sid="s-chap", tag="51585362")
+    out = received(agent.radclient("auth", base + ', CHAP-Password = "CGRateSPassword1"'))
+    assert out.startswith("Received Access-Accept") and "session_max_time#10800" in out, out
+    out = received(agent.radclient("auth", base + ', CHAP-Password = "CGRateSPassword2"'))
+    assert out.startswith("Received Access-Reject") and "RADAUTH_FAILED" in out, out
+
+
+def mschapv2_attributes(password: str) -> tuple[str, bytes]:
+    """radclient has no MS-CHAPv2 of its own: the peer's side computed here (RFC 2759)."""
+    challenge, peer = os.urandom(16), os.urandom(16)
+    nt = mschapv2_nt_response(challenge, peer, "1001", password)
+    response = b"\x01\x00" + peer + bytes(8) + nt
+    expected = b"\x01" + mschapv2_authenticator_response("CGRateSPassword1", nt, peer, challenge, "1001")
+    return f", MS-CHAP-Challenge = 0x{challenge.hex()}, MS-CHAP2-Response = 0x{response.hex()}", expected
+
+
+def test_mschapv2(agent):
+    base = AUTH.format(sid="s-mschap", tag="51585363")
+    attrs, success = mschapv2_attributes("CGRateSPassword1")
+    out = received(agent.radclient("auth", base + attrs))
+    assert out.startswith("Received Access-Accept") and "session_max_time#10800" in out, out
+    assert f"MS-CHAP2-Success = 0x{success.hex()}" in out  # the peer can authenticate the server in turn
+    assert "MS-MPPE-Send-Key = 0x" in out and "MS-MPPE-Recv-Key = 0x" in out
+    attrs, _ = mschapv2_attributes("not-the-password")
+    out = received(agent.radclient("auth", base + attrs))
+    assert out.startswith("Received Access-Reject") and "RADAUTH_FAILED" in out and "MS-CHAP2-Success" not in out
+
+
+def test_vendor_attributes_from_reply_fields(agent):
+    out = received(agent.radclient("auth", 'User-Name = "10012", User-Password = "CGRateSPassword3"'))
+    assert out.startswith("Received Access-Accept"), out
+    assert re.findall(r'MS-Service-Class = "(\w+)"', out) == ["Class1", "Class2", "Class3"]
+
+
+def test_processing_error_gets_no_reply_and_a_log_line(agent):
+    # 1010 has no account: authorize fails, the mandatory MaxUsage reply field cannot be written
+    out = agent.radclient("auth", AUTH.format(sid="s-err", tag="51585361").replace('"1001"', '"1010"')
+                          + ', User-Password = "x"', timeout=1.0)
+    assert not received(out) and "No reply" in out
+    log = agent.engine.log()
+    line = next(ln for ln in log.splitlines() if "ignoring Access-Request" in ln and "s-err" in ln)
+    assert "MANDATORY_IE_MISSING: [MaxUsage]" in line and '"User-Name":"1010"' in line
+    assert '"User-Password":"***"' in line
+
+
+# ---------------------------------------------------------------------------------------------------- acct
+
+
+def test_accounting_start_stop_makes_one_cdr(agent):
+    out = received(agent.radclient("acct", ACCT.format(status="Start", ts=1497106115, sid=SESSION_ID)))
+    assert out.startswith("Received Accounting-Response"), out
+    origin_id = f"{SESSION_ID}-51585361-75c2f57b"
+    [active] = agent.engine.call("SessionSv1.GetActiveSessions", {"Filters": [f"*string:~*req.OriginID:{origin_id}"]})
+    assert active["Usage"] == 10 * 10**9  # the first debit interval
+    out = received(agent.radclient("acct", ACCT.format(status="Stop", ts=1497106119, sid=SESSION_ID)))
+    assert out.startswith("Received Accounting-Response"), out
+    with pytest.raises(RuntimeError, match="NOT_FOUND"):
+        agent.engine.call("SessionSv1.GetActiveSessions", {"Filters": [f"*string:~*req.OriginID:{origin_id}"]})
+    [cdr] = agent.engine.call("CDRsV1.GetCDRs", {"OriginIDs": [origin_id]})
+    assert cdr["RunID"] == "*default" and cdr["Usage"] == 4 * 10**9
+    assert cdr["CostSource"] == "*sessions" and Decimal(str(cdr["Cost"])) == Decimal("0.01")
+
+
+def test_accounting_on_ends_the_sessions_of_that_nas(agent):
+    sid = "nas-reboot-1"
+    agent.radclient("acct", ACCT.format(status="Start", ts=int(time.time()), sid=sid))
+    origin_id = f"{sid}-51585361-75c2f57b"
+    assert agent.engine.call("SessionSv1.GetActiveSessions", {"Filters": [f"*string:~*req.OriginID:{origin_id}"]})
+    out = received(agent.radclient("acct", 'Acct-Status-Type = Accounting-On, NAS-IP-Address = 127.0.0.1, '
+                                           'Acct-Session-Id = "0"'))
+    assert out.startswith("Received Accounting-Response"), out
+    with pytest.raises(RuntimeError, match="NOT_FOUND"):
+        agent.engine.call("SessionSv1.GetActiveSessions", {"Filters": [f"*string:~*req.OriginID:{origin_id}"]})
+    [cdr] = agent.engine.call("CDRsV1.GetCDRs", {"OriginIDs": [origin_id]})
+    assert cdr["CostSource"] == "*sessions" and cdr["Usage"] < 60 * 10**9
+
+
+def monetary(agent: Agent, account: str) -> Decimal:
+    acc = agent.engine.call("APIerSv2.GetAccount", {"Tenant": "cgrates.org", "Account": account})
+    return sum((Decimal(str(b["Value"])) for b in acc["BalanceMap"].get("*monetary") or []), Decimal(0))
+
+
+def interim(identifier: int, session: str) -> bytes:
+    d = load_dictionary(shared_data("radius", "dict"))
+    p = Packet("Accounting-Request", identifier, dictionary=d, secret=SECRET)
+    for name, value in (("Acct-Status-Type", "Interim-Update"), ("Acct-Session-Id", session),
+                        ("User-Name", "1002"), ("Called-Station-Id", "1001"), ("NAS-IP-Address", "127.0.0.1"),
+                        ("Event-Timestamp", 1497106115), ("Acct-Session-Time", 60)):
+        p.add(name, value)
+    return p.encode()
+
+
+def exchange(port: int, datagrams: list[bytes], wait: float = 1.0) -> list[bytes]:
+    """Send from one socket (same source port), collect what comes back within ``wait`` seconds."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        for d in datagrams:
+            s.sendto(d, ("127.0.0.1", port))
+        replies, deadline = [], time.monotonic() + wait
+        while (left := deadline - time.monotonic()) > 0:
+            s.settimeout(left)
+            try:
+                replies.append(s.recv(4096))
+            except TimeoutError:
+                break
+        return replies
+
+
+def test_duplicate_accounting_request_is_answered_twice_and_debited_once(agent):
+    agent.engine.call("APIerSv1.SetAccount", {"Tenant": "cgrates.org", "Account": "1002"})
+    agent.engine.call("APIerSv1.SetBalance", {"Tenant": "cgrates.org", "Account": "1002",
+                                              "BalanceType": "*monetary", "Value": 10, "Balance": {"ID": "DUP"}})
+    before = monetary(agent, "1002")
+    packet = interim(7, "dup-1")
+    replies = exchange(agent.acct, [packet, packet])
+    assert len(replies) == 2 and replies[0] == replies[1] and replies[0][0] == 5  # Accounting-Response
+    after_duplicate = monetary(agent, "1002")
+    assert after_duplicate < before
+    assert len(exchange(agent.acct, [interim(8, "dup-2")])) == 1  # not a duplicate: processed again
+    assert before - after_duplicate == after_duplicate - monetary(agent, "1002")
+
+
+# ---------------------------------------------------------------------------------------------------- garbage
+
+
+def test_wrong_secret_gets_no_reply(agent):
+    out = agent.radclient("auth", AUTH.format(sid="s-secret", tag="51585361") + ', User-Password = "CGRateSPassword1"',
+                          secret="not-the-secret", timeout=1.0)
+    assert not received(out) and "No reply" in out
+    assert not exchange(agent.acct, [interim(9, "dup-3")[:-1] + b"x"], wait=0.3)
+
+
+def test_fuzzed_packets_get_no_reply_and_the_agent_keeps_answering(agent):
+    rnd = random.Random(5176)
+    d = load_dictionary(shared_data("radius", "dict"))
+    acct = interim(10, "fuzz")
+    auth = Packet("Access-Request", 11, dictionary=d, secret=SECRET, add_message_authenticator=True)
+    auth.add("User-Name", "1001")
+    auth.add("User-Password", "CGRateSPassword1")
+    auth_bytes = auth.encode()
+    junk = []
+    for i in range(3000):
+        kind = i % 4
+        if kind == 0:  # bit flips anywhere in a signed Accounting-Request
+            b = bytearray(acct)
+            b[rnd.randrange(len(b))] ^= 1 << rnd.randrange(8)
+        elif kind == 1:  # bit flips in an Access-Request covered by its Message-Authenticator
+            b = bytearray(auth_bytes)
+            b[rnd.choice([1, *range(4, len(b))])] ^= 1 << rnd.randrange(8)
+        elif kind == 2:  # noise with a plausible header
+            body = rnd.randbytes(rnd.randrange(0, 200))
+            b = bytearray(bytes([rnd.choice([1, 4, 12, 40, 43]), rnd.randrange(256)])
+                          + (20 + len(body)).to_bytes(2, "big") + rnd.randbytes(16) + body)
+        else:  # truncated or plain random
+            cut = acct[:rnd.randrange(len(acct))]
+            b = bytearray(cut if rnd.random() < 0.5 else rnd.randbytes(rnd.randrange(1, 64)))
+        junk.append(bytes(b))
+    half = len(junk) // 2
+    assert not exchange(agent.acct, junk[:half], wait=0.5)
+    assert not exchange(agent.auth, junk[half:], wait=0.5)
+    out = received(agent.radclient("auth", AUTH.format(sid="after-fuzz", tag="51585361")
+                                   + ', User-Password = "CGRateSPassword1"'))
+    assert out.startswith("Received Access-Accept"), out
