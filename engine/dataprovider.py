@@ -107,7 +107,8 @@ def parse_segment(segment: str) -> tuple[str, tuple[str, ...]]:
     return key, tuple(rest[:-1].split("]["))
 
 
-def _index(node: Any, idx: str) -> Any:
+def index_node(node: Any, idx: str) -> Any:
+    """``node[idx]`` for lists (int index), mappings and DataProviders; NOT_FOUND otherwise."""
     if isinstance(node, list | tuple):
         try:
             i = int(idx)
@@ -138,12 +139,12 @@ def navigate(node: Any, path: Sequence[str]) -> Any:
                 raise NOT_FOUND_ERROR
             node = node[key]
             for idx in idxs:
-                node = _index(node, idx)
+                node = index_node(node, idx)
         elif isinstance(node, list | tuple):
             key, idxs = parse_segment(segment)
-            node = _index(node, key) if key else node
+            node = index_node(node, key) if key else node
             for idx in idxs:
-                node = _index(node, idx)
+                node = index_node(node, idx)
         elif isinstance(node, DataProvider):
             return node.field_as_any(tuple(path[pos:]))
         else:
@@ -220,7 +221,7 @@ class MapDataProvider:
                 return
             try:
                 for idx in idxs[:-1]:
-                    node = _index(node, idx)
+                    node = index_node(node, idx)
             except NotFoundError:
                 return
             parent, key = node, idxs[-1]
