@@ -1104,7 +1104,7 @@ class LoaderService:
         from engine.filters import reset_filter_indexes
 
         await reset_filter_indexes(self.ctx.dm)
-        scheduler = self.ctx.services.get("schedulers")
+        scheduler = getattr(self.ctx, "services", {}).get("schedulers")
         if scheduler is not None:
             await scheduler.reload()
 
