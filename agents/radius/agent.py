@@ -202,7 +202,7 @@ class RadiusAgent:
         s.secrets = dict(sect.get("client_secrets") or {})
         if DEFAULT_CLIENT not in s.secrets and not s.secrets:
             log.warning("%s.client_secrets is empty: every RADIUS packet will be dropped", SECTION)
-        dict_paths = _dictionary_paths(sect.get("client_dictionaries") or {}, cfg.config_dir)
+        dict_paths = _dictionary_paths(sect.get("client_dictionaries") or {}, _config_folders(cfg))
         try:
             s.dictionaries = load_client_dictionaries(dict_paths)
         except DictionaryError as exc:
@@ -487,19 +487,28 @@ def _listeners(sect: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [dict(item) for item in sect.get("listeners") or []]
 
 
-def _dictionary_paths(raw: Mapping[str, Any], config_dir: Any) -> dict[str, list[str]]:
-    """Each client's dictionary folders: relative ones under the config directory; CGRateS's own folder is the
-    shipped tree; folders that do not exist are skipped with a warning."""
-    base = Path(config_dir) if config_dir else Path.cwd()
-    if base.is_file():
-        base = base.parent
+def _config_folders(cfg: Any) -> list[Path]:
+    """Where relative paths of the config are looked for: the config directory, then beside its JSON files."""
+    folders: list[Path] = []
+    base = Path(cfg.config_dir) if getattr(cfg, "config_dir", None) else Path.cwd()
+    for folder in [base.parent if base.is_file() else base,
+                   *(Path(s).parent for s in getattr(cfg, "sources", None) or ())]:
+        if folder not in folders:
+            folders.append(folder)
+    return folders
+
+
+def _dictionary_paths(raw: Mapping[str, Any], folders: Sequence[Path]) -> dict[str, list[str]]:
+    """Each client's dictionary folders: relative ones under the config directory (or beside its files);
+    CGRateS's own folder is the shipped tree; folders that do not exist are skipped with a warning."""
     out: dict[str, list[str]] = {}
     for client, paths in raw.items():
         keep: list[str] = []
         for p in [paths] if isinstance(paths, str) else list(paths or []):
             text = str(p)
-            path = Path(text) if Path(text).is_absolute() else base / text
-            if path.exists():
+            candidates = [Path(text)] if Path(text).is_absolute() else [f / text for f in folders]
+            path = next((c for c in candidates if c.exists()), None)
+            if path is not None:
                 if path.resolve() != SHIPPED_DIR:
                     keep.append(str(path))
             elif text.rstrip("/") == CGRATES_DICT_DIR:
@@ -507,7 +516,7 @@ def _dictionary_paths(raw: Mapping[str, Any], config_dir: Any) -> dict[str, list
                           text)
             else:
                 log.warning("%s.client_dictionaries[%s]: %s does not exist; skipped (the shipped dictionaries "
-                            "are loaded)", SECTION, client, path)
+                            "are loaded)", SECTION, client, candidates[0])
         out[client] = keep
     return out
 

@@ -3,12 +3,14 @@ radagent_internal sample config and the oldtutorial tariff plan."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import random
 import re
 import socket
 import subprocess
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +20,7 @@ import pytest
 from agents.radius import Packet, load_dictionary
 from agents.radius.auth import mschapv2_authenticator_response, mschapv2_nt_response
 from tests.conftest import require_binary, shared_data
-from tests.engine_proc import EngineProcess, free_port, make_config_dir, storage_overrides
+from tests.engine_proc import REPO, EngineProcess, free_port, make_config_dir, storage_overrides
 
 SECRET = "CGRateS.org"
 SESSION_ID = "e4921177ab0e3586c37f6a185864b71a@0:0:0:0:0:0:0:0"
@@ -27,6 +29,7 @@ NAS_DICTIONARY = """$INCLUDE /usr/share/freeradius/dictionary
 ATTRIBUTE\tSip-To-Tag\t104\tstring
 ATTRIBUTE\tSip-From-Tag\t105\tstring
 ATTRIBUTE\tSIP-AVP\t\t225\tstring
+ATTRIBUTE\tSip-Response-Code\t102\tinteger
 """
 AUTH = ('User-Name = "1001", Service-Type = 30, Called-Station-Id = "1002", Acct-Session-Id = "{sid}", '
         'NAS-IP-Address = 127.0.0.1, Event-Timestamp = 1497106115, Sip-From-Tag = "{tag}"')
@@ -50,10 +53,11 @@ INTERIM_DEBIT = {
 
 
 class Agent:
-    def __init__(self, engine: EngineProcess, auth: int, acct: int, nas_dict: Path) -> None:
-        self.engine, self.auth, self.acct, self.nas_dict = engine, auth, acct, nas_dict
+    def __init__(self, engine: EngineProcess, auth: int, acct: int, nas_dict: Path, secret: str = SECRET) -> None:
+        self.engine, self.auth, self.acct, self.nas_dict, self.secret = engine, auth, acct, nas_dict, secret
 
-    def radclient(self, command: str, attributes: str, secret: str = SECRET, timeout: float = 2.0) -> str:
+    def radclient(self, command: str, attributes: str, secret: str = "", timeout: float = 2.0) -> str:
+        secret = secret or self.secret
         port = self.auth if command == "auth" else self.acct
         proc = subprocess.run([require_binary("radclient"), "-x", "-r", "1", "-t", str(timeout), "-d",
                                str(self.nas_dict), f"127.0.0.1:{port}", command, secret],
@@ -67,13 +71,18 @@ def received(out: str) -> str:
     return match.group(0) if match else ""
 
 
+def nas_dictionary(tmp: Path) -> Path:
+    folder = tmp / "nas"
+    folder.mkdir()
+    (folder / "dictionary").write_text(NAS_DICTIONARY)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory):
     require_binary("radclient")
     tmp = tmp_path_factory.mktemp("radagent")
-    nas_dict = tmp / "nas"
-    nas_dict.mkdir()
-    (nas_dict / "dictionary").write_text(NAS_DICTIONARY)
+    nas_dict = nas_dictionary(tmp)
     port, auth, acct = free_port(), free_port(), free_port()
     overrides = storage_overrides(tmp, port)
     processors: list[dict] = [INTERIM_DEBIT]
@@ -277,3 +286,116 @@ def test_fuzzed_packets_get_no_reply_and_the_agent_keeps_answering(agent):
     out = received(agent.radclient("auth", AUTH.format(sid="after-fuzz", tag="51585361")
                                    + ', User-Password = "CGRateSPassword1"'))
     assert out.startswith("Received Access-Accept"), out
+
+
+# ---------------------------------------------------------------------------------------------------- shipped
+
+
+def start_shipped(tmp: Path, config: Path, tariffplan: Path, secret: str, extra: dict | None = None) -> Agent:
+    port, auth, acct = free_port(), free_port(), free_port()
+    overrides = storage_overrides(tmp, port)
+    overrides["radius_agent"] = {
+        "listeners": [{"network": "udp", "auth_address": f"127.0.0.1:{auth}", "acct_address": f"127.0.0.1:{acct}"}],
+        **(extra or {})}
+    eng = EngineProcess(make_config_dir(tmp / "cfg", config, overrides=overrides), port, tmp / "engine.log").start()
+    try:
+        assert eng.call("APIerSv1.LoadTariffPlanFromFolder", {"FolderPath": str(tariffplan)}) == "OK"
+    except BaseException:
+        eng.kill()
+        raise
+    return Agent(eng, auth, acct, nas_dictionary(tmp), secret)
+
+
+def readme_commands(readme: Path) -> list[str]:
+    """The radclient commands of the tutorial, in order."""
+    blocks = re.findall(r"```sh\n(.*?)```", readme.read_text(), re.S)
+    return [line for block in blocks for line in block.splitlines() if line.startswith("radclient ")]
+
+
+def answer_disconnect(sock: socket.socket, secret: bytes, seen: list) -> None:
+    """A NAS's RFC 5176 server for one request: Disconnect-ACK."""
+    data, addr = sock.recvfrom(4096)
+    seen.append(data)
+    head = bytes([41, data[1]]) + (20).to_bytes(2, "big")
+    sock.sendto(head + hashlib.md5(head + data[4:20] + secret).digest(), addr)
+
+
+def test_tutorial_commands_work(tmp_path):
+    require_binary("radclient")
+    folder = REPO / "tutorials" / "radius"
+    nas = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    nas.bind(("127.0.0.1", 0))
+    agent = start_shipped(tmp_path, folder / "engine", folder / "tariffplan", "bngsecret",
+                          {"client_da_addresses": {"127.0.0.1": {"port": nas.getsockname()[1]}}})
+    try:
+        outs = {}
+        commands = readme_commands(folder / "README.md")
+        assert len(commands) == 8
+        for cmd in commands:
+            cmd = cmd.replace("127.0.0.1:1812", f"127.0.0.1:{agent.auth}").replace(
+                "127.0.0.1:1813", f"127.0.0.1:{agent.acct}").replace("radclient ", "radclient -t 2 -r 1 ", 1)
+            proc = subprocess.run(["bash", "-c", cmd], cwd=REPO, capture_output=True, timeout=20)
+            outs[cmd.rsplit("/", 1)[-1].removesuffix(".txt")] = received(proc.stdout.decode())
+        assert outs["auth_pap"].startswith("Received Access-Accept") and "Session-Timeout = 30000" in outs["auth_pap"]
+        assert "Acct-Interim-Interval = 300" in outs["auth_pap"]
+        assert "Session-Timeout = 30000" in outs["auth_chap"]
+        assert 'Reply-Message = "RADAUTH_FAILED"' in outs["auth_wrong_password"]
+        assert outs["auth_bob"].startswith("Received Access-Accept") and "Session-Timeout = 180" in outs["auth_bob"]
+        for name in ("acct_start", "acct_interim", "acct_stop", "acct_on"):
+            assert outs[name].startswith("Received Accounting-Response"), (name, outs[name])
+        [cdr] = agent.engine.call("CDRsV1.GetCDRs", {"Accounts": ["alice"]})
+        assert cdr["Usage"] == 1800 * 10**9 and Decimal(str(cdr["Cost"])) == Decimal("0.3")
+        assert {k: cdr["ExtraFields"][k] for k in ("InputOctets", "OutputOctets", "DisconnectCause")} == {
+            "InputOctets": "314572800", "OutputOctets": "5368709120", "DisconnectCause": "User-Request"}
+        # the README's Disconnect section, with a NAS answering on the address client_da_addresses gives
+        out = agent.radclient("acct", 'Acct-Status-Type = Start, Acct-Session-Id = "ipoe-0001", User-Name = "bob", '
+                                     "NAS-IP-Address = 127.0.0.1", secret="bngsecret")
+        assert received(out).startswith("Received Accounting-Response")
+        seen: list[bytes] = []
+        responder = threading.Thread(target=answer_disconnect, args=(nas, b"bngsecret", seen))
+        responder.start()
+        assert agent.engine.call("SessionSv1.ForceDisconnect", {"Filters": ["*string:~*req.Account:bob"]}) == "OK"
+        responder.join(5)
+        assert seen and seen[0][0] == 40 and b"ipoe-0001" in seen[0] and b"FORCED_DISCONNECT" in seen[0]
+        assert "LOG, sending Disconnect-Request for session with ID 'ipoe-0001'" in agent.engine.log()
+    finally:
+        agent.engine.kill()
+        nas.close()
+
+
+def test_voice_sample_config(tmp_path):
+    require_binary("radclient")
+    agent = start_shipped(tmp_path, REPO / "config" / "samples" / "radius_voice",
+                          shared_data("tariffplans", "oldtutorial"), "proxysecret")
+    try:
+        call = ('User-Name = "1001", Called-Station-Id = "1002", Acct-Session-Id = "call-1@proxy", '
+                'Sip-From-Tag = "ft1", NAS-IP-Address = 127.0.0.1')
+        out = received(agent.radclient("auth", call + ", Service-Type = 30, Event-Timestamp = 1497106115"))
+        assert out.startswith("Received Access-Accept") and 'SIP-AVP = "session_max_time#10800"' in out, out
+        leg = call + ', Sip-To-Tag = "tt1", X-Ascend-User-Acct-Time = 1700000000'
+        for status, ts in (("Start", 1700000005), ("Stop", 1700000070)):
+            out = received(agent.radclient("acct", f"Acct-Status-Type = {status}, Event-Timestamp = {ts}, " + leg))
+            assert out.startswith("Received Accounting-Response"), out
+        [cdr] = agent.engine.call("CDRsV1.GetCDRs", {"OriginIDs": ["call-1@proxy-ft1-tt1"]})
+        assert cdr["Usage"] == 70 * 10**9 and cdr["CostSource"] == "*sessions"  # BYE time - INVITE time
+        out = received(agent.radclient("acct", 'Acct-Status-Type = 15, Sip-Response-Code = 486, '
+                                              'Event-Timestamp = 1700000100, ' + call.replace("call-1", "call-2")))
+        assert out.startswith("Received Accounting-Response"), out
+        [cdr] = agent.engine.call("CDRsV1.GetCDRs", {"OriginIDs": ["call-2@proxy-ft1"]})
+        assert cdr["Usage"] == 0 and cdr["ExtraFields"]["DisconnectCause"] == "486"
+    finally:
+        agent.engine.kill()
+
+
+def test_a_processor_that_does_not_compile_is_disabled_not_fatal(caplog):
+    from agents.radius.agent import _compile_processors
+
+    good = {"id": "Good", "flags": ["*none"], "reply_fields": [
+        {"tag": "Code", "path": "*rep.*radReplyCode", "type": "*constant", "value": "AccessAccept"}]}
+    bad = {"id": "Bad", "flags": ["*none"], "request_fields": [
+        {"tag": "Broken", "path": "*cgreq.X", "type": "*no_such_type", "value": "1"}]}
+    with caplog.at_level("ERROR", logger="agents.radius"):
+        procs = _compile_processors([bad, good], {}, ";")
+    assert [p.id for p in procs] == ["Good"]
+    [record] = caplog.records
+    assert "<Bad>" in record.getMessage() and "<Broken>" in record.getMessage() and "disabled" in record.getMessage()
