@@ -518,7 +518,7 @@ class PeerConnection:
         assert msg is not None
         self._events.append(ApplicationAnswer(msg))
 
-    # ---- helpers --------------------------------------------------------------------------------------------
+    # ---- internals ------------------------------------------------------------------------------------------
     def _add_capabilities(self, msg: Message, with_origin: bool = True) -> None:
         ident = self.identity
         if with_origin:
