@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from typing import Any
 
@@ -24,6 +25,7 @@ from engine.rpc.errors import (
 )
 from engine.rpc.registry import rpc, rpc_caller
 from engine.sessions.charging import Charger, wire_cd
+from engine.sessions.index import ActiveSessions
 from engine.sessions.session import Event, Session, SRun, State
 from engine.units import SECOND, format_time, parse_duration, parse_time
 
@@ -54,7 +56,7 @@ def _opt_duration(event: dict, name: str) -> int | None:
 class SessionService:
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
-        self.active: dict[str, Session] = {}
+        self.active = ActiveSessions(ctx.cfg.section("sessions").get("session_indexes") or [])
         self.closed: dict[str, tuple[Session, float]] = {}  # insertion order is closing order
         self.clients: dict[int, Any] = {}
         self._bg: set[asyncio.Task] = set()
@@ -104,6 +106,9 @@ class SessionService:
         interval = parse_duration(self.cfg.get("channel_sync_interval") or 0)
         if interval > 0:
             self._sync_task = self._spawn(self._sync_loop(interval))
+
+    async def reload(self, cfg: Any) -> None:
+        self.active.set_indexed_fields(cfg.section("sessions").get("session_indexes") or [])
 
     async def stop(self) -> None:
         """Shutdown. ``*persist``: sessions stay recorded (snapshot + journal) and are restored on the next start;
@@ -694,9 +699,10 @@ class SessionService:
 
     # ======================================================================================== session queries
 
-    async def _matching(self, args: dict, sessions: list[Session]) -> list[Session]:
+    async def _matching(self, args: dict) -> list[Session]:
         filters = (args or {}).get("Filters") or []
         tenant = (args or {}).get("Tenant") or ""
+        sessions = self.active.candidates(filters)
         out = []
         for s in sessions:
             if tenant and s.tenant != tenant:
@@ -738,7 +744,7 @@ class SessionService:
 
     @rpc("SessionSv1.GetActiveSessions")
     async def get_active_sessions(self, args: dict) -> list[dict]:
-        sessions = await self._matching(args, list(self.active.values()))
+        sessions = await self._matching(args)
         out = [e for s in sessions for e in self._external(s)]
         if not out:
             raise RPCError(NOT_FOUND)
@@ -746,7 +752,7 @@ class SessionService:
 
     @rpc("SessionSv1.GetActiveSessionsCount")
     async def get_active_sessions_count(self, args: dict) -> int:
-        return sum(len(s.runs) for s in await self._matching(args, list(self.active.values())))
+        return sum(len(s.runs) for s in await self._matching(args))
 
     @rpc("SessionSv1.GetPassiveSessions")
     async def get_passive_sessions(self, args: dict) -> list[dict]:
@@ -760,7 +766,7 @@ class SessionService:
 
     @rpc("SessionSv1.ForceDisconnect")
     async def force_disconnect(self, args: dict) -> str:
-        sessions = await self._matching(args, list(self.active.values()))
+        sessions = await self._matching(args)
         if not sessions:
             raise RPCError(NOT_FOUND)
         errors = []
@@ -775,7 +781,7 @@ class SessionService:
 
     @rpc("SessionSv1.AlterSessions")
     async def alter_sessions(self, args: dict) -> str:
-        sessions = await self._matching(args, list(self.active.values()))
+        sessions = await self._matching(args)
         if not sessions:
             raise RPCError(NOT_FOUND)
         event = args.get("Event") or {}
@@ -863,6 +869,9 @@ class SessionService:
         ttl = parse_duration(opts.get("*sessionTTL") or self.cfg.get("session_ttl") or 0)
         if ttl <= 0:
             return
+        max_delay = parse_duration(opts.get("*sessionTTLMaxDelay") or self.cfg.get("session_ttl_max_delay") or 0)
+        if max_delay > 0:  # spread the expiries of sessions started together, as CGRateS does
+            ttl += random.randrange(max_delay)
         for t in [t for t in s.tasks if getattr(t, "_cgr_ttl", False)]:
             t.cancel()
             s.tasks.remove(t)

@@ -21,7 +21,8 @@ from tests.integration.test_sessions import balances, set_only_monetary, start_e
 def engine_http(tmp_path):
     http = free_port()
     eng = start_engine(tmp_path, "oldtutorial", {"listen": {"http": f"127.0.0.1:{http}"},
-                                                 "sessions": {"session_ttl": "1s"}})
+                                                 "sessions": {"session_ttl": "1s",
+                                                              "session_indexes": ["*req.Account"]}})
     eng.http_port = http  # type: ignore[attr-defined]
     yield eng
     eng.kill()
