@@ -197,6 +197,24 @@ class Scheduler:
         self.entries.sort(key=lambda x: (x.due, -x.timing.Weight))
         return ran
 
+    async def _task_passes(self, e: _Entry, account_key: str) -> bool:
+        """``schedulers.filters`` over the task (CGRateS: Uuid, AccountID, ActionsID), with the task under *req."""
+        cfg = getattr(self.ctx, "cfg", None)
+        filters = (cfg.get("schedulers", "filters", default=[]) if cfg is not None else []) or []
+        if not filters:
+            return True
+        fs = getattr(self.ctx, "services", {}).get("filters")
+        if fs is None:
+            log.warning("scheduler: schedulers.filters set but FilterS is not running; tasks are not filtered")
+            return True
+        task = {"Uuid": e.timing.Uuid, "AccountID": account_key, "ActionsID": e.timing.ActionsID}
+        tenant = account_key.partition(":")[0] or cfg.get("general", "default_tenant", default="cgrates.org")
+        try:
+            return await fs.pass_filters(tenant, filters, fs.event_dp(task))
+        except Exception as exc:  # a broken filter must not stop the scheduler; the task is not run
+            log.warning("scheduler: schedulers.filters on task %s/%s: %s", e.timing.ActionsID, account_key, exc)
+            return False
+
     async def _run_slot(self, e: _Entry, slot: datetime) -> None:
         dm = self.acc.dm
         raw = await dm.get(ACTION_PLAN, e.plan_id)
@@ -212,6 +230,10 @@ class Scheduler:
             akey = f"{tkey}|{key}"
             done = await dm.get(SCHEDULER_STATE, akey)
             if done is not None and (time_from_json(done.get("Last")) or slot) >= slot:
+                continue
+            if not await self._task_passes(e, key):
+                log.info("scheduler: actions %s of plan %s not run on %s: schedulers.filters do not pass",
+                         e.timing.ActionsID, e.plan_id, key or "(no account)")
                 continue
             mark = ("set", SCHEDULER_STATE, akey, {"Last": stamp})
             try:

@@ -216,3 +216,25 @@ async def test_asap_runs_when_attached_and_is_not_scheduled():
     sched = Scheduler(ctx)
     await sched.load()
     assert sched.queue() == []
+
+
+async def test_scheduler_filters_decide_which_tasks_run():
+    from engine.filters import FilterService
+
+    clock = Clock(dt(2024, 1, 15, 9))
+    dm = MemoryDataDB()
+    svc, ctx = make(dm)
+    ctx.cfg = config_from_dict({"general": {"default_timezone": "UTC"},
+                                "schedulers": {"filters": ["*string:~*req.AccountID:cgrates.org:1002"]}})
+    from engine.cache import Cache
+    from engine.datamanager import DataManager
+
+    ctx.services["filters"] = FilterService(SimpleNamespace(dm=DataManager(dm, Cache()), cfg=ctx.cfg, conns=None,
+                                                            services={}))
+    await setup_plan(svc, {"MonthDays": "15", "Time": "10:00:00"}, accounts=("1001", "1002"))
+    sched = Scheduler(ctx, clock=clock)
+    await sched.load()
+    clock.t = dt(2024, 1, 15, 10, 0, 1)
+    await sched.run_due()
+    assert await value(svc, "1002") == 10  # passes the filter: topped up
+    assert await value(svc, "1001") == 0  # filtered out: not run
