@@ -671,10 +671,8 @@ async def refund_increments(accounting: Accounting, tor: str, increments: list[d
         return {}
     out: dict[str, Account] = {}
     async with accounting.transaction(*by_account, from_debit=True) as tx:
-        if journal:
-            if await accounting.dm.get(JOURNAL_KIND, journal[0]) is not None:
-                return out
-            tx.extra_ops.append(("set", JOURNAL_KIND, journal[0], {"Method": journal[1], "Increments": increments}))
+        if not await _journal_once(accounting, tx, journal, {"Increments": increments}):
+            return out
         for key, incs in by_account.items():
             acc = await tx.load(key)
             if acc is None:
@@ -702,6 +700,18 @@ async def refund_increments(accounting: Accounting, tor: str, increments: list[d
     return out
 
 
+async def _journal_once(accounting: Accounting, tx: Transaction, journal: tuple[str, str] | None,
+                        record: dict) -> bool:
+    """Add SessionS's journal record to the transaction; False when the key is journaled already (a repeated
+    call: nothing is to be done again)."""
+    if not journal:
+        return True
+    if await accounting.dm.get(JOURNAL_KIND, journal[0]) is not None:
+        return False
+    tx.extra_ops.append(("set", JOURNAL_KIND, journal[0], {"Method": journal[1], **record}))
+    return True
+
+
 def _find_balance(acc: Account, uuid: str, tor: str) -> Balance | None:
     for b in acc.BalanceMap.get(tor, []):
         if b.Uuid == uuid:
@@ -723,10 +733,8 @@ async def refund_rounding(accounting: Accounting, increments: list[dict],
     if not by_account:
         return out
     async with accounting.transaction(*by_account, from_debit=True) as tx:
-        if journal:
-            if await accounting.dm.get(JOURNAL_KIND, journal[0]) is not None:
-                return out
-            tx.extra_ops.append(("set", JOURNAL_KIND, journal[0], {"Method": journal[1], "Increments": increments}))
+        if not await _journal_once(accounting, tx, journal, {"Increments": increments}):
+            return out
         for key, incs in by_account.items():
             acc = await tx.load(key)
             if acc is None:

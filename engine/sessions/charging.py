@@ -99,14 +99,13 @@ class Charger:
         diff = run.cost.rounding_difference() - run.cost.rounding_adjust
         if diff == 0:
             return
-        accounts = run.cost.account_ids()
-        if not accounts:
+        payer = run.cost.last_monetary_payer()
+        if payer is None:
             run.cost.rounding_adjust += diff
             return
         args = {"Tenant": run.cd.get("Tenant"), "Account": run.cd.get("Account"), "ToR": run.cd.get("ToR"),
                 "CgrID": session.cgrid, "RunID": run.run_id,
-                "Increments": [{"Duration": 0, "Cost": float(diff), "CompressFactor": 1,
-                                "BalanceInfo": {"AccountID": accounts[0]}}],
+                "Increments": [{"Duration": 0, "Cost": float(diff), "CompressFactor": 1, "BalanceInfo": payer}],
                 "APIOpts": self._opts(session, run)}
         try:
             await self.rals.call("Responder.RefundRounding", args)

@@ -75,14 +75,21 @@ class RunCost:
                 decimals, method = d, rating["RoundingMethod"]
         return decimals, method
 
-    def account_ids(self) -> list[str]:
-        ids: list[str] = []
-        for ts in self.timespans:
-            for inc in ts.get("Increments") or []:
-                acc = _balance_account(inc.get("BalanceInfo"))
-                if acc and acc not in ids:
-                    ids.append(acc)
-        return ids
+    def last_monetary_payer(self) -> dict | None:
+        """BalanceInfo naming the money balance that paid last (where rounding is charged, as CGRateS's round
+        increment does); the account alone when only unit balances paid."""
+        account = ""
+        for ts in reversed(self.timespans):
+            for inc in reversed(ts.get("Increments") or []):
+                bi = inc.get("BalanceInfo")
+                if not isinstance(bi, dict):
+                    continue
+                money = bi.get("Monetary")
+                if isinstance(money, dict) and money.get("UUID"):
+                    return {"Monetary": {"UUID": money["UUID"], "ID": money.get("ID", "")},
+                            "AccountID": _balance_account(bi)}
+                account = account or _balance_account(bi)
+        return {"AccountID": account} if account else None
 
     # ------------------------------------------------------------------ trimming
 

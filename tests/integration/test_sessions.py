@@ -147,8 +147,8 @@ def test_repeated_initiate_update_terminate_never_charge_twice(oldtutorial):
     assert oldtutorial.call("SessionSv1.TerminateSession", term) == "OK"
     assert balances(oldtutorial, "1001", "*monetary") == settled
     # 100s peak to DST_FS: 0.8 + 0.4 + 4×0.03333 = 1.33332, rounded *up to 4 decimals = 1.3334; the rounding
-    # (0.00008) is charged to the account's *default monetary balance, as CGRateS's RefundRounding does
-    assert sum(settled) == Decimal(10) - Decimal("1.3334")
+    # (0.00008) is charged to the balance that paid the call
+    assert settled == [Decimal(10) - Decimal("1.3334")]
 
 
 def test_duplicate_cdr_is_refused_and_not_debited_twice(oldtutorial):
