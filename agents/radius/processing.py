@@ -74,21 +74,22 @@ class RadiusDataProvider:
 
     def __init__(self, packet: Packet) -> None:
         self.packet = packet
-        self._index: dict[str, str] | None = None
+        self._index: dict[str, Any] | None = None
         #: attributes the ``*radauth`` check adds to an Access-Accept (MS-CHAP2-Success, MPPE keys)
         self.auth_reply: list[tuple[str, Any]] = []
 
     def __repr__(self) -> str:
         return repr(self.packet)
 
-    def _build_index(self) -> dict[str, str]:
-        index: dict[str, str] = {}
+    def _build_index(self) -> dict[str, Any]:
+        index: dict[str, Any] = {}
         for attr in self.packet.attributes:
-            for a in attr.walk():
-                name = a.name
-                if name not in index:
-                    index[name] = a.text
-                    index.setdefault(name.lower(), index[name])
+            defn = attr.defn
+            if defn is not None and defn.type == "tlv":
+                for a in attr.walk():
+                    index.setdefault(a.name, a)
+            else:
+                index.setdefault(attr.name, attr)
         self._index = index
         return index
 
@@ -96,12 +97,15 @@ class RadiusDataProvider:
         index = self._index if self._index is not None else self._build_index()
         if len(path) == 1:
             name = path[0]
-            value = index.get(name)
-            if value is None:
-                value = index.get(name.lower())
-            if value is None:
-                raise NOT_FOUND_ERROR
-            return value
+            found = index.get(name)
+            if found is None:
+                defn = self.packet.dictionary.get(name)  # names are case-insensitive
+                found = index.get(defn.name) if defn is not None else None
+                if found is None:
+                    raise NOT_FOUND_ERROR
+            if type(found) is not str:
+                found = index[name] = found.text  # converted once, when a template first reads it
+            return found
         if len(path) == 2:  # Vendor.Attribute
             defn = self.packet.dictionary.get(path[1])
             vendor = self.packet.dictionary.vendor(path[0])
