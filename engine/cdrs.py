@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 
 from engine.models import cdr as C
 from engine.models.tariffplan import time_to_json
+from engine.rating.callcost import event_cost_from_json
 from engine.rpc.errors import EXISTS, NOT_FOUND, RPCError, server_error
 from engine.rpc.registry import rpc
 from engine.storage.base import CDRFilter
@@ -44,16 +45,9 @@ def call_descriptor_for(cdr: dict) -> dict:
 
 
 def event_cost_json(cc: Any, cgrid: str, run_id: str) -> Any:
-    """CGRateS's EventCost for a CallCost reply (JSON in, JSON out)."""
-    try:
-        from engine.rating.callcost import CallCost, event_cost
-    except ImportError:  # pragma: no cover - rating is part of every build
-        return cc
-    from_json = getattr(CallCost, "from_json", None)
-    if isinstance(cc, dict) and from_json is not None:
-        return event_cost(from_json(cc), cgrid, run_id)
-    if isinstance(cc, CallCost):
-        return event_cost(cc, cgrid, run_id)
+    """CGRateS's EventCost for a CallCost reply (JSON in, JSON out), with the Accounting of what paid."""
+    if isinstance(cc, dict):
+        return event_cost_from_json(cc, cgrid, run_id)
     return cc
 
 

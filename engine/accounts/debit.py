@@ -36,6 +36,7 @@ from engine.models.account import (
 from engine.models.tariffplan import MAX_COST_DISCONNECT
 from engine.rating import CallCost, CallDescriptor, RatingError, get_cost, parse_zero_rating_subject, zero_cost
 from engine.rating import timings as rtm
+from engine.rating.callcost import accounting_map
 from engine.rating.timespans import Increment, TimeSpan, compress_increments, max_cost
 from engine.rpc.errors import ACCOUNT_DISABLED, ACCOUNT_NOT_FOUND, INSUFFICIENT_CREDIT, MAX_USAGE_EXCEEDED, RPCError
 
@@ -849,39 +850,8 @@ async def refund_increments_cd(accounting: Accounting, args: dict) -> dict | Non
 
 
 def accounting_for(cc: CallCost) -> dict[str, dict]:
-    """CGRateS's EventCost ``Accounting`` map for a debited CallCost, setting each increment's ``accounting_id``.
-
-    A unit-paid increment charges its balance ``Consumed`` units (``ExtraChargeID`` names the money charge of a
-    priced unit, else "*none"); a money-paid increment charges its Cost. Equal charges share one ID. Pass the map
-    to ``engine.rating.event_cost(cc, cgrid, run_id, accounting=...)``.
-    """
-    import hashlib
-    import json
-
-    out: dict[str, dict] = {}
-
-    def id_for(charge: dict) -> str:
-        key = hashlib.sha1(json.dumps(charge, sort_keys=True).encode()).hexdigest()[:7]
-        out[key] = charge
-        return key
-
-    for ts in cc.Timespans:
-        for inc in ts.increments:
-            bi = inc.balance_info
-            if not isinstance(bi, DebitInfo) or not (bi.Unit or bi.Monetary):
-                continue
-            if bi.Unit:
-                extra = "*none"
-                if bi.Monetary:
-                    extra = id_for({"AccountID": bi.AccountID, "BalanceUUID": bi.Monetary["UUID"], "RatingID": "",
-                                    "Units": num_json(inc.cost), "ExtraChargeID": ""})
-                charge = {"AccountID": bi.AccountID, "BalanceUUID": bi.Unit["UUID"], "RatingID": "",
-                          "Units": bi.Unit["Consumed"], "ExtraChargeID": extra}
-            else:
-                charge = {"AccountID": bi.AccountID, "BalanceUUID": bi.Monetary["UUID"], "RatingID": "",
-                          "Units": num_json(inc.cost), "ExtraChargeID": ""}
-            inc.accounting_id = id_for(charge)
-    return out
+    """CGRateS's EventCost ``Accounting`` map for a debited CallCost (see engine.rating.callcost.accounting_map)."""
+    return accounting_map(cc)
 
 
 async def refund_rounding_cd(accounting: Accounting, args: dict) -> dict | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
@@ -114,6 +115,16 @@ class CallCost:
                 so_far += inc.cost * inc.compress_factor
                 usage += inc.duration * inc.compress_factor
         return None
+
+    @classmethod
+    def from_json(cls, d: dict) -> CallCost:
+        """From CGRateS's CallCost JSON (what Responder.Debit/MaxDebit/GetCost send back)."""
+        return cls(
+            Category=d.get("Category") or "", Tenant=d.get("Tenant") or "", Subject=d.get("Subject") or "",
+            Account=d.get("Account") or "", Destination=d.get("Destination") or "", ToR=d.get("ToR") or "*voice",
+            Cost=Decimal(str(d.get("Cost") or 0)), Timespans=[TimeSpan.from_json(t) for t in d.get("Timespans") or []],
+            RatedUsage=int(d.get("RatedUsage") or 0), AccountSummary=d.get("AccountSummary"),
+        )
 
     def to_json(self) -> dict:
         return {
@@ -239,6 +250,51 @@ def _rating_id(ts: TimeSpan, ri: RateInterval | None, tables: dict[str, dict]) -
             "RatingFiltersID": rf_id,
         }
     return rating_id
+
+
+def _part(bi: Any, name: str) -> Any:
+    return bi.get(name) if isinstance(bi, dict) else getattr(bi, name, None)
+
+
+def accounting_map(cc: CallCost) -> dict[str, dict]:
+    """CGRateS's EventCost ``Accounting`` map for a debited CallCost, setting each increment's ``accounting_id``.
+
+    A unit-paid increment charges its balance ``Consumed`` units (``ExtraChargeID`` names the money charge of a
+    priced unit, else "*none"); a money-paid increment charges its Cost. Equal charges share one ID.
+    BalanceInfo may be accounting's DebitInfo or its JSON (a RALs reply).
+    """
+    out: dict[str, dict] = {}
+
+    def id_for(charge: dict) -> str:
+        key = hashlib.sha1(json.dumps(charge, sort_keys=True).encode()).hexdigest()[:7]
+        out[key] = charge
+        return key
+
+    for ts in cc.Timespans:
+        for inc in ts.increments:
+            bi = inc.balance_info
+            unit, money = (_part(bi, "Unit"), _part(bi, "Monetary")) if bi is not None else (None, None)
+            if not (unit or money):
+                continue
+            account = _part(bi, "AccountID") or ""
+            if unit:
+                extra = "*none"
+                if money:
+                    extra = id_for({"AccountID": account, "BalanceUUID": money["UUID"], "RatingID": "",
+                                    "Units": _num(inc.cost), "ExtraChargeID": ""})
+                charge = {"AccountID": account, "BalanceUUID": unit["UUID"], "RatingID": "",
+                          "Units": unit.get("Consumed"), "ExtraChargeID": extra}
+            else:
+                charge = {"AccountID": account, "BalanceUUID": money["UUID"], "RatingID": "",
+                          "Units": _num(inc.cost), "ExtraChargeID": ""}
+            inc.accounting_id = id_for(charge)
+    return out
+
+
+def event_cost_from_json(cc_json: dict, cgrid: str, run_id: str) -> dict:
+    """EventCost JSON for a CallCost JSON (a RALs reply), with the Accounting map of the balances that paid."""
+    cc = CallCost.from_json(cc_json)
+    return event_cost(cc, cgrid, run_id, accounting=accounting_map(cc))
 
 
 def walk_increments(cc: CallCost, visit: Callable[[TimeSpan, Increment], None]) -> None:

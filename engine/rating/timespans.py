@@ -136,6 +136,12 @@ class Increment:
             "CompressFactor": self.compress_factor,
         }
 
+    @classmethod
+    def from_json(cls, d: dict) -> Increment:
+        """From CGRateS's Increment JSON; BalanceInfo stays the JSON object it came as."""
+        return cls(duration=int(d.get("Duration") or 0), cost=Decimal(str(d.get("Cost") or 0)),
+                   compress_factor=int(d.get("CompressFactor") or 1), balance_info=d.get("BalanceInfo"))
+
 
 def _num(v: Decimal) -> float | int:
     return int(v) if v == v.to_integral_value() else float(v)
@@ -437,6 +443,28 @@ class TimeSpan:
 
     def increments_count(self) -> int:
         return sum(inc.compress_factor for inc in self.increments)
+
+    @classmethod
+    def from_json(cls, d: dict) -> TimeSpan:
+        """From CGRateS's TimeSpan JSON (a RALs reply), times RFC3339 to the nanosecond."""
+        from engine.models.tariffplan import time_from_json
+
+        incs = [Increment.from_json(i) for i in d.get("Increments") or []]
+        round_inc = d.get("RoundIncrement")
+        return cls(
+            time_start=time_from_json(d.get("TimeStart") or ""),
+            time_end=time_from_json(d.get("TimeEnd") or ""),
+            cost=Decimal(str(d.get("Cost") or 0)),
+            rate_interval=RateInterval.from_json(d.get("RateInterval")),
+            duration_index=int(d.get("DurationIndex") or 0),
+            increments=incs,
+            matched_subject=d.get("MatchedSubject") or "",
+            matched_prefix=d.get("MatchedPrefix") or "",
+            matched_dest_id=d.get("MatchedDestId") or "",
+            rating_plan_id=d.get("RatingPlanId") or "",
+            compress_factor=int(d.get("CompressFactor") or 1),
+            round_increment=Increment.from_json(round_inc) if round_inc else None,
+        )
 
     def to_json(self) -> dict:
         from engine.models.tariffplan import time_to_json

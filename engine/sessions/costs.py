@@ -7,7 +7,6 @@ paid — rounded once at the end as CGRateS rounds it, with the rounding differe
 
 from __future__ import annotations
 
-import copy
 from decimal import Decimal
 from typing import Any
 
@@ -141,9 +140,10 @@ class RunCost:
     # ------------------------------------------------------------------ shapes
 
     def as_call_cost(self, base: dict) -> dict:
+        """A CallCost view of the ledger, read-only: its spans are the ledger's own (not copied)."""
         cc = {k: base.get(k, "") for k in ("Category", "Tenant", "Subject", "Account", "Destination", "ToR")}
         cc["Cost"] = _num(self.cost)
-        cc["Timespans"] = copy.deepcopy(self.timespans)
+        cc["Timespans"] = self.timespans
         cc["RatedUsage"] = self.usage
         cc["AccountSummary"] = None
         return cc

@@ -93,6 +93,9 @@ def test_seed_request_reply_pairs(tutorial):
     by_run = {c["RunID"]: c for c in cdrs}
     assert set(by_run) == {"*default", "*raw"}  # the tutorial's two chargers
     assert by_run["*default"]["Usage"] == 12 * 60 * 10**9
+    details = by_run["*default"]["CostDetails"]  # CGRateS's EventCost, with the balance that paid each charge
+    assert details["Usage"] == 12 * 60 * 10**9 and details["Charges"] and details["Rating"]
+    assert {a["AccountID"] for a in details["Accounting"].values()} == {"cgrates.org:1001"}
     # 12 minutes 1001→1002 (RT_20CNT): 0.4 connect + 0.2 the first minute + 660 one-second increments at
     # 0.1/60 each rounded to 5 decimals (0.00167) = 0.4 + 0.2 + 1.1022 = 1.7022
     assert Decimal(str(by_run["*default"]["Cost"])) == Decimal("1.7022")
@@ -164,6 +167,8 @@ def test_duplicate_cdr_is_refused_and_not_debited_twice(oldtutorial):
     assert balances(oldtutorial, "1001", "*monetary") == after_first
     [cdr] = oldtutorial.call("CDRsV1.GetCDRs", {"OriginIDs": ["post1"]})  # oldtutorial has one charger
     assert cdr["RunID"] == "*default" and Decimal(str(cdr["Cost"])) == Decimal("1.2")
+    assert cdr["CostSource"] == "*cdrs" and cdr["CostDetails"]["Cost"] == 1.2
+    assert {a["BalanceUUID"] for a in cdr["CostDetails"]["Accounting"].values()}  # which balance paid
 
 
 def test_exhausted_credit_disconnects_through_the_back_channel(tmp_path):

@@ -589,3 +589,34 @@ async def test_max_computed_usage(tmp_path):
     assert err.value.code == "MAX_USAGE_EXCEEDED"
     # 5 minutes is allowed: 300 x 0.01 = 3
     assert await cost(rater, "1001", "1002", at("2024-01-08T10:00:00"), 5 * M) == Decimal("3")
+
+
+def test_call_cost_json_round_trip_and_event_cost_accounting():
+    """A RALs reply (CallCost JSON) read back gives the same JSON, and its EventCost names who paid."""
+    from engine.rating.callcost import CallCost, event_cost_from_json
+
+    reply = {
+        "Category": "call", "Tenant": "cgrates.org", "Subject": "1001", "Account": "1001", "Destination": "1004",
+        "ToR": "*voice", "Cost": 1.2, "RatedUsage": 60_000_000_000, "AccountSummary": None,
+        "Timespans": [{
+            "TimeStart": "2016-01-05T18:31:05Z", "TimeEnd": "2016-01-05T18:32:05.000000001Z", "Cost": 1.2,
+            "RateInterval": {"Timing": None, "Rating": {"ConnectFee": 0.8, "RoundingMethod": "*up",
+                                                         "RoundingDecimals": 4, "MaxCost": 0, "MaxCostStrategy": "",
+                                                         "Rates": [{"GroupIntervalStart": 0, "Value": 0.4,
+                                                                    "RateIncrement": 30_000_000_000,
+                                                                    "RateUnit": 60_000_000_000}]}, "Weight": 10},
+            "DurationIndex": 60_000_000_000, "RoundIncrement": None, "MatchedSubject": "s", "MatchedPrefix": "10",
+            "MatchedDestId": "DST_FS", "RatingPlanId": "RP", "CompressFactor": 1,
+            "Increments": [
+                {"Duration": 0, "Cost": 0.8, "CompressFactor": 1,
+                 "BalanceInfo": {"Unit": None, "Monetary": {"UUID": "m1", "ID": "MAIN"}, "AccountID": "t:1001"}},
+                {"Duration": 30_000_000_000, "Cost": 0.2, "CompressFactor": 2,
+                 "BalanceInfo": {"Unit": None, "Monetary": {"UUID": "m1", "ID": "MAIN"}, "AccountID": "t:1001"}},
+            ]}],
+    }
+    assert CallCost.from_json(reply).to_json() == reply
+    ec = event_cost_from_json(reply, "cg1", "*default")
+    assert ec["Usage"] == 60_000_000_000 and ec["Cost"] == 1.2
+    charged = [(inc["Cost"], inc["CompressFactor"], ec["Accounting"][inc["AccountingID"]])
+               for inc in ec["Charges"][0]["Increments"]]
+    assert [(c, n, a["BalanceUUID"], a["Units"]) for c, n, a in charged] == [(0.8, 1, "m1", 0.8), (0.2, 2, "m1", 0.2)]
