@@ -94,8 +94,7 @@ class DiameterConnection(asyncio.Protocol):
 
     # ---- asyncio.Protocol -----------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's TCPTransport is no asyncio.Transport
         self.remote_address = transport.get_extra_info("peername")
         if not self.peer.identity.host_ip_addresses:
             sock = transport.get_extra_info("sockname")
