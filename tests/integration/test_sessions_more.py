@@ -159,3 +159,18 @@ def test_shutdown_terminate_action_settles_open_sessions(tmp_path):
         assert Decimal(str(cdr["Cost"])) == Decimal("1.2") and cdr["Usage"] == 60 * 10**9
     finally:
         eng.kill()
+
+
+def test_rate_cdrs_rerates_without_charging_twice(engine_http):
+    set_only_monetary(engine_http, "1001", 10)
+    ev = {"Flags": ["*rals"], "Tenant": "cgrates.org", "Event": {
+        "ToR": "*voice", "OriginID": "rr1", "OriginHost": "pbx", "RequestType": "*postpaid", "Account": "1001",
+        "Destination": "1004", "AnswerTime": "2016-01-05T18:31:05Z", "Usage": "60s"}}
+    engine_http.call("CDRsV1.ProcessEvent", ev)
+    assert balances(engine_http, "1001", "*monetary") == [Decimal("8.8")]
+    [before] = engine_http.call("CDRsV1.GetCDRs", {"OriginIDs": ["rr1"]})
+    assert engine_http.call("CDRsV1.RateCDRs", {"OriginIDs": ["rr1"], "Flags": ["*rerate"]}) == "OK"
+    [after] = engine_http.call("CDRsV1.GetCDRs", {"OriginIDs": ["rr1"]})
+    assert Decimal(str(after["Cost"])) == Decimal("1.2") and after["CGRID"] == before["CGRID"]
+    # the first charge was given back before charging again: one call's worth taken in all
+    assert sum(balances(engine_http, "1001", "*monetary")) == Decimal("8.8")
