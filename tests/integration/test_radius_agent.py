@@ -56,11 +56,12 @@ class Agent:
     def __init__(self, engine: EngineProcess, auth: int, acct: int, nas_dict: Path, secret: str = SECRET) -> None:
         self.engine, self.auth, self.acct, self.nas_dict, self.secret = engine, auth, acct, nas_dict, secret
 
-    def radclient(self, command: str, attributes: str, secret: str = "", timeout: float = 2.0) -> str:
+    def radclient(self, command: str, attributes: str, secret: str = "", timeout: float = 2.0,
+                  transport: str = "udp") -> str:
         secret = secret or self.secret
         port = self.auth if command == "auth" else self.acct
-        proc = subprocess.run([require_binary("radclient"), "-x", "-r", "1", "-t", str(timeout), "-d",
-                               str(self.nas_dict), f"127.0.0.1:{port}", command, secret],
+        proc = subprocess.run([require_binary("radclient"), "-x", "-r", "1", "-t", str(timeout), "-P", transport,
+                               "-d", str(self.nas_dict), f"127.0.0.1:{port}", command, secret],
                               input=attributes.encode(), capture_output=True, timeout=timeout + 10)
         return (proc.stdout + proc.stderr).decode(errors="replace")
 
@@ -91,7 +92,8 @@ def agent(tmp_path_factory):
         processors += [{"id": "KamailioAccountingStart", "flags": ["*initiate", "*attributes", "*accounts"]},
                        {"id": "KamailioAccountingStop", "flags": ["*terminate", "*accounts", "*cdrs"]}]
     overrides["radius_agent"] = {
-        "listeners": [{"network": "udp", "auth_address": f"127.0.0.1:{auth}", "acct_address": f"127.0.0.1:{acct}"}],
+        "listeners": [{"network": "udp", "auth_address": f"127.0.0.1:{auth}", "acct_address": f"127.0.0.1:{acct}"},
+                      {"network": "tcp", "auth_address": f"127.0.0.1:{auth}", "acct_address": f"127.0.0.1:{acct}"}],
         "client_dictionaries": {"*default": [str(shared_data("radius", "dict"))]},
         "request_processors": processors,
     }
@@ -113,6 +115,12 @@ def test_pap_accept_carries_the_max_usage(agent):
                                    + ', User-Password = "CGRateSPassword1"'))
     assert out.startswith("Received Access-Accept"), out
     assert 'SIP-AVP = "session_max_time#10800"' in out
+
+
+def test_the_reference_tcp_listener(agent):
+    out = received(agent.radclient("auth", AUTH.format(sid="s-tcp", tag="51585361")
+                                   + ', User-Password = "CGRateSPassword1"', transport="tcp"))
+    assert out.startswith("Received Access-Accept") and "session_max_time#10800" in out, out
 
 
 def test_pap_wrong_password_is_rejected(agent):
@@ -399,3 +407,30 @@ def test_a_processor_that_does_not_compile_is_disabled_not_fatal(caplog):
     assert [p.id for p in procs] == ["Good"]
     [record] = caplog.records
     assert "<Bad>" in record.getMessage() and "<Broken>" in record.getMessage() and "disabled" in record.getMessage()
+
+
+async def test_reload_swaps_processors_and_reopens_only_changed_listeners(tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    from agents.radius.agent import RadiusAgent
+    from engine.config.loader import load_config
+
+    def config(processors: list[dict], auth: str) -> object:
+        (tmp_path / "cgrates.json").write_text(json.dumps({"radius_agent": {
+            "enabled": True, "sessions_conns": [], "request_processors": processors,
+            "listeners": [{"network": "udp", "auth_address": auth, "acct_address": "127.0.0.1:0"}]}}))
+        return load_config(tmp_path)
+
+    none = {"id": "A", "flags": ["*none"]}
+    ctx = SimpleNamespace(cfg=config([none], "127.0.0.1:0"), conns=SimpleNamespace(), services={})
+    agent = RadiusAgent(ctx)
+    await agent.start()
+    try:
+        server = agent.server
+        await agent.reload(config([none, {**none, "id": "B"}], "127.0.0.1:0"))
+        assert agent.server is server and [p.id for p in agent.settings.processors] == ["A", "B"]
+        await agent.reload(config([none], f"127.0.0.1:{free_port()}"))
+        assert agent.server is not server and server.listeners == []
+    finally:
+        await agent.stop()
