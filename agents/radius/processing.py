@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from engine.dataprovider import NOT_FOUND_ERROR, as_string
+from engine.dataprovider import NotFoundError, as_string
 from engine.fields import Leaf
 from engine.rpc.errors import mandatory_ie_missing
 
@@ -68,7 +68,11 @@ def request_vars(packet: Packet, remote_address: str) -> dict[str, Any]:
 
 
 class RadiusDataProvider:
-    """A decoded packet read by templates as ``*req`` (or ``*oreq``); values are looked up once."""
+    """A decoded packet read by templates as ``*req`` (or ``*oreq``); values are looked up once.
+
+    A missing attribute raises a new NotFoundError each time: raising one shared instance would chain every
+    raise's traceback onto it and keep all those frames (and the packets they reference) alive.
+    """
 
     __slots__ = ("_index", "auth_reply", "packet")
 
@@ -102,7 +106,7 @@ class RadiusDataProvider:
                 defn = self.packet.dictionary.get(name)  # names are case-insensitive
                 found = index.get(defn.name) if defn is not None else None
                 if found is None:
-                    raise NOT_FOUND_ERROR
+                    raise NotFoundError()
             if type(found) is not str:
                 found = index[name] = found.text  # converted once, when a template first reads it
             return found
@@ -110,12 +114,12 @@ class RadiusDataProvider:
             defn = self.packet.dictionary.get(path[1])
             vendor = self.packet.dictionary.vendor(path[0])
             if defn is None or vendor is None or defn.vendor != vendor.id:
-                raise NOT_FOUND_ERROR
+                raise NotFoundError()
             found = self.packet.find(defn)
             if not found:
-                raise NOT_FOUND_ERROR
+                raise NotFoundError()
             return found[0].text
-        raise NOT_FOUND_ERROR
+        raise NotFoundError()
 
     def field_as_string(self, path: Any) -> str:
         return self.field_as_any(path)
