@@ -141,7 +141,7 @@ class RadiusAgent:
         self.ctx = ctx
         self.cfg = ctx.cfg
         self.settings = self._compile(ctx.cfg)
-        ids = [SELF_CONNS.get(c, c) for c in (ctx.cfg.get(SECTION, "sessions_conns", default=None) or [])]
+        ids = _sessions_conns(ctx.cfg)
         self.sessions = ctx.conns.bidirectional(ids, self) if ids else None
         self.server: RadiusServer | None = None
         self._da_cache: OrderedDict[str, tuple[Packet, str]] = OrderedDict()
@@ -438,6 +438,22 @@ def _has(cfg: Any, section: str) -> bool:
     except KeyError:
         return False
     return True
+
+
+def _sessions_conns(cfg: Any) -> list[str]:
+    """``sessions_conns``, with this engine's own addresses (*localhost, *bijson_localhost) taken in process."""
+    out = []
+    for cid in cfg.get(SECTION, "sessions_conns", default=None) or []:
+        if cid in SELF_CONNS:
+            if not cfg.get("sessions", "enabled", default=False):
+                raise TemplateError(f"{SECTION}.sessions_conns: {cid} names this engine, whose SessionS is not "
+                                    "enabled; list an rpc_conns pool of *birpc_json connections to the SessionS "
+                                    "engine instead")
+            log.info("%s.sessions_conns: %s is this engine; its SessionS is reached in process, where it can call "
+                     "the agent back", SECTION, cid)
+            cid = SELF_CONNS[cid]
+        out.append(cid)
+    return out
 
 
 def _event_of(args: Mapping[str, Any]) -> tuple[dict[str, Any], Mapping[str, Any]]:
