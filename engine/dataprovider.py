@@ -51,8 +51,9 @@ class NotFoundError(RPCError):
         super().__init__(message)
 
 
-#: One shared instance: raising it allocates nothing, which matters on the matching hot path.
-NOT_FOUND_ERROR = NotFoundError()
+#: Marks "no such key" in look-ups. Never raise a shared exception instance instead: every raise chains another
+#: traceback onto it, keeping each request it passed through alive.
+MISSING: Any = object()
 
 
 @runtime_checkable
@@ -113,30 +114,30 @@ def index_node(node: Any, idx: str) -> Any:
         try:
             i = int(idx)
         except ValueError:
-            raise NOT_FOUND_ERROR from None
+            raise NotFoundError() from None
         if -len(node) <= i < len(node):
             return node[i]
-        raise NOT_FOUND_ERROR
+        raise NotFoundError()
     if isinstance(node, Mapping):
         if idx in node:
             return node[idx]
-        raise NOT_FOUND_ERROR
+        raise NotFoundError()
     if isinstance(node, DataProvider):
         return node.field_as_any((idx,))
-    raise NOT_FOUND_ERROR
+    raise NotFoundError()
 
 
 def navigate(node: Any, path: Sequence[str]) -> Any:
     """Follow ``path`` through dicts, lists and nested DataProviders; raises :class:`NotFoundError`."""
     for pos, segment in enumerate(path):
         if isinstance(node, Mapping):
-            value = node.get(segment, NOT_FOUND_ERROR)
-            if value is not NOT_FOUND_ERROR:
+            value = node.get(segment, MISSING)
+            if value is not MISSING:
                 node = value
                 continue
             key, idxs = parse_segment(segment)
             if not idxs or key not in node:
-                raise NOT_FOUND_ERROR
+                raise NotFoundError()
             node = node[key]
             for idx in idxs:
                 node = index_node(node, idx)
@@ -148,7 +149,7 @@ def navigate(node: Any, path: Sequence[str]) -> Any:
         elif isinstance(node, DataProvider):
             return node.field_as_any(tuple(path[pos:]))
         else:
-            raise NOT_FOUND_ERROR
+            raise NotFoundError()
     return node
 
 

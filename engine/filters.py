@@ -30,7 +30,6 @@ from decimal import Decimal
 from typing import Any
 
 from engine.dataprovider import (
-    NOT_FOUND_ERROR,
     DataProvider,
     MapDataProvider,
     NotFoundError,
@@ -499,10 +498,10 @@ class DynamicDataProvider:
     def field_as_any(self, path: Sequence[str]) -> Any:
         if path and path[0] in REMOTE:
             if len(path) < 2:
-                raise NOT_FOUND_ERROR
+                raise NotFoundError()
             obj = self.loaded.get((path[0], path[1]))
             if obj is None:
-                raise NOT_FOUND_ERROR
+                raise NotFoundError()
             return navigate(obj, path[2:]) if len(path) > 2 else obj
         return self.base.field_as_any(path)
 

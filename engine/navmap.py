@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from engine.dataprovider import (
-    NOT_FOUND_ERROR,
+    MISSING,
     MapDataProvider,
     NotFoundError,
     as_string,
@@ -196,24 +196,24 @@ class NavMap:
             return self.to_dict()
         for segment in path:
             if not isinstance(node, dict):
-                raise NOT_FOUND_ERROR
+                raise NotFoundError()
             children = node.get(segment)
             if children is None:
                 key, idxs = parse_segment(segment)
                 children = node.get(key)
                 if children is None or not children or not idxs:
-                    raise NOT_FOUND_ERROR
+                    raise NotFoundError()
                 try:
                     i = _slot(children, idxs[-1])
                 except ValueError:
-                    raise NOT_FOUND_ERROR from None
+                    raise NotFoundError() from None
                 if not 0 <= i < len(children):
-                    raise NOT_FOUND_ERROR
+                    raise NotFoundError()
                 node = children[i]
             elif children:
                 node = children[-1]
             else:
-                raise NOT_FOUND_ERROR
+                raise NotFoundError()
         if isinstance(node, Leaf):
             return node.value
         return _plain(node)
@@ -358,16 +358,16 @@ class SelectorDataProvider:
 
     def field_as_any(self, path: Sequence[str]) -> Any:
         key = tuple(path)
-        value = self._cache.get(key, NOT_FOUND_ERROR)
-        if value is not NOT_FOUND_ERROR:
+        value = self._cache.get(key, MISSING)
+        if value is not MISSING:
             return value
         if not key:
-            raise NOT_FOUND_ERROR
+            raise NotFoundError()
         name, idxs = parse_segment(key[-1])
         base = (*key[:-1], name)
         items = self.tree.avps_by_path(base)
         if not items:
-            raise NOT_FOUND_ERROR
+            raise NotFoundError()
         pick = 0
         if idxs:
             sel = idxs[0]
@@ -377,11 +377,11 @@ class SelectorDataProvider:
                 try:
                     pick = int(sel)
                 except ValueError:
-                    raise NOT_FOUND_ERROR from None
+                    raise NotFoundError() from None
                 if pick < 0:
                     pick += len(items)
         if not 0 <= pick < len(items):
-            raise NOT_FOUND_ERROR
+            raise NotFoundError()
         value = self.value_of(items[pick])
         self._cache[key] = value
         return value
@@ -396,11 +396,11 @@ class SelectorDataProvider:
                 if siblings:
                     break
             if len(siblings) != count:
-                raise NOT_FOUND_ERROR
+                raise NotFoundError()
             hits = {k for k, s in enumerate(siblings) if matcher(as_string(self.value_of(s)))}
             matching = hits if matching is None else matching & hits
         if not matching:
-            raise NOT_FOUND_ERROR
+            raise NotFoundError()
         return min(matching)
 
     def field_as_string(self, path: Sequence[str]) -> str:

@@ -180,3 +180,21 @@ def test_numeric_conversions():
     assert as_int("42") == 42
     with pytest.raises(ValueError):
         as_float("x")
+
+
+def test_misses_raise_fresh_exceptions_so_tracebacks_never_pile_up():
+    """A shared exception instance raised again chains every traceback onto itself (a leak under load)."""
+    from engine.dataprovider import MapDataProvider, NotFoundError
+
+    dp = MapDataProvider({"*req": {"A": [1]}})
+    caught = []
+    for path in (["*req", "nope"], ["*req", "A", "5"], ["*other"]) * 200:
+        try:
+            dp.field_as_any(path)
+        except NotFoundError as exc:
+            caught.append(exc)
+    assert len({id(e) for e in caught}) == len(caught) == 600
+    depth, tb = 0, caught[-1].__traceback__
+    while tb is not None:
+        depth, tb = depth + 1, tb.tb_next
+    assert depth < 10
