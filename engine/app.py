@@ -148,7 +148,9 @@ class Engine:
         log.info("engine %s started with %d RPC methods", self.node_id, len(self.registry.methods()))
 
     def _add_service(self, section: str, svc: Any) -> None:
-        self.registry.register_object(svc)
+        # An agent's AgentV1 methods answer SessionS on that agent's own back channel (ConnManager.bidirectional);
+        # in the engine's registry several agents would overwrite each other's.
+        self.registry.register_object(svc, skip_services=("AgentV1",))
         self.services.append((section, svc))
         if self.ctx is not None:
             self.ctx.services.setdefault(section, svc)

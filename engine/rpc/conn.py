@@ -24,6 +24,7 @@ log = logging.getLogger("cgr.rpc")
 INTERNAL = "*internal"
 BIRPC_INTERNAL = "*birpc_internal"
 LOCALHOST = "*localhost"
+BIJSON_LOCALHOST = "*bijson_localhost"
 
 STRATEGIES = (
     "*first",
@@ -166,7 +167,9 @@ class ConnManager:
         local = Dispatcher(registry, self.dispatcher.metrics)
         conns = []
         for cid in conn_ids:
-            if cid in (INTERNAL, BIRPC_INTERNAL):
+            # this engine's own addresses (as CGRateS configs write them) are this process: no socket needed
+            own = cid in (LOCALHOST, BIJSON_LOCALHOST) and cid not in self.rpc_conns
+            if cid in (INTERNAL, BIRPC_INTERNAL) or own:
                 conns.append(InternalConn(self.dispatcher, caller=InternalConn(local)))
                 continue
             spec = self.rpc_conns.get(cid)

@@ -43,12 +43,14 @@ class Registry:
         self._methods[name] = handler
         self._services.add(service)
 
-    def register_object(self, obj: object) -> list[str]:
-        """Register every method of ``obj`` marked with :func:`rpc`; returns the names registered."""
+    def register_object(self, obj: object, *, skip_services: tuple[str, ...] = ()) -> list[str]:
+        """Register every method of ``obj`` marked with :func:`rpc` (except those of ``skip_services``)."""
         names: list[str] = []
         for attr in dir(type(obj)):
             fn = getattr(type(obj), attr, None)
             for name in getattr(fn, _RPC_ATTR, ()):
+                if name.partition(".")[0] in skip_services:
+                    continue
                 self.register(name, getattr(obj, attr))
                 names.append(name)
         return names

@@ -348,7 +348,7 @@ class SessionService:
         existing = self.active.get(cgrid)
         if existing is not None:  # a retransmitted Initiate: same answer, no second debit
             return int(existing.opts.get("_init_max_usage", 0))
-        if cgrid in self.closed:
+        if cgrid in self.closed or await self._cdr_exists(cgrid):
             raise RPCError(EXISTS)
         opts = args.get("APIOpts") or {}
         interval = parse_duration(opts.get("*sessionDebitInterval") or self.cfg.get("debit_interval") or 0)
@@ -397,8 +397,8 @@ class SessionService:
         cgrid = C.event_cgrid(event)
         s = self.active.get(cgrid)
         if s is None:
-            if cgrid in self.closed:
-                reply["MaxUsage"] = 0
+            if cgrid in self.closed or await self._cdr_exists(cgrid):
+                reply["MaxUsage"] = 0  # an update after the end: nothing more is granted, nothing charged
                 return reply
             # CGRateS: an update for an unknown session initiates it
             reply["MaxUsage"] = await self._init_session({**args, "InitSession": True})
@@ -556,9 +556,16 @@ class SessionService:
             ev[C.COST_SOURCE] = "*sessions"
             ev[C.PRE_RATED] = True
 
+    def _closed_ttl(self) -> float:
+        """How long a closed session whose CDRs are not written yet waits for ProcessCDR (the ``*closed_sessions``
+        cache TTL, at least 10s). Once written it is forgotten; the stored CDR then answers repeats."""
+        part = self.ctx.cfg.get("caches", "partitions", "*closed_sessions", default={}) or {}
+        ttl = parse_duration(part.get("ttl") or 0) / SECOND
+        return max(ttl, 10.0)
+
     def _prune_closed(self) -> None:
-        """Forget closed sessions older than an hour (oldest first; stops at the first young one)."""
-        limit = time.monotonic() - 3600.0
+        """Forget closed sessions past their TTL (oldest first; stops at the first young one)."""
+        limit = time.monotonic() - self._closed_ttl()
         while self.closed:
             cgrid, (_, closed_at) = next(iter(self.closed.items()))
             if closed_at > limit:
@@ -590,6 +597,9 @@ class SessionService:
         cgrid = C.event_cgrid(event)
         closed = self.closed.get(cgrid)
         cdrs = self._required_conn("cdrs_conns", "CDRs")
+        if closed is None and await self._cdr_exists(cgrid):
+            log.info("ProcessCDR for %s: its CDRs are stored already; nothing to do", cgrid)
+            return "OK"
         if closed is None:
             await cdrs.call("CDRsV1.ProcessEvent", {"Flags": ["*rals", "*chargers:true"], "Tenant": self._tenant(args),
                                                     "ID": args.get("ID", ""), "Event": event,
@@ -622,6 +632,7 @@ class SessionService:
         if errors:
             raise errors[0]
         s.cdr_written = True
+        self.closed.pop(s.cgrid, None)
         await self.recovery.forget(s)
 
     # ======================================================================================== one-time events

@@ -336,9 +336,26 @@ async def test_bidirectional_conn_in_process_and_over_birpc(dispatcher):
     try:
         local = mgr.bidirectional(["*birpc_internal"], Agent())
         assert await local.call("TestSv1.CallBack", "local") == {"agent": "in-process", "asked": "local"}
+        own = mgr.bidirectional(["*bijson_localhost"], Agent())  # this engine itself: in process, no socket
+        assert await own.call("TestSv1.CallBack", "local") == {"agent": "in-process", "asked": "local"}
         remote = mgr.bidirectional(["sm"], Agent())
         assert await remote.call("TestSv1.CallBack", "wire") == {"agent": "remote", "asked": "wire"}
         await remote.close()
     finally:
         await mgr.close()
         await srv.stop()
+
+
+def test_agent_back_channel_methods_stay_off_the_engine_registry():
+    class AgentA:
+        @rpc("AgentV1.DisconnectSession")
+        async def disconnect(self, args):
+            return "A"
+
+        @rpc("AgentSv1.Status")
+        async def status(self, args):
+            return "ok"
+
+    reg = Registry()
+    assert reg.register_object(AgentA(), skip_services=("AgentV1",)) == ["AgentSv1.Status"]
+    assert "AgentV1.DisconnectSession" not in reg
