@@ -14,9 +14,12 @@ T flag or not, in either order) gets the first one's answer and is not processed
 SessionS reaches back through ``AgentV1``: ``DisconnectSession`` sends an Abort-Session-Request built with
 ``asr_template`` (or a Re-Auth-Request with ``rar_template`` when ``forced_disconnect`` is ``*rar``; nothing with
 ``*none``), ``AlterSession`` a Re-Auth-Request; both over the session's own connection (or another open one to the
-same peer), and fail unless the peer answers 2001. The templates read ``*req`` = the session's latest request,
-``*vars`` = its variables and ``*ev`` = the event SessionS sent (``DisconnectCause`` holds the reason).
-``DisconnectPeer`` sends a DPR to the peer named by ``OriginHost`` (and ``OriginRealm``).
+same peer), and fail unless the peer answers 2001. The session is found by its OriginID (or InitialOriginID, where
+one Diameter session is several in SessionS) among the Session-Ids of the credit-control sessions still running.
+The templates read ``*req`` = the session's latest request, ``*vars`` = its variables and ``*ev`` = the event
+SessionS sent (``DisconnectCause`` holds the reason). ``DisconnectPeer`` sends a DPR to the peer named by
+``OriginHost`` (and ``OriginRealm``). ``GetActiveSessionIDs`` lists the sessions initiated and not yet terminated
+through this agent.
 """
 
 from __future__ import annotations
@@ -103,7 +106,7 @@ class DiameterAgent:
         self.ctx = ctx
         self.cfg = ctx.cfg
         self.settings = self._compile(ctx.cfg)
-        ids = [SELF_CONNS.get(c, c) for c in (ctx.cfg.get(SECTION, "sessions_conns", default=None) or [])]
+        ids = _sessions_conns(ctx.cfg)
         self.sessions = ctx.conns.bidirectional(ids, self) if ids else None
         self._sessions_conn = _TrackingConn(self) if self.sessions is not None else None
         self.server: DiameterServer | None = None
@@ -284,6 +287,10 @@ class DiameterAgent:
         if fields is None:
             raise RPCError(f"{NOT_FOUND}: {what} template {template} (templates section)")
         cached = self.requests.get(origin_id)
+        if cached is None and event.get("InitialOriginID"):
+            # a session per Rating-Group has OriginID <Session-Id>_rg<N>; CGRateS's data samples and ours keep the
+            # Diameter Session-Id as InitialOriginID
+            cached = self.requests.get(as_string(event["InitialOriginID"]))
         if cached is None:
             raise RPCError(f"{what} for session {origin_id}: no request of this Session-Id is known to the "
                            f"agent (ended, or started before a restart): {NOT_FOUND}")
@@ -409,6 +416,22 @@ def _section_or_empty(cfg: Any, section: str) -> Any:
         return cfg.section(section)
     except KeyError:
         return {}
+
+
+def _sessions_conns(cfg: Any) -> list[str]:
+    """``sessions_conns``, with this engine's own addresses (*localhost, *bijson_localhost) taken in process."""
+    out = []
+    for cid in cfg.get(SECTION, "sessions_conns", default=None) or []:
+        if cid in SELF_CONNS:
+            if not cfg.get("sessions", "enabled", default=False):
+                raise TemplateError(f"{SECTION}.sessions_conns: {cid} names this engine, whose SessionS is not "
+                                    "enabled; list an rpc_conns pool of *birpc_json connections to the SessionS "
+                                    "engine instead")
+            log.info("%s.sessions_conns: %s is this engine; its SessionS is reached in process, where it can call "
+                     "the agent back", SECTION, cid)
+            cid = SELF_CONNS[cid]
+        out.append(cid)
+    return out
 
 
 def _event_of(args: Mapping[str, Any]) -> tuple[dict[str, Any], Mapping[str, Any]]:

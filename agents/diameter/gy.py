@@ -1,11 +1,11 @@
 """Credit-control (Gy/Ro, RFC 4006) message shaping for the Diameter agent.
 
 What the request processors write under ``*rep`` (and the ASR/RAR templates under ``*diamreq``) becomes AVPs here,
-with the semantics CGRateS gives a reply path: ``*rep.Granted-Service-Unit.CC-Time`` joins the last group of that
-name, ``new_branch`` starts a new one (a second Multiple-Services-Credit-Control), a top-level name written twice
-keeps the last value. An answer always has Session-Id, Origin-Host, Origin-Realm and a Result-Code (2001 unless a
-field wrote one); a CCA also gets Auth-Application-Id, CC-Request-Type and CC-Request-Number from its CCR when the
-templates did not write them, since RFC 4006 §3.2 requires them.
+with the semantics CGRateS gives a reply path (:func:`set_avp`): ``*rep.Granted-Service-Unit.CC-Time`` joins the
+last group of that name, ``new_branch`` starts a new one (a second Multiple-Services-Credit-Control), a top-level
+name written twice keeps the last value. An answer always has Session-Id, Origin-Host, Origin-Realm and a
+Result-Code (2001 unless a field wrote one); a CCA also gets Auth-Application-Id, CC-Request-Type and
+CC-Request-Number from its CCR when the templates did not write them, since RFC 4006 §3.2 requires them.
 
 The latest request of each credit-control session is kept (:class:`SessionRequests`), so that SessionS can have
 the session aborted (ASR) or re-authorized (RAR) with the session's own Session-Id, hosts and application.
@@ -14,14 +14,15 @@ the session aborted (ASR) or re-authorized (RAR) with the session's own Session-
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engine.dataprovider import parse_segment
 
-from .codec import FLAG_ERROR, FLAG_PROXIABLE, FLAG_REQUEST, DecodeError, ResultCode
-from .messages import Message
+from .codec import AVP, FLAG_ERROR, FLAG_PROXIABLE, FLAG_REQUEST, DecodeError, ResultCode
+from .dictionary import AVPDef
+from .messages import Message, coerce_value
 from .peer import PeerState
 
 if TYPE_CHECKING:
@@ -71,7 +72,49 @@ def apply_leaves(message: Message, leaves: Iterable[Any]) -> None:
         path = [parse_segment(step)[0] for step in leaf.path]
         if not path or path[0].startswith("*"):
             continue  # agent-level keys (none defined for Diameter yet) are not AVPs
-        message.set_avp_by_path(path, leaf.value, leaf.new_branch)
+        set_avp(message, path, leaf.value, leaf.new_branch)
+
+
+def set_avp(message: Message, path: Sequence[str], value: Any, new_branch: bool = False) -> AVP:
+    """Write one value at an AVP path, as CGRateS writes a reply field.
+
+    ``new_branch`` appends a whole new branch (a second Multiple-Services-Credit-Control). Otherwise a top-level
+    AVP replaces the last one of its name, and a nested one goes into the last group of each name along its path,
+    the missing groups created there. Unlike CGRateS, which takes the last group of the deepest level found
+    anywhere in the message, the placement never reaches back into an earlier sibling: after a new MSCC for
+    Rating-Group 2, ``Multiple-Services-Credit-Control.Granted-Service-Unit.CC-Total-Octets`` lands in that MSCC
+    even when only the MSCC of Rating-Group 1 has a Granted-Service-Unit yet. Where CGRateS's placement is
+    what a template means, both agree.
+    """
+    if message.dictionary is None:
+        raise KeyError(f"AVP {path[-1]!r}: the message has no dictionary")
+    defs = [message.dictionary.avp(name) for name in path]
+    if defs[-1].type == "Grouped":
+        raise ValueError(f"AVP path {'.'.join(path)}: the last AVP cannot be Grouped")
+    leaf = AVP.of(defs[-1], coerce_value(defs[-1], value))
+    if len(path) == 1 and not new_branch:
+        for i in range(len(message.avps) - 1, -1, -1):
+            if _is(message.avps[i], defs[0]):
+                message.avps[i] = leaf
+                return leaf
+    level = message.avps
+    depth = 0
+    if not new_branch:
+        while depth < len(path) - 1:
+            group = next((a for a in reversed(level) if _is(a, defs[depth]) and isinstance(a.value, list)), None)
+            if group is None:
+                break
+            level = group.value
+            depth += 1
+    branch = leaf
+    for definition in reversed(defs[depth:-1]):
+        branch = AVP.of(definition, [branch])
+    level.append(branch)
+    return leaf
+
+
+def _is(avp: AVP, definition: AVPDef) -> bool:
+    return avp.code == definition.code and avp.vendor_id == definition.vendor_id
 
 
 def answer_from_reply(request: Message, leaves: Iterable[Any], origin_host: str, origin_realm: str) -> Message:
@@ -185,4 +228,5 @@ __all__ = [
     "remote_address",
     "request_vars",
     "result_code",
+    "set_avp",
 ]

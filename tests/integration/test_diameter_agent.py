@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import logging
+import sys
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
+from agents.diameter.agent import DiameterAgent
+from engine.config.loader import config_from_dict, load_config
+from engine.rpc.errors import RPCError
 from tests.conftest import shared_data
-from tests.engine_proc import EngineProcess, free_port, make_config_dir, storage_overrides
+from tests.engine_proc import REPO, EngineProcess, free_port, make_config_dir, storage_overrides
 
 node_mod = pytest.importorskip("diameter.node")
 import diameter.node.peer as peer_mod  # noqa: E402
@@ -150,13 +156,13 @@ class PCEF:
     """A python-diameter Node with a credit-control application pointed at the agent; it answers ASR/RAR with
     2001 and keeps them."""
 
-    def __init__(self, port: int, host: str = PCEF_HOST) -> None:
+    def __init__(self, port: int, host: str = PCEF_HOST, agent_host: str = AGENT_HOST) -> None:
         self.received: list = []
         self.arrived = threading.Event()
         self.node = node_mod.Node(host, PCEF_REALM)
         self.node.idle_timeout = 30
         self.node.wakeup_interval = 1
-        self.peer = self.node.add_peer(f"aaa://{AGENT_HOST}:{port};transport=tcp", AGENT_REALM,
+        self.peer = self.node.add_peer(f"aaa://{agent_host}:{port};transport=tcp", AGENT_REALM,
                                        ip_addresses=["127.0.0.1"], is_persistent=True)
         self.app = SimpleThreadingApplication(constants.APP_DIAMETER_CREDIT_CONTROL_APPLICATION,
                                               is_auth_application=True, request_handler=self._on_request)
@@ -258,8 +264,39 @@ async def test_capabilities_watchdog_and_disconnect(engine):
         await client.stop()
 
 
-async def test_disconnect_peer_from_the_engine(engine):
-    client = PCEF(engine.diameter_port, host="dpr.example.net")
+def in_process_agent(cfg) -> DiameterAgent:
+    """The agent without an engine around it: no SessionS, FilterS's inline filters only."""
+    return DiameterAgent(SimpleNamespace(cfg=cfg, conns=SimpleNamespace(bidirectional=lambda ids, agent: None),
+                                         services={}))
+
+
+def test_default_config_loads_the_shipped_dictionaries():
+    agent = in_process_agent(config_from_dict({"diameter_agent": {"enabled": True, "sessions_conns": []}}))
+    s = agent.settings
+    assert s.dictionary.application(4).name == "Diameter Credit Control"
+    assert s.dictionary.avp("Multiple-Services-Credit-Control").type == "Grouped"
+    assert s.identity.auth_application_ids == [4] and s.identity.acct_application_ids == [3]
+    assert s.processors == () and {"*err", "*cca", "*asr", "*rar"} <= set(s.templates)
+
+
+def test_sample_config_compiles_every_shipped_processor(caplog):
+    caplog.set_level(logging.ERROR, "agents.diameter")
+    cfg = load_config(REPO / "config" / "samples" / "diameter_gy")
+    agent = in_process_agent(cfg)
+    assert not caplog.records, caplog.text
+    ids = {p.id for p in agent.settings.processors}
+    assert {"GyVoiceInitial", "GyVoiceUpdate", "GyVoiceTerminate", "GySMS", "GyDataNoRatingGroup"} <= ids
+    assert {f"GyData{kind}RG{rg}" for kind in ("Initial", "Update", "Terminate") for rg in (1, 2)} <= ids
+    assert len(ids) == 3 + 7 + 1
+    assert agent.settings.forced_disconnect == "*asr" and agent.settings.identity.origin_host == "ocs.cgrates.org"
+
+
+async def test_disconnect_peer():
+    cfg = config_from_dict({"diameter_agent": {"enabled": True, "sessions_conns": [], "origin_host": AGENT_HOST,
+                                               "listeners": [{"address": "127.0.0.1:0", "network": "tcp"}]}})
+    agent = in_process_agent(cfg)
+    await agent.start()
+    client = PCEF(agent.addresses[0][1], host="dpr.example.net")
     client.peer.is_persistent = False
     dprs: list[int] = []
     original = client.node.receive_dpr
@@ -271,14 +308,14 @@ async def test_disconnect_peer_from_the_engine(engine):
     client.node.receive_dpr = spy_dpr
     try:
         await client.start()
-        assert await asyncio.to_thread(engine.call, "AgentV1.DisconnectPeer",
-                                       {"OriginHost": "dpr.example.net", "OriginRealm": PCEF_REALM,
-                                        "DisconnectCause": 1}) == "OK"
+        assert await agent.disconnect_peer({"OriginHost": "dpr.example.net", "OriginRealm": PCEF_REALM,
+                                            "DisconnectCause": 1}) == "OK"
         assert dprs == [constants.E_DISCONNECT_CAUSE_BUSY]
-        with pytest.raises(RuntimeError, match="NOT_FOUND"):
-            engine.call("AgentV1.DisconnectPeer", {"OriginHost": "dpr.example.net"})
+        with pytest.raises(RPCError, match="NOT_FOUND"):
+            await agent.disconnect_peer({"OriginHost": "dpr.example.net"})
     finally:
         await client.stop()
+        await agent.stop()
 
 
 # ---------------------------------------------------------------------------------------------------- Gy
@@ -364,10 +401,10 @@ async def test_forced_disconnect_sends_asr_and_alter_sends_rar(engine, pcef):
     cca = await pcef.send(msg)
     xfail_on_lost_tenant(engine, cca)
     assert cca.result_code == 2001
-    ids = engine.call("AgentV1.GetActiveSessionIDs", "")
-    assert any(i["OriginID"] == session for i in ids)
-
     filters = {"Filters": [f"*string:~*req.OriginID:{session}"]}
+    # SessionS asks the agent which sessions it still has (AgentV1.GetActiveSessionIDs) and keeps this one
+    assert engine.call("SessionSv1.SyncSessions", "") == "OK"
+    assert engine.call("SessionSv1.GetActiveSessions", filters)
     assert engine.call("SessionSv1.AlterSessions", {**filters, "Event": {"Reason": "quota"}}) == "OK"
     rar = await pcef.wait_request(258)
     assert rar.session_id == session and rar.re_auth_request_type == 0
@@ -377,3 +414,111 @@ async def test_forced_disconnect_sends_asr_and_alter_sends_rar(engine, pcef):
     asr = await pcef.wait_request(274)
     assert asr.session_id == session
     assert asr.destination_host == PCEF_HOST.encode() and asr.auth_application_id == 4
+
+
+# ---------------------------------------------------------------------------------------------------- shipped templates
+
+TUTORIAL = REPO / "tutorials" / "diameter"
+OCS_HOST = "ocs.cgrates.org"
+ALICE = "491701234567"
+
+
+@pytest.fixture(scope="module")
+def tutorial(tmp_path_factory):
+    """cgr-engine on the tutorial's config (templates/diameter/*.json) and tariff plan."""
+    tmp = tmp_path_factory.mktemp("diamtutorial")
+    port, diameter_port = free_port(), free_port()
+    overrides = storage_overrides(tmp, port)
+    overrides["diameter_agent"] = {"listeners": [{"address": f"127.0.0.1:{diameter_port}", "network": "tcp"}]}
+    eng = EngineProcess(make_config_dir(tmp / "cfg", TUTORIAL / "engine", overrides=overrides), port,
+                        tmp / "engine.log").start()
+    eng.diameter_port = diameter_port  # type: ignore[attr-defined]
+    try:
+        assert eng.call("APIerSv1.LoadTariffPlanFromFolder", {"FolderPath": str(TUTORIAL / "tariffplan")}) == "OK"
+        yield eng
+    finally:
+        eng.kill()
+
+
+@pytest.fixture(scope="module")
+def ocs_client(tutorial):
+    client = PCEF(tutorial.diameter_port, agent_host=OCS_HOST).start_blocking()
+    yield client
+    client.stop_blocking()
+
+
+async def test_tutorial_client(tutorial):
+    async def run(*args: str) -> str:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(TUTORIAL / "gy_client.py"), *args, "--port", str(tutorial.diameter_port),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err.decode()
+        return out.decode()
+
+    voice, bob, data, sms = await asyncio.gather(
+        run("voice", "--used", "60,45"), run("voice", "--caller", "491707654321", "--used", "20"),
+        run("data", "--used", "1048576,524288"), run("sms"))
+    assert voice.splitlines() == ["CCR-I #0 -> Result-Code 2001 (SUCCESS), granted 300 s",
+                                  "CCR-U #1 -> Result-Code 2001 (SUCCESS), granted 300 s",
+                                  "CCR-T #2 -> Result-Code 2001 (SUCCESS)"]
+    assert bob.splitlines()[0] == "CCR-I #0 -> Result-Code 2001 (SUCCESS), granted 20 s, final units (TERMINATE)"
+    assert data.splitlines()[0] == ("CCR-I #0 -> Result-Code 2001 (SUCCESS); Rating-Group 1: 2001, granted "
+                                    "10485760 octets, valid 3600 s")
+    assert sms.splitlines() == ["CCR-E #0 -> Result-Code 2001 (SUCCESS), granted 1 SMS"]
+    usage = {(c["ToR"], c["Account"]): c["Usage"] for c in tutorial.call("CDRsV1.GetCDRs", {})}
+    assert usage == {("*voice", ALICE): 105 * 10**9, ("*voice", "491707654321"): 20 * 10**9,
+                     ("*data", ALICE): 1048576 + 524288, ("*sms", ALICE): 1}
+
+
+def data_ccr(session: str, request_type: int, number: int, *msccs: Avp) -> CreditControlRequest:
+    msg = ccr(session, request_type, number, "8.32251@3gpp.org", subscription(ALICE), *msccs,
+              ts=datetime.datetime.now(datetime.UTC))  # the tutorial's rates start in 2020
+    msg.destination_host = OCS_HOST.encode()
+    msg.called_station_id = "internet"
+    return msg
+
+
+def mscc(rating_group: int, used: int | None = None, ask: bool = True) -> Avp:
+    items = [avp(432, rating_group)]
+    if ask:
+        items.append(avp(437, []))
+    if used is not None:
+        items.append(avp(446, [avp(421, used)]))
+    return avp(456, items)
+
+
+async def test_data_quota_per_rating_group_and_asr(tutorial, ocs_client):
+    session = "pgw.example.net;data;1"
+    cca = await ocs_client.send(data_ccr(session, 1, 0, mscc(1), mscc(2)))
+    assert cca.result_code == 2001
+    raw = raw_view(cca)
+    assert values(raw, (456, 0), (432, 0)) == [1, 2]  # an MSCC per Rating-Group asked
+    assert values(raw, (456, 0), (268, 0)) == [2001, 2001]
+    assert values(raw, (456, 0), (431, 0), (421, 0)) == [10485760, 10485760]
+    assert values(raw, (456, 0), (448, 0)) == [3600, 3600]  # Validity-Time
+    assert values(raw, (456, 0), (430, 0)) == []  # no Final-Unit-Indication: the credit lasts
+
+    # SessionS ends the Rating-Group 1 session: the PCEF gets an ASR for the Diameter session
+    assert tutorial.call("SessionSv1.ForceDisconnect",
+                         {"Filters": [f"*string:~*req.OriginID:{session}_rg1"]}) == "OK"
+    asr = await ocs_client.wait_request(274)
+    assert asr.session_id == session and asr.origin_host == OCS_HOST.encode()
+
+    cca = await ocs_client.send(data_ccr(session, 3, 1, mscc(1, 2000, ask=False), mscc(2, 3000, ask=False)))
+    assert cca.result_code == 2001
+    usage = {c["OriginID"]: c["Usage"] for c in tutorial.call("CDRsV1.GetCDRs", {"Accounts": [ALICE],
+                                                                                 "ToRs": ["*data"]})}
+    assert usage[f"{session}_rg2"] == 3000
+
+
+async def test_data_last_quota_carries_final_unit_indication(tutorial, ocs_client):
+    tutorial.call("APIerSv1.SetBalance", {"Tenant": "cgrates.org", "Account": ALICE, "BalanceType": "*monetary",
+                                          "Value": 0.02, "Balance": {"ID": "MONEY"}})
+    cca = await ocs_client.send(data_ccr("pgw.example.net;data;fui", 1, 0, mscc(7), mscc(1)))
+    raw = raw_view(cca)
+    # Rating-Group 7 has no processor: no MSCC for it. 0.02 buys 2000 KB of the 10 MB asked: 0.01 a MB is
+    # 0.00001 a KB once each increment is rounded to 5 decimals
+    assert values(raw, (456, 0), (432, 0)) == [1]
+    assert values(raw, (456, 0), (431, 0), (421, 0)) == [2000 * 1024]
+    assert values(raw, (456, 0), (430, 0), (449, 0)) == [0]  # Final-Unit-Action TERMINATE

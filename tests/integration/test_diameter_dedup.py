@@ -190,10 +190,10 @@ async def test_forced_disconnect_sends_asr_and_alter_sends_rar(engine, pcefs):
               cc_time(446, 0), in_information("1001", "1002", session))
     cca = await pcef.send(msg)
     assert cca.result_code == 2001 and cca.granted_service_unit.cc_time == 1  # the 1 s the balance allows
-    ids = engine.call("AgentV1.GetActiveSessionIDs", "")
-    assert any(i["OriginID"] == session for i in ids)
-
     filters = {"Filters": [f"*string:~*req.OriginID:{session}"]}
+    # SessionS asks the agent which sessions it still has (AgentV1.GetActiveSessionIDs) and keeps this one
+    assert engine.call("SessionSv1.SyncSessions", "") == "OK"
+    assert engine.call("SessionSv1.GetActiveSessions", filters)
     assert engine.call("SessionSv1.AlterSessions", {**filters, "Event": {"Reason": "quota"}}) == "OK"
     rar = await pcef.wait_request(258)
     assert rar.session_id == session and rar.re_auth_request_type == 0

@@ -2,7 +2,8 @@
 
 freeDiameterd connects to the agent (CER/CEA), the PCEF connects to freeDiameterd, a CCR is routed by
 Destination-Realm to the agent and the CCA comes back the same way; DWR/DWA run in both directions between the
-relay and the agent. The CCA here comes from a fixed application handler: SessionS is not involved.
+relay and the agent. In the first test the CCA comes from a fixed application handler; in the second from the
+Diameter agent of a real cgr-engine (the tutorial's config and tariff plan), through SessionS.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ import pytest
 from agents.diameter import DiameterServer, Message, Timers, identity_from_config, load_dictionaries
 from agents.diameter.codec import ResultCode
 from tests.conftest import require_binary
+from tests.engine_proc import REPO, EngineProcess, make_config_dir, storage_overrides
 
 node_mod = pytest.importorskip("diameter.node")
 from diameter.message import constants  # noqa: E402
+from diameter.message.avp import Avp  # noqa: E402
 from diameter.message.commands import CreditControlRequest  # noqa: E402
 from diameter.node.application import SimpleThreadingApplication  # noqa: E402
 
@@ -189,3 +192,79 @@ async def test_pcef_through_freediameter_relay(tmp_path):
             except TimeoutError:  # it waits for its peers' DPA for up to 16 s; nothing left to see here
                 relay.kill()
                 await relay.wait()
+
+
+def _avp(code: int, value, vendor: int = 0) -> Avp:
+    item = Avp.new(code, vendor)
+    item.is_mandatory = True
+    item.value = value
+    return item
+
+
+async def _start_relay(binary: str, directory: Path, relay_port: int, agent_port: int):
+    log_path = directory / "freeDiameterd.log"
+    conf = _relay_config(directory, relay_port, agent_port)
+    with log_path.open("w") as log_file:
+        relay = await asyncio.create_subprocess_exec(binary, "-c", str(conf), stdout=log_file,
+                                                     stderr=subprocess.STDOUT)
+    return relay, log_path
+
+
+async def _stop_relay(relay) -> None:
+    if relay.returncode is None:
+        relay.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(relay.wait(), 3)
+        except TimeoutError:
+            relay.kill()
+            await relay.wait()
+
+
+@pytest.mark.timeout(120)
+async def test_pcef_ccr_through_the_relay_is_charged_by_the_engine(tmp_path):
+    """CCR-I for a call, PCEF → freeDiameterd → the cgr-engine Diameter agent → SessionS, and the CCA back."""
+    binary = require_binary("freeDiameterd")
+    port, agent_port, relay_port = _free_port(), _free_port(), _free_port()
+    overrides = storage_overrides(tmp_path, port)
+    overrides["diameter_agent"] = {"listeners": [{"address": f"127.0.0.1:{agent_port}", "network": "tcp"}],
+                                   "origin_host": AGENT_HOST, "origin_realm": AGENT_REALM}
+    cfg = make_config_dir(tmp_path / "cfg", REPO / "tutorials" / "diameter" / "engine", overrides=overrides)
+    engine = EngineProcess(cfg, port, tmp_path / "engine.log").start()
+    relay = node = None
+    try:
+        assert engine.call("APIerSv1.LoadTariffPlanFromFolder",
+                           {"FolderPath": str(REPO / "tutorials" / "diameter" / "tariffplan")}) == "OK"
+        relay, relay_log = await _start_relay(binary, tmp_path, relay_port, agent_port)
+        await _wait(lambda: f"diameter peer {RELAY_HOST} (realm {RELAY_REALM}" in engine.log()
+                    or relay.returncode is not None, 20, "the relay's CER to the agent")
+        assert relay.returncode is None, relay_log.read_text()
+
+        node = node_mod.Node(PCEF_HOST, PCEF_REALM)
+        node.wakeup_interval = 1
+        peer = node.add_peer(f"aaa://{RELAY_HOST}:{relay_port};transport=tcp", AGENT_REALM,
+                             ip_addresses=["127.0.0.1"], is_persistent=True)
+        app = SimpleThreadingApplication(constants.APP_DIAMETER_CREDIT_CONTROL_APPLICATION, is_auth_application=True)
+        node.add_application(app, [peer])
+        await asyncio.to_thread(node.start)
+        assert await asyncio.to_thread(app.wait_for_ready, 10) is not False
+
+        session = "pcef.example.net;relay;1"
+        ccr = _ccr(session)
+        ccr.service_context_id = "32260@3gpp.org"
+        ccr.append_avp(_avp(443, [_avp(450, 0), _avp(444, "491701234567")]))
+        ims = _avp(876, [_avp(831, "tel:+491701234567", 10415), _avp(832, "tel:+491709876543", 10415)], 10415)
+        ccr.append_avp(_avp(873, [ims], 10415))
+        ccr.append_avp(_avp(437, [_avp(420, 120)]))
+        cca = await asyncio.to_thread(app.send_request, ccr, 10)
+        assert cca.result_code == ResultCode.SUCCESS
+        assert cca.session_id == session and cca.origin_host == AGENT_HOST.encode()
+        assert cca.cc_request_type == 1 and cca.cc_request_number == 0
+        assert cca.granted_service_unit.cc_time == 120
+        [active] = engine.call("SessionSv1.GetActiveSessions", {"Filters": [f"*string:~*req.OriginID:{session}"]})
+        assert active["Account"] == "491701234567" and active["OriginHost"] == PCEF_HOST
+    finally:
+        if node is not None and node._started and not node._stopping:
+            await asyncio.to_thread(node.stop, 5, True)
+        if relay is not None:
+            await _stop_relay(relay)
+        engine.kill()
