@@ -318,6 +318,30 @@ async def test_disconnect_peer():
         await agent.stop()
 
 
+async def test_reload_swaps_processors_and_keeps_the_peers():
+    base = {"enabled": True, "sessions_conns": [], "origin_host": AGENT_HOST,
+            "listeners": [{"address": "127.0.0.1:0", "network": "tcp"}]}
+    agent = in_process_agent(config_from_dict({"diameter_agent": base}))
+    await agent.start()
+    client = PCEF(agent.addresses[0][1], host="reload.example.net")
+    try:
+        await client.start()
+        cca = await client.send(ccr("reload-1", 1, 0, "32260@3gpp.org"))
+        assert cca.result_code == 5012 and cca.header.is_error  # no processor: the *err answer
+        [conn] = agent.server.connections
+        processor = {"id": "Static", "filters": ["*string:~*vars.*cmd:CCR"], "flags": ["*none"],
+                     "reply_fields": [{"tag": "CCA", "type": "*template", "value": "*cca"},
+                                      {"tag": "Granted", "path": "*rep.Granted-Service-Unit.CC-Time",
+                                       "type": "*constant", "value": "60"}]}
+        await agent.reload(config_from_dict({"diameter_agent": {**base, "request_processors": [processor]}}))
+        cca = await client.send(ccr("reload-2", 1, 0, "32260@3gpp.org"))
+        assert cca.result_code == 2001 and cca.granted_service_unit.cc_time == 60
+        assert agent.server.connections == {conn}
+    finally:
+        await client.stop()
+        await agent.stop()
+
+
 # ---------------------------------------------------------------------------------------------------- Gy
 
 
