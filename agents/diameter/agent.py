@@ -212,7 +212,16 @@ class DiameterAgent:
             log.info("<%s> %s %s from %s (%s) is a duplicate%s: answering it as the first one", AGENT,
                      request.command_name, key[1:], conn.remote_host, conn.remote_address,
                      " (T flag)" if request.is_retransmit else "")
-            return replay(await asyncio.shield(first), request)
+            try:
+                return replay(await asyncio.shield(first), request)
+            except asyncio.CancelledError:
+                if not first.cancelled():
+                    raise  # this request's own task is being cancelled
+            except Exception:  # the first arrival got no answer of its own
+                pass
+            # the first arrival was never answered (it failed, or outlived the duplicate window): this one is
+            # processed in its place
+            return await self.handle(request, conn)
         try:
             answer = await self._process(self.settings, request, conn)
         except BaseException as exc:

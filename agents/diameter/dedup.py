@@ -85,7 +85,11 @@ class DuplicateDetector:
     def failed(self, key: Key, exc: BaseException) -> None:
         """The first arrival got no answer of its own: forget it, so a retransmission is processed afresh."""
         entry = self._entries.pop(key, None)
-        if entry is not None and not entry.answer.done():
+        if entry is None or entry.answer.done():
+            return
+        if isinstance(exc, asyncio.CancelledError):
+            entry.answer.cancel()
+        else:
             entry.answer.set_exception(exc)
             entry.answer.exception()  # a duplicate may not be waiting: nothing to report at garbage collection
 
