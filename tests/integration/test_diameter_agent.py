@@ -352,8 +352,9 @@ async def test_voice_session_initial_update_terminate(engine, pcef):
     assert cca.result_code == 2001
     assert cca.session_id == SESSION and cca.cc_request_type == 1 and cca.cc_request_number == 0
     assert cca.granted_service_unit.cc_time == 300
-    [active] = engine.call("SessionSv1.GetActiveSessions", {"Filters": [f"*string:~*req.OriginID:{SESSION}"]})
-    assert active["Account"] == "1001" and active["Tenant"] == "cgrates.org"
+    runs = engine.call("SessionSv1.GetActiveSessions", {"Filters": [f"*string:~*req.OriginID:{SESSION}"]})
+    assert {r["RunID"] for r in runs} == {"*default", "*raw"}  # the tutorial's chargers
+    assert all(r["Account"] == "1001" and r["Tenant"] == "cgrates.org" for r in runs)
 
     cca = await pcef.send(voice_ccr(SESSION, 2, 1, 300, 300, t0 + datetime.timedelta(minutes=15)))
     assert cca.result_code == 2001 and cca.granted_service_unit.cc_time == 300
