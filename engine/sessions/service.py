@@ -175,8 +175,10 @@ class SessionService:
                 return args
             raise
         reply["Attributes"] = rep
-        ev = rep.get("CGREvent") or {}
-        return {**args, "Event": ev.get("Event", args["Event"]), "APIOpts": ev.get("APIOpts", args.get("APIOpts"))}
+        ev = rep.get("CGREvent") or rep
+        # AttributeS may move the event to another tenant (*tenant): the rest of the flow follows it
+        return {**args, "Tenant": ev.get("Tenant") or args.get("Tenant"), "Event": ev.get("Event", args["Event"]),
+                "APIOpts": ev.get("APIOpts", args.get("APIOpts"))}
 
     async def _runs(self, args: dict) -> list[dict]:
         """Charger runs of an event: [{"RunID", "Event"}]; without ChargerS, one *default run."""
@@ -228,7 +230,8 @@ class SessionService:
         return Session(cgrid=cgrid, tenant=tenant, origin_id=C.as_string(event.get(C.ORIGIN_ID)),
                        origin_host=C.as_string(event.get(C.ORIGIN_HOST)), event_start=dict(event), opts=opts,
                        runs=srun_list, debit_interval=debit_interval, client=client, client_id=client_id,
-                       chargeable=str(opts.get("*chargeable", True)).lower() != "false",
+                       chargeable=str(_opt(opts, "*sessionsChargeable", "*sessionChargeable", "*chargeable",
+                                           default=True)).lower() != "false",
                        last_activity=time.monotonic())
 
     def _update_runs(self, s: Session, event: dict) -> None:
@@ -351,7 +354,8 @@ class SessionService:
         if cgrid in self.closed or await self._cdr_exists(cgrid):
             raise RPCError(EXISTS)
         opts = args.get("APIOpts") or {}
-        interval = parse_duration(opts.get("*sessionDebitInterval") or self.cfg.get("debit_interval") or 0)
+        interval = parse_duration(_opt(opts, "*sessionsDebitInterval", "*sessionDebitInterval")
+                                  or self.cfg.get("debit_interval") or 0)
         runs = await self._runs(args)
         if cgrid in self.active:  # raced with a concurrent Initiate of the same session
             return int(self.active[cgrid].opts.get("_init_max_usage", 0))
@@ -877,17 +881,18 @@ class SessionService:
 
     def _arm_ttl(self, s: Session, args: dict) -> None:
         opts = args.get("APIOpts") or {}
-        ttl = parse_duration(opts.get("*sessionTTL") or self.cfg.get("session_ttl") or 0)
+        ttl = parse_duration(_opt(opts, "*sessionsTTL", "*sessionTTL") or self.cfg.get("session_ttl") or 0)
         if ttl <= 0:
             return
-        max_delay = parse_duration(opts.get("*sessionTTLMaxDelay") or self.cfg.get("session_ttl_max_delay") or 0)
+        max_delay = parse_duration(_opt(opts, "*sessionsTTLMaxDelay", "*sessionTTLMaxDelay")
+                                   or self.cfg.get("session_ttl_max_delay") or 0)
         if max_delay > 0:  # spread the expiries of sessions started together, as CGRateS does
             ttl += random.randrange(max_delay)
         for t in [t for t in s.tasks if getattr(t, "_cgr_ttl", False)]:
             t.cancel()
             s.tasks.remove(t)
-        usage = opts.get("*sessionTTLUsage") or self.cfg.get("session_ttl_usage")
-        last_used = opts.get("*sessionTTLLastUsed") or self.cfg.get("session_ttl_last_used")
+        usage = _opt(opts, "*sessionsTTLUsage", "*sessionTTLUsage") or self.cfg.get("session_ttl_usage")
+        last_used = _opt(opts, "*sessionsTTLLastUsed", "*sessionTTLLastUsed") or self.cfg.get("session_ttl_last_used")
         task = self._spawn(self._ttl_expire(s, ttl, parse_duration(usage) if usage else None,
                                             parse_duration(last_used) if last_used else None))
         task._cgr_ttl = True  # type: ignore[attr-defined]
@@ -1002,6 +1007,14 @@ class SessionService:
 
 
 # ============================================================================================== helpers
+
+
+def _opt(opts: dict, *names: str, default: Any = None) -> Any:
+    """The first of an option's names present in APIOpts (CGRateS's ``*sessions…`` names first, then aliases)."""
+    for name in names:
+        if opts.get(name) not in (None, ""):
+            return opts[name]
+    return default
 
 
 def _attributes_digest(attr_reply: Any) -> str:

@@ -189,7 +189,9 @@ async def test_forced_disconnect_sends_asr_and_alter_sends_rar(engine, pcefs):
     msg = ccr(session, 1, 1, "testSessionDisconnect", subscription(account), avp(439, 0), cc_time(437, 300),
               cc_time(446, 0), in_information("1001", "1002", session))
     cca = await pcef.send(msg)
-    assert cca.result_code == 2001 and cca.granted_service_unit.cc_time == 1  # the 1 s the balance allows
+    # the sample runs a 1s debit loop (*sessionsDebitInterval): as in CGRateS the grant is the default usage (3h)
+    # and the loop, not the grant, ends the call once the 1s of balance is used
+    assert cca.result_code == 2001 and cca.granted_service_unit.cc_time == 10800
     filters = {"Filters": [f"*string:~*req.OriginID:{session}"]}
     # SessionS asks the agent which sessions it still has (AgentV1.GetActiveSessionIDs) and keeps this one
     assert engine.call("SessionSv1.SyncSessions", "") == "OK"
