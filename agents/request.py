@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from engine.fields import (
     TemplateError,
     compile_fields,
     compile_filters,
+    compile_named_templates,
     set_fields,
 )
 from engine.filters import FilterError
@@ -363,3 +365,69 @@ __all__ = [
     "process_request",
     "run_processor",
 ]
+
+
+# ---------------------------------------------------------------------------------------------------- agent set-up
+
+#: This engine's own addresses as CGRateS configs write them in an agent's sessions_conns.
+SELF_CONNS = {"*localhost": "*birpc_internal", "*bijson_localhost": "*birpc_internal"}
+_TEMPLATE_IN_ERROR = re.compile(r"^templates <([^>]+)>")
+
+
+def agent_sessions_conns(cfg: Any, section: str) -> list[str]:
+    """An agent's ``sessions_conns``, with this engine's own addresses (*localhost, *bijson_localhost) taken in
+    process — refused with the fix named when this engine runs no SessionS."""
+    out = []
+    for cid in cfg.get(section, "sessions_conns", default=None) or []:
+        if cid in SELF_CONNS:
+            if not cfg.get("sessions", "enabled", default=False):
+                raise TemplateError(f"{section}.sessions_conns: {cid} names this engine, whose SessionS is not "
+                                    "enabled; list an rpc_conns pool of *birpc_json connections to the SessionS "
+                                    "engine instead")
+            log.info("%s.sessions_conns: %s is this engine; its SessionS is reached in process, where it can call "
+                     "the agent back", section, cid)
+            cid = SELF_CONNS[cid]
+        out.append(cid)
+    return out
+
+
+def back_call_event(args: Mapping[str, Any], agent: str) -> tuple[dict[str, Any], Mapping[str, Any]]:
+    """(event, APIOpts) of a SessionS back-call: its {EventStart, Reason} or a CGREvent."""
+    if not isinstance(args, Mapping):
+        raise RPCError(f"{agent}: expecting an object with the session's event, have {type(args).__name__}")
+    event = args.get("Event")
+    if not isinstance(event, Mapping):
+        event = args.get("EventStart")
+    opts = args.get("APIOpts")
+    return dict(event or {}), opts if isinstance(opts, Mapping) else {}
+
+
+def compile_agent_templates(raw: Mapping[str, Any] | None, sep: str, agent: str) -> dict[str, tuple]:
+    """The ``templates`` section for an agent; a template that does not compile is left out (logged), the rest
+    stay usable."""
+    remaining = dict(raw or {})
+    while True:
+        try:
+            return compile_named_templates(remaining, sep=sep)
+        except TemplateError as exc:
+            match = _TEMPLATE_IN_ERROR.match(str(exc))
+            if match is None or match.group(1) not in remaining:
+                log.error("config: %s; the %s uses no named templates", exc, agent)
+                return {}
+            log.error("config: %s; template <%s> is not available to the %s", exc, match.group(1), agent)
+            del remaining[match.group(1)]
+
+
+def compile_agent_processors(raw: Sequence[Any], templates: Mapping[str, Sequence[Any]], sep: str, *,
+                             section: str, request_types: Collection[str] = (),
+                             prefixes: Collection[str] = ()) -> tuple[RequestProcessor, ...]:
+    """Each processor on its own: one that does not compile is disabled with a config error naming it and the
+    field (CGRateS loads such processors and fails only when one matches a request); the others run."""
+    out = []
+    for i, proc in enumerate(raw):
+        try:
+            out.append(compile_processor(proc, section=section, templates=templates, request_types=request_types,
+                                         prefixes=prefixes, sep=sep, index=i))
+        except TemplateError as exc:
+            log.error("config: %s; this processor is disabled", exc)
+    return tuple(out)

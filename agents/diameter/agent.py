@@ -26,15 +26,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.request import RequestError, RequestProcessor, build_message, compile_processor, describe, process_request
+from agents.request import (
+    RequestError,
+    RequestProcessor,
+    agent_sessions_conns,
+    back_call_event,
+    build_message,
+    compile_agent_processors,
+    compile_agent_templates,
+    describe,
+    process_request,
+)
 from engine.dataprovider import MapDataProvider, as_string
-from engine.fields import FieldTemplate, SelectorDataProvider, TemplateError, compile_named_templates
+from engine.fields import FieldTemplate, SelectorDataProvider, TemplateError
 from engine.rpc.errors import NOT_FOUND, NOT_IMPLEMENTED, RPCError, mandatory_ie_missing
 from engine.rpc.registry import rpc
 from engine.rsr import DEFAULT_SEP
@@ -66,14 +75,12 @@ SECTION = "diameter_agent"
 CGRATES_DICT_DIR = "/usr/share/cgrates/diameter/dict"
 #: connections naming this very engine: in one process the in-process bidirectional connection reaches the same
 #: SessionS and carries its back-calls
-SELF_CONNS = {"*localhost": "*birpc_internal", "*bijson_localhost": "*birpc_internal"}
 #: advertised in CER/CEA when ce_applications is empty: what the shipped templates serve
 DEFAULT_APPLICATIONS = (4, 3)  # Diameter Credit Control, Diameter Base Accounting
 FORCED_DISCONNECT = ("*none", "*asr", "*rar")
 INITIATE = "SessionSv1.InitiateSession"
 TERMINATE = "SessionSv1.TerminateSession"
 PEER_ANSWER_TIMEOUT = 5.0  # seconds an ASR/RAR waits for its answer
-_TEMPLATE_IN_ERROR = re.compile(r"^templates <([^>]+)>")
 
 
 @dataclass(slots=True)
@@ -106,7 +113,7 @@ class DiameterAgent:
         self.ctx = ctx
         self.cfg = ctx.cfg
         self.settings = self._compile(ctx.cfg)
-        ids = _sessions_conns(ctx.cfg)
+        ids = agent_sessions_conns(ctx.cfg, SECTION)
         self.sessions = ctx.conns.bidirectional(ids, self) if ids else None
         self._sessions_conn = _TrackingConn(self) if self.sessions is not None else None
         self.server: DiameterServer | None = None
@@ -169,8 +176,8 @@ class DiameterAgent:
         s.tenant = cfg.get("general", "default_tenant", default="cgrates.org") or "cgrates.org"
         s.timezone = cfg.get("general", "default_timezone", default="") or ""
         s.rounding_decimals = int(cfg.get("general", "rounding_decimals", default=5) or 5)
-        s.templates = _compile_templates(_section_or_empty(cfg, "templates"), sep)
-        s.processors = _compile_processors(sect.get("request_processors") or [], s.templates, sep)
+        s.templates = compile_agent_templates(_section_or_empty(cfg, "templates"), sep, AGENT)
+        s.processors = compile_agent_processors(sect.get("request_processors") or [], s.templates, sep, section=SECTION)
         s.origin_host = str(sect.get("origin_host") or "CGR-DA")
         s.origin_realm = str(sect.get("origin_realm") or "cgrates.org")
         s.product_name = str(sect.get("product_name") or "CGRateS")
@@ -326,7 +333,7 @@ class DiameterAgent:
     @rpc("AgentV1.DisconnectSession")
     async def disconnect_session(self, args: Mapping[str, Any]) -> str:
         """SessionS asks to end a session: ASR (or RAR, per ``forced_disconnect``) to its peer."""
-        event, _ = _event_of(args)
+        event, _ = back_call_event(args, AGENT)
         origin_id = as_string(event.get("OriginID") or args.get("OriginID") or "")
         if not origin_id:
             raise mandatory_ie_missing("OriginID")
@@ -343,7 +350,7 @@ class DiameterAgent:
     @rpc("AgentV1.AlterSession")
     async def alter_session(self, args: Mapping[str, Any]) -> str:
         """SessionS asks to re-authorize a session: RAR to its peer."""
-        event, _ = _event_of(args)
+        event, _ = back_call_event(args, AGENT)
         origin_id = as_string(event.get("OriginID") or "")
         if not origin_id:
             raise mandatory_ie_missing("OriginID")
@@ -427,59 +434,8 @@ def _section_or_empty(cfg: Any, section: str) -> Any:
         return {}
 
 
-def _sessions_conns(cfg: Any) -> list[str]:
-    """``sessions_conns``, with this engine's own addresses (*localhost, *bijson_localhost) taken in process."""
-    out = []
-    for cid in cfg.get(SECTION, "sessions_conns", default=None) or []:
-        if cid in SELF_CONNS:
-            if not cfg.get("sessions", "enabled", default=False):
-                raise TemplateError(f"{SECTION}.sessions_conns: {cid} names this engine, whose SessionS is not "
-                                    "enabled; list an rpc_conns pool of *birpc_json connections to the SessionS "
-                                    "engine instead")
-            log.info("%s.sessions_conns: %s is this engine; its SessionS is reached in process, where it can call "
-                     "the agent back", SECTION, cid)
-            cid = SELF_CONNS[cid]
-        out.append(cid)
-    return out
 
 
-def _event_of(args: Mapping[str, Any]) -> tuple[dict[str, Any], Mapping[str, Any]]:
-    """(event, APIOpts) of a back-call: SessionS's {EventStart, Reason} or a CGREvent."""
-    if not isinstance(args, Mapping):
-        raise RPCError(f"{AGENT}: expecting an object with the session's event, have {type(args).__name__}")
-    event = args.get("Event")
-    if not isinstance(event, Mapping):
-        event = args.get("EventStart")
-    opts = args.get("APIOpts")
-    return dict(event or {}), opts if isinstance(opts, Mapping) else {}
-
-
-def _compile_templates(raw: Mapping[str, Any] | None, sep: str) -> dict[str, tuple[FieldTemplate, ...]]:
-    """The ``templates`` section; a template that does not compile is left out (logged), the rest stay usable."""
-    remaining = dict(raw or {})
-    while True:
-        try:
-            return compile_named_templates(remaining, sep=sep)
-        except TemplateError as exc:
-            match = _TEMPLATE_IN_ERROR.match(str(exc))
-            if match is None or match.group(1) not in remaining:
-                log.error("config: %s; the Diameter agent uses no named templates", exc)
-                return {}
-            log.error("config: %s; template <%s> is not available to the Diameter agent", exc, match.group(1))
-            del remaining[match.group(1)]
-
-
-def _compile_processors(raw: Sequence[Any], templates: Mapping[str, Sequence[FieldTemplate]],
-                        sep: str) -> tuple[RequestProcessor, ...]:
-    """Each processor on its own: one that does not compile is disabled with a config error naming it and the
-    field (CGRateS loads such processors and fails only when one matches a request); the others run."""
-    out = []
-    for i, proc in enumerate(raw):
-        try:
-            out.append(compile_processor(proc, section=SECTION, templates=templates, sep=sep, index=i))
-        except TemplateError as exc:
-            log.error("config: %s; this processor is disabled", exc)
-    return tuple(out)
 
 
 def _listeners(sect: Mapping[str, Any]) -> list[Listener]:

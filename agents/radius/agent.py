@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import secrets
 import time
 from collections import OrderedDict
@@ -35,13 +34,16 @@ from agents.request import (
     AgentRequest,
     RequestError,
     RequestProcessor,
+    agent_sessions_conns,
+    back_call_event,
     build_message,
-    compile_processor,
+    compile_agent_processors,
+    compile_agent_templates,
     describe,
     process_request,
 )
 from engine.dataprovider import MapDataProvider, as_string
-from engine.fields import FieldTemplate, TemplateError, compile_named_templates
+from engine.fields import FieldTemplate, TemplateError
 from engine.rpc.errors import NOT_FOUND, NOT_IMPLEMENTED, RPCError, mandatory_ie_missing
 from engine.rpc.registry import rpc
 from engine.rsr import DEFAULT_SEP, RSRError, RSRParsers, parse_rsr
@@ -83,7 +85,6 @@ SECTION = "radius_agent"
 CGRATES_DICT_DIR = "/usr/share/cgrates/radius/dict"
 #: connections that name this very engine; a plain JSON connection cannot carry SessionS's back-calls, and in
 #: one process the in-process bidirectional connection reaches the same SessionS
-SELF_CONNS = {"*localhost": "*birpc_internal", "*bijson_localhost": "*birpc_internal"}
 INITIATE = "SessionSv1.InitiateSession"
 TERMINATE = "SessionSv1.TerminateSession"
 PROCESS_CDR = "SessionSv1.ProcessCDR"
@@ -91,7 +92,6 @@ PROCESS_CDR = "SessionSv1.ProcessCDR"
 DA_CACHE_SIZE = 200_000
 DA_TIMEOUT = 1.0  # seconds per attempt towards the NAS
 DA_RETRIES = 2
-_TEMPLATE_IN_ERROR = re.compile(r"^templates <([^>]+)>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +141,7 @@ class RadiusAgent:
         self.ctx = ctx
         self.cfg = ctx.cfg
         self.settings = self._compile(ctx.cfg)
-        ids = _sessions_conns(ctx.cfg)
+        ids = agent_sessions_conns(ctx.cfg, SECTION)
         self.sessions = ctx.conns.bidirectional(ids, self) if ids else None
         self.server: RadiusServer | None = None
         self._da_cache: OrderedDict[str, tuple[Packet, str]] = OrderedDict()
@@ -188,8 +188,9 @@ class RadiusAgent:
         s.tenant = cfg.get("general", "default_tenant", default="cgrates.org") or "cgrates.org"
         s.timezone = cfg.get("general", "default_timezone", default="") or ""
         s.rounding_decimals = int(cfg.get("general", "rounding_decimals", default=5) or 5)
-        s.templates = _compile_templates(cfg.section("templates") if _has(cfg, "templates") else {}, sep)
-        s.processors = _compile_processors(sect.get("request_processors") or [], s.templates, sep)
+        s.templates = compile_agent_templates(cfg.section("templates") if _has(cfg, "templates") else {}, sep, AGENT)
+        s.processors = compile_agent_processors(sect.get("request_processors") or [], s.templates, sep, section=SECTION,
+                                                request_types=(RADAUTH,), prefixes=(DA_REQUEST,))
         key = sect.get("requests_cache_key") or ""
         if key:
             try:
@@ -375,7 +376,7 @@ class RadiusAgent:
     @rpc("AgentV1.DisconnectSession")
     async def disconnect_session(self, args: Mapping[str, Any]) -> str:
         """SessionS asks to hang a session up: a Disconnect-Request to its NAS."""
-        event, opts = _event_of(args)
+        event, opts = back_call_event(args, AGENT)
         origin_id = as_string(event.get("OriginID") or args.get("OriginID") or "")
         if not origin_id:
             raise mandatory_ie_missing("OriginID")
@@ -388,7 +389,7 @@ class RadiusAgent:
     @rpc("AgentV1.AlterSession")
     async def alter_session(self, args: Mapping[str, Any]) -> str:
         """SessionS asks to change a session's authorization: a CoA-Request to its NAS."""
-        event, opts = _event_of(args)
+        event, opts = back_call_event(args, AGENT)
         origin_id = as_string(event.get("OriginID") or "")
         if not origin_id:
             raise mandatory_ie_missing("OriginID")
@@ -440,59 +441,8 @@ def _has(cfg: Any, section: str) -> bool:
     return True
 
 
-def _sessions_conns(cfg: Any) -> list[str]:
-    """``sessions_conns``, with this engine's own addresses (*localhost, *bijson_localhost) taken in process."""
-    out = []
-    for cid in cfg.get(SECTION, "sessions_conns", default=None) or []:
-        if cid in SELF_CONNS:
-            if not cfg.get("sessions", "enabled", default=False):
-                raise TemplateError(f"{SECTION}.sessions_conns: {cid} names this engine, whose SessionS is not "
-                                    "enabled; list an rpc_conns pool of *birpc_json connections to the SessionS "
-                                    "engine instead")
-            log.info("%s.sessions_conns: %s is this engine; its SessionS is reached in process, where it can call "
-                     "the agent back", SECTION, cid)
-            cid = SELF_CONNS[cid]
-        out.append(cid)
-    return out
 
 
-def _event_of(args: Mapping[str, Any]) -> tuple[dict[str, Any], Mapping[str, Any]]:
-    """(event, APIOpts) of a back-call: SessionS's {EventStart, Reason} or a CGREvent."""
-    if not isinstance(args, Mapping):
-        raise RPCError(f"{AGENT}: expecting an object with the session's event, have {type(args).__name__}")
-    event = args.get("Event")
-    if not isinstance(event, Mapping):
-        event = args.get("EventStart")
-    opts = args.get("APIOpts")
-    return dict(event or {}), opts if isinstance(opts, Mapping) else {}
-
-
-def _compile_templates(raw: Mapping[str, Any] | None, sep: str) -> dict[str, tuple[FieldTemplate, ...]]:
-    """The ``templates`` section; a template that does not compile is left out (logged), the rest stay usable."""
-    remaining = dict(raw or {})
-    while True:
-        try:
-            return compile_named_templates(remaining, sep=sep)
-        except TemplateError as exc:
-            match = _TEMPLATE_IN_ERROR.match(str(exc))
-            if match is None or match.group(1) not in remaining:
-                log.error("config: %s; the RADIUS agent uses no named templates", exc)
-                return {}
-            log.error("config: %s; template <%s> is not available to the RADIUS agent", exc, match.group(1))
-            del remaining[match.group(1)]
-
-
-def _compile_processors(raw: Sequence[Any], templates: Mapping[str, Sequence[FieldTemplate]],
-                        sep: str) -> tuple[RequestProcessor, ...]:
-    """Each processor on its own: one that does not compile is disabled with a config error, the others run."""
-    out = []
-    for i, proc in enumerate(raw):
-        try:
-            out.append(compile_processor(proc, section=SECTION, templates=templates, request_types=(RADAUTH,),
-                                         prefixes=(DA_REQUEST,), sep=sep, index=i))
-        except TemplateError as exc:
-            log.error("config: %s; this processor is disabled", exc)
-    return tuple(out)
 
 
 

@@ -396,14 +396,16 @@ def test_voice_sample_config(tmp_path):
 
 
 def test_a_processor_that_does_not_compile_is_disabled_not_fatal(caplog):
-    from agents.radius.agent import _compile_processors
+    from agents.radius.agent import DA_REQUEST, RADAUTH, SECTION
+    from agents.request import compile_agent_processors
 
     good = {"id": "Good", "flags": ["*none"], "reply_fields": [
         {"tag": "Code", "path": "*rep.*radReplyCode", "type": "*constant", "value": "AccessAccept"}]}
     bad = {"id": "Bad", "flags": ["*none"], "request_fields": [
         {"tag": "Broken", "path": "*cgreq.X", "type": "*no_such_type", "value": "1"}]}
-    with caplog.at_level("ERROR", logger="agents.radius"):
-        procs = _compile_processors([bad, good], {}, ";")
+    with caplog.at_level("ERROR"):
+        procs = compile_agent_processors([bad, good], {}, ";", section=SECTION, request_types=(RADAUTH,),
+                                         prefixes=(DA_REQUEST,))
     assert [p.id for p in procs] == ["Good"]
     [record] = caplog.records
     assert "<Bad>" in record.getMessage() and "<Broken>" in record.getMessage() and "disabled" in record.getMessage()
