@@ -16,6 +16,8 @@ CONSOLE_COMMANDS: dict[str, tuple[str, str]] = {
     "session_force_disconnect": ("SessionSv1.ForceDisconnect", "disconnect sessions matching Filters=[...]"),
     "session_alter": ("SessionSv1.AlterSessions", "alter sessions matching Filters=[...] with Event={...}"),
     "session_sync": ("SessionSv1.SyncSessions", "ask the agents which sessions they still have"),
+    "session_disconnect_peer": ("SessionSv1.DisconnectPeer",
+                                'close a Diameter peer: OriginHost="pcef1" OriginRealm="..." DisconnectCause=0'),
     "stir_authenticate": ("SessionSv1.STIRAuthenticate", "verify a STIR/SHAKEN Identity header"),
     "stir_identity": ("SessionSv1.STIRIdentity", "sign a PASSporT and build an Identity header"),
     "cdrs": ("CDRsV1.GetCDRs", 'stored CDRs: Accounts=["1001"] Limit=10'),

@@ -975,6 +975,22 @@ class SessionService:
 
     # ======================================================================================== agents, STIR
 
+    @rpc("SessionSv1.DisconnectPeer")
+    async def disconnect_peer(self, args: dict) -> str:
+        """Ask the connected agents to close a Diameter peer (DPR): {OriginHost, OriginRealm, DisconnectCause}."""
+        if not self.clients:
+            raise server_error("no agent is connected to SessionS")
+        answered, last = False, None
+        for client in list(self.clients.values()):
+            try:
+                await client.call("AgentV1.DisconnectPeer", args, timeout=10)
+                answered = True
+            except RPCError as exc:
+                last = exc
+        if not answered:
+            raise last or RPCError(NOT_FOUND)
+        return "OK"
+
     @rpc("SessionSv1.RegisterInternalBiJSONConn")
     async def register_internal_bijson_conn(self, args: Any) -> str:
         self._register_client()

@@ -174,3 +174,31 @@ def test_rate_cdrs_rerates_without_charging_twice(engine_http):
     assert Decimal(str(after["Cost"])) == Decimal("1.2") and after["CGRID"] == before["CGRID"]
     # the first charge was given back before charging again: one call's worth taken in all
     assert sum(balances(engine_http, "1001", "*monetary")) == Decimal("8.8")
+
+
+def test_disconnect_peer_reaches_the_connected_agent(tmp_path):
+    eng = start_engine(tmp_path, "oldtutorial")
+    try:
+        asked: list[dict] = []
+
+        async def run() -> str:
+            class Agent:
+                @rpc("AgentV1.DisconnectPeer")
+                async def dpr(self, args):
+                    asked.append(args)
+                    return "OK"
+
+            reg = Registry()
+            reg.register_object(Agent())
+            client = RPCClient(f"127.0.0.1:{eng.birpc_port}", dispatcher=Dispatcher(reg))
+            try:
+                assert await client.call("SessionSv1.RegisterInternalBiJSONConn", "") == "OK"
+                return await client.call("SessionSv1.DisconnectPeer", {"OriginHost": "pcef1", "OriginRealm": "r",
+                                                                       "DisconnectCause": 0})
+            finally:
+                await client.close()
+
+        assert asyncio.run(run()) == "OK"
+        assert asked == [{"OriginHost": "pcef1", "OriginRealm": "r", "DisconnectCause": 0}]
+    finally:
+        eng.kill()
