@@ -1,0 +1,276 @@
+"""Watching and ending sessions: queries, disconnects through the agents, the debit loop, TTL and channel sync.
+
+A mixin of :class:`engine.sessions.service.SessionService`; it works on the service's active sessions and calls
+its settling steps (``_end_session``, ``_charge``, ``_try_write_cdrs``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+from engine.models import cdr as C
+from engine.rpc.errors import INSUFFICIENT_CREDIT, NOT_FOUND, RPCError, server_error
+from engine.rpc.registry import rpc
+from engine.sessions.session import Event, Session, State
+from engine.units import SECOND, format_time, parse_duration
+
+log = logging.getLogger("cgr.sessions")
+
+
+def _opt(opts: dict, *names: str, default: Any = None) -> Any:
+    """The first of an option's names present in APIOpts (CGRateS's ``*sessions…`` names first, then aliases)."""
+    for name in names:
+        if opts.get(name) not in (None, ""):
+            return opts[name]
+    return default
+
+
+def _jsonable(event: dict) -> dict:
+    out = {}
+    for k, v in event.items():
+        if hasattr(v, "isoformat"):
+            v = format_time(v)
+        out[k] = v
+    return out
+
+
+class SessionControl:
+    # ======================================================================================== session queries
+
+    async def _matching(self, args: dict) -> list[Session]:
+        filters = (args or {}).get("Filters") or []
+        tenant = (args or {}).get("Tenant") or ""
+        sessions = self.active.candidates(filters)
+        out = []
+        for s in sessions:
+            if tenant and s.tenant != tenant:
+                continue
+            if filters and not await self._pass_filters(s, filters):
+                continue
+            out.append(s)
+        limit = (args or {}).get("Limit")
+        return out[: int(limit)] if limit else out
+
+    async def _pass_filters(self, s: Session, filters: list[str]) -> bool:
+        """A session matches when any of its runs' events passes the filters (FilterS syntax)."""
+        fs = self.ctx.services.get("filters")
+        if fs is None:
+            raise server_error("FilterS is not running")
+        for run in s.runs:
+            if await fs.pass_filters(s.tenant, filters, fs.event_dp(run.event, s.opts)):
+                return True
+        return False
+
+    def _external(self, s: Session) -> list[dict]:
+        out = []
+        for run in s.runs:
+            ev = run.event
+            out.append({
+                "CGRID": s.cgrid, "RunID": run.run_id, "ToR": run.cd["ToR"], "OriginID": s.origin_id,
+                "OriginHost": s.origin_host, "Source": "SessionS_" + C.as_string(ev.get(C.SOURCE)),
+                "RequestType": run.request_type, "Tenant": s.tenant, "Category": run.cd["Category"],
+                "Account": run.cd["Account"], "Subject": run.cd["Subject"], "Destination": run.cd["Destination"],
+                "SetupTime": C.as_string(ev.get(C.SETUP_TIME)), "AnswerTime": C.as_string(ev.get(C.ANSWER_TIME)),
+                "Usage": run.total_usage, "ExtraFields": {k: C.as_string(v) for k, v in ev.items()
+                                                          if k not in C.PRIMARY_FIELDS},
+                "NodeID": self._general("node_id", ""), "LoopIndex": float(run.loop_index),
+                "DurationIndex": int(run.cd.get("DurationIndex") or 0), "MaxRate": 0, "MaxRateUnit": 0,
+                "MaxCostSoFar": float(run.cost.cost), "DebitInterval": s.debit_interval,
+                "NextAutoDebit": None, "State": s.state.value,
+            })
+        return out
+
+    @rpc("SessionSv1.GetActiveSessions")
+    async def get_active_sessions(self, args: dict) -> list[dict]:
+        sessions = await self._matching(args)
+        out = [e for s in sessions for e in self._external(s)]
+        if not out:
+            raise RPCError(NOT_FOUND)
+        return out
+
+    @rpc("SessionSv1.GetActiveSessionsCount")
+    async def get_active_sessions_count(self, args: dict) -> int:
+        return sum(len(s.runs) for s in await self._matching(args))
+
+    @rpc("SessionSv1.GetPassiveSessions")
+    async def get_passive_sessions(self, args: dict) -> list[dict]:
+        raise RPCError(NOT_FOUND)  # one node keeps no passive copies; restored sessions are active
+
+    @rpc("SessionSv1.GetPassiveSessionsCount")
+    async def get_passive_sessions_count(self, args: dict) -> int:
+        return 0
+
+    # ======================================================================================== disconnects
+
+    @rpc("SessionSv1.ForceDisconnect")
+    async def force_disconnect(self, args: dict) -> str:
+        sessions = await self._matching(args)
+        if not sessions:
+            raise RPCError(NOT_FOUND)
+        errors = []
+        for s in sessions:
+            try:
+                await self.disconnect(s, "FORCED_DISCONNECT")
+            except RPCError as exc:
+                errors.append(exc)
+        if errors and len(errors) == len(sessions):
+            raise errors[0]
+        return "OK"
+
+    @rpc("SessionSv1.AlterSessions")
+    async def alter_sessions(self, args: dict) -> str:
+        sessions = await self._matching(args)
+        if not sessions:
+            raise RPCError(NOT_FOUND)
+        event = args.get("Event") or {}
+        for s in sessions:
+            if s.client is None:
+                raise server_error(f"session {s.cgrid} has no agent connection to alter it")
+            await s.client.call("AgentV1.AlterSession", {"Tenant": s.tenant, "ID": s.cgrid,
+                                                         "Event": {**s.event_start, **event},
+                                                         "APIOpts": args.get("APIOpts") or {}})
+        return "OK"
+
+    async def disconnect(self, s: Session, reason: str) -> None:
+        """Ask the agent the session came from to hang it up; without one, terminate it here."""
+        if s.state is State.TERMINATED:
+            return
+        s.apply(Event.DISCONNECT)
+        s.disconnect_reason = reason
+        if s.client is None:
+            async with s.lock:
+                if s.state is not State.TERMINATED:
+                    await self._end_session(s, None, None, None, reason=reason)
+            await self._try_write_cdrs(s)
+            return
+        await s.client.call("AgentV1.DisconnectSession", {"EventStart": _jsonable(s.event_start), "Reason": reason,
+                                                          "CGRID": s.cgrid, "OriginID": s.origin_id})
+
+    async def _try_write_cdrs(self, s: Session) -> None:
+        if self._conn("cdrs_conns") is None:
+            return
+        try:
+            await self.write_cdrs(s)
+        except RPCError as exc:
+            log.warning("CDRs of session %s: %s", s.cgrid, exc)
+
+    async def _disconnect_after(self, s: Session, delay_ns: int, reason: str) -> None:
+        """Let the session use what it was granted, then ask the agent to hang up (terminate_attempts times)."""
+        await asyncio.sleep(max(0, delay_ns) / SECOND)
+        attempts = max(1, int(self.cfg.get("terminate_attempts") or 1))
+        backoff = 0.01
+        for i in range(attempts):
+            if s.state is State.TERMINATED:
+                return
+            try:
+                await self.disconnect(s, reason)
+                return
+            except RPCError as exc:
+                log.warning("disconnecting session %s (attempt %d/%d): %s", s.cgrid, i + 1, attempts, exc)
+                await asyncio.sleep(backoff)
+                backoff *= 2
+        log.warning("session %s could not be disconnected; terminating it here", s.cgrid)
+        async with s.lock:
+            if s.state is not State.TERMINATED:
+                await self._end_session(s, None, None, None, reason=reason)
+        await self._try_write_cdrs(s)
+
+    async def _debit_loop(self, s: Session, interval: int) -> None:
+        """Debit every prepaid run one interval ahead; on exhausted credit, disconnect the session."""
+        low = parse_duration(self.cfg.get("min_dur_low_balance") or 0)
+        while True:
+            await asyncio.sleep(interval / SECOND)
+            async with s.lock:
+                if s.state is not State.ACTIVE:
+                    return
+                try:
+                    granted = await self._charge(s, interval, None)
+                except RPCError as exc:
+                    log.warning("debit of session %s failed: %s; disconnecting", s.cgrid, exc)
+                    granted = 0
+            if granted < interval:
+                self._spawn(self._disconnect_after(s, granted, INSUFFICIENT_CREDIT))
+                return
+            if low and granted < low and s.client is not None:
+                self._spawn(self._warn(s))
+
+    async def _warn(self, s: Session) -> None:
+        try:
+            await s.client.call("AgentV1.WarnDisconnect", _jsonable(s.event_start))
+        except RPCError as exc:
+            log.debug("low balance warning for %s: %s", s.cgrid, exc)
+
+    # ======================================================================================== TTL & sync
+
+    def _arm_ttl(self, s: Session, args: dict) -> None:
+        opts = args.get("APIOpts") or {}
+        ttl = parse_duration(_opt(opts, "*sessionsTTL", "*sessionTTL") or self.cfg.get("session_ttl") or 0)
+        if ttl <= 0:
+            return
+        max_delay = parse_duration(_opt(opts, "*sessionsTTLMaxDelay", "*sessionTTLMaxDelay")
+                                   or self.cfg.get("session_ttl_max_delay") or 0)
+        if max_delay > 0:  # spread the expiries of sessions started together, as CGRateS does
+            ttl += random.randrange(max_delay)
+        for t in [t for t in s.tasks if getattr(t, "_cgr_ttl", False)]:
+            t.cancel()
+            s.tasks.remove(t)
+        usage = _opt(opts, "*sessionsTTLUsage", "*sessionTTLUsage") or self.cfg.get("session_ttl_usage")
+        last_used = _opt(opts, "*sessionsTTLLastUsed", "*sessionTTLLastUsed") or self.cfg.get("session_ttl_last_used")
+        task = self._spawn(self._ttl_expire(s, ttl, parse_duration(usage) if usage else None,
+                                            parse_duration(last_used) if last_used else None))
+        task._cgr_ttl = True  # type: ignore[attr-defined]
+        s.tasks.append(task)
+
+    async def _ttl_expire(self, s: Session, ttl: int, ttl_usage: int | None, ttl_last_used: int | None) -> None:
+        await asyncio.sleep(ttl / SECOND)
+        log.info("session %s: no update within the TTL; terminating", s.cgrid)
+        async with s.lock:
+            if s.state is State.TERMINATED:
+                return
+            usage = ttl_usage if ttl_usage is not None else ttl
+            try:
+                await self._charge(s, usage, ttl_last_used, force=True)
+            except RPCError as exc:
+                log.warning("TTL debit of session %s: %s", s.cgrid, exc)
+            s.state = State.ACTIVE if s.state is State.DISCONNECTING else s.state
+            s.apply(Event.TTL_EXPIRED)
+            await self._end_session(s, None, None, None, reason="TTL")
+        await self._try_write_cdrs(s)
+
+    async def _sync_loop(self, interval: int) -> None:
+        while True:
+            await asyncio.sleep(interval / SECOND)
+            try:
+                await self.sync_sessions()
+            except Exception:
+                log.exception("session sync failed")
+
+    @rpc("SessionSv1.SyncSessions")
+    async def sync_sessions_rpc(self, args: Any) -> str:
+        await self.sync_sessions()
+        return "OK"
+
+    async def sync_sessions(self) -> None:
+        """Ask each agent once which sessions it still has; terminate ours that it no longer knows."""
+        by_client: dict[int, list[Session]] = {}
+        for s in self.active.values():
+            if s.client is not None:
+                by_client.setdefault(id(s.client), []).append(s)
+        for key, sessions in by_client.items():
+            client = sessions[0].client
+            try:
+                ids = await client.call("AgentV1.GetActiveSessionIDs", "", timeout=5)
+            except RPCError as exc:
+                log.warning("session sync with agent %s failed: %s", key, exc)
+                continue
+            alive = {(i.get("OriginHost", ""), i.get("OriginID", "")) for i in ids or []}
+            for s in sessions:
+                if (s.origin_host, s.origin_id) not in alive and (s.origin_id and ("", s.origin_id) not in alive):
+                    log.info("session %s is gone at its agent; terminating", s.cgrid)
+                    async with s.lock:
+                        if s.state is not State.TERMINATED:
+                            await self._end_session(s, None, None, None, reason="STALE")
+                    await self._try_write_cdrs(s)
