@@ -18,7 +18,7 @@ from engine.models.tariffplan import time_to_json
 from engine.rating.callcost import event_cost_from_json
 from engine.rpc.errors import EXISTS, NOT_FOUND, RPCError, server_error
 from engine.rpc.registry import rpc
-from engine.storage.base import CDRFilter
+from engine.storage.base import RALS_JOURNAL, CDRFilter
 from engine.units import SECOND, parse_duration, parse_time, to_decimal
 
 log = logging.getLogger("cgr.cdrs")
@@ -26,6 +26,10 @@ log = logging.getLogger("cgr.cdrs")
 DEBIT_REQUEST_TYPES = (C.PREPAID, C.PSEUDOPREPAID, C.POSTPAID)
 COST_SOURCE_CDRS = "*cdrs"
 COST_SOURCE_SESSIONS = "*sessions"
+
+
+def debit_journal_key(cdr: dict) -> str:
+    return f"cdr:{cdr[C.CGRID]}:{cdr[C.RUN_ID]}"
 
 
 def call_descriptor_for(cdr: dict) -> dict:
@@ -216,6 +220,8 @@ class CDRService:
             if store:
                 for cdr in rated:
                     await self.ctx.stordb.set_cdr(cdr, allow_update=rerate or refund)
+                    if cdr.get(C.COST_SOURCE) == COST_SOURCE_CDRS:
+                        await self.ctx.dm.remove(RALS_JOURNAL, debit_journal_key(cdr))
         finally:
             for key in keys:
                 self._in_flight.discard(key)
@@ -275,6 +281,10 @@ class CDRService:
         cd = call_descriptor_for(cdr)
         if cdr[C.REQUEST_TYPE] in (C.POSTPAID, C.PSEUDOPREPAID):
             cd["DenyNegativeAccount"] = False  # usage already happened: it is owed even past the balance
+        if method == "Responder.Debit":
+            # journaled with the debit: a retry after a crash between the debit and the CDR write is answered
+            # from the journal instead of charging again; the record goes once the CDR is stored
+            cd["APIOpts"] = {"*journalKey": debit_journal_key(cdr)}
         try:
             cc = await conn.call(method, cd)
         except RPCError as exc:

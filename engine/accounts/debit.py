@@ -39,6 +39,7 @@ from engine.rating import timings as rtm
 from engine.rating.callcost import accounting_map
 from engine.rating.timespans import Increment, TimeSpan, compress_increments, max_cost
 from engine.rpc.errors import ACCOUNT_DISABLED, ACCOUNT_NOT_FOUND, INSUFFICIENT_CREDIT, MAX_USAGE_EXCEEDED, RPCError
+from engine.storage.base import RALS_JOURNAL
 
 log = logging.getLogger("cgr.accounts")
 
@@ -47,7 +48,7 @@ ZERO = Decimal(0)
 #: SessionS's journal (kind and APIOpts key): a record of each accounting call made for a session, written in the
 #: same batch as the account change, so a session restored after a crash knows every acknowledged debit; a
 #: repeated call with a key already journaled is answered from the journal instead of charging twice.
-JOURNAL_KIND = "sjr"
+JOURNAL_KIND = RALS_JOURNAL
 JOURNAL_OPT = "*journalKey"
 
 

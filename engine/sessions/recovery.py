@@ -18,11 +18,12 @@ from typing import Any
 
 from engine.sessions.costs import RunCost
 from engine.sessions.session import Session, SRun, State
+from engine.storage.base import RALS_JOURNAL
 
 log = logging.getLogger("cgr.sessions")
 
 SESSION_SNAPSHOT = "ssn"
-SESSION_JOURNAL = "sjr"
+SESSION_JOURNAL = RALS_JOURNAL
 
 
 def _seq_of(key: str) -> int:

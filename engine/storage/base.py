@@ -41,6 +41,7 @@ DISPATCHER_HOST = "dph"
 FILTER_INDEX = "fii"
 LOAD_HISTORY = "lhs"
 SCHEDULER_STATE = "sch"
+RALS_JOURNAL = "sjr"  # RALs' record of a keyed debit/refund, written with it (SessionS, CDRs replay or drop them)
 VERSIONS = "vrs"
 
 BatchOp = tuple[Literal["set", "remove"], str, str, Any]

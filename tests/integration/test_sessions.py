@@ -265,3 +265,26 @@ def test_stir_authenticate_and_identity_over_rpc(tmp_path):
                                                        "DestinationTn": "1002", "PayloadMaxDuration": "1m"}) == "OK"
     finally:
         eng.kill()
+
+
+def test_cdr_retried_after_a_crash_between_debit_and_store_is_charged_once(oldtutorial):
+    """The CDR server's debit is journaled by (CGRID, RunID): the debit of a crashed first attempt is found again."""
+    import hashlib
+
+    set_only_monetary(oldtutorial, "1001", 10)
+    event = {"ToR": "*voice", "OriginID": "retry1", "OriginHost": "10.0.0.9", "RequestType": "*postpaid",
+             "Account": "1001", "Destination": "1004", "AnswerTime": "2016-01-05T18:31:05Z", "Usage": "60s"}
+    cgrid = hashlib.sha1(b"retry1" + b"10.0.0.9").hexdigest()
+    # the first attempt got as far as its journaled debit, then the engine died before the CDR was written
+    oldtutorial.call("Responder.Debit", {"Tenant": "cgrates.org", "Category": "call", "Subject": "1001",
+                                         "Account": "1001", "Destination": "1004", "ToR": "*voice",
+                                         "TimeStart": "2016-01-05T18:31:05Z", "TimeEnd": "2016-01-05T18:32:05Z",
+                                         "DurationIndex": 60 * 10**9, "DenyNegativeAccount": False,
+                                         "APIOpts": {"*journalKey": f"cdr:{cgrid}:*default"}})
+    assert balances(oldtutorial, "1001", "*monetary") == [Decimal("8.8")]
+    # the client retries the CDR: it is stored, and the money is taken once
+    assert oldtutorial.call("CDRsV1.ProcessEvent", {"Flags": ["*rals"], "Tenant": "cgrates.org", "Event": event}) \
+        == "OK"
+    assert balances(oldtutorial, "1001", "*monetary") == [Decimal("8.8")]
+    [cdr] = oldtutorial.call("CDRsV1.GetCDRs", {"OriginIDs": ["retry1"]})
+    assert Decimal(str(cdr["Cost"])) == Decimal("1.2")
