@@ -27,7 +27,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from common import REPO, base_args, cpu_seconds, free_port, machine, process, write_section
+from common import REPO, base_args, cpu_seconds, free_port, machine, process, rpc, write_section
 
 sys.path.insert(0, str(REPO))
 
@@ -153,20 +153,6 @@ def measured(pid: int, fn) -> dict:
 
 # ---------------------------------------------------------------------------------------------------- servers
 
-
-def rpc(port: int, method: str, arg) -> object:
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-        s.sendall(json.dumps({"method": method, "params": [arg], "id": 1}).encode() + b"\n")
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    reply = json.loads(buf)
-    if reply.get("error"):
-        raise RuntimeError(f"{method}: {reply['error']}")
-    return reply["result"]
 
 
 @contextmanager

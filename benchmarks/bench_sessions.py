@@ -9,10 +9,9 @@ tutorial tariff plan; then p50/p99 latency at half the measured rate; the echo b
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
-from common import REPO, base_args, engine, free_port, machine, measured, process, tester, write_section
+from common import REPO, base_args, engine, free_port, machine, measured, process, rpc, tester, write_section
 
 CYCLE = str(REPO / "benchmarks" / "cycles" / "session_prepaid.json")
 CONFIG = {
@@ -33,13 +32,11 @@ def main() -> int:
         echo = measured(proc.pid, lambda: tester(f"127.0.0.1:{port}", "Echo.Ping", runs=50000, parallel=8,
                                                  inflight=16))
     with engine(CONFIG, tariffplan=REPO / "tutorials" / "tariffplans" / "basic", durable=True) as (addr, proc):
+        port = int(addr.rpartition(":")[2])
         for i in range(CONNECTIONS):
-            for call in (["call", "APIerSv1.SetAccount", json.dumps({"Tenant": "cgrates.org", "Account": f"bench{i}"})],
-                         ["call", "APIerSv1.SetBalance", json.dumps({
-                             "Tenant": "cgrates.org", "Account": f"bench{i}", "BalanceType": "*monetary",
-                             "Value": 1e9, "Balance": {"ID": "MAIN"}})]):
-                subprocess.run([sys.executable, "-m", "engine.cli.console", "-server", addr, *call], check=True,
-                               stdout=subprocess.DEVNULL)
+            rpc(port, "APIerSv1.SetAccount", {"Tenant": "cgrates.org", "Account": f"bench{i}"})
+            rpc(port, "APIerSv1.SetBalance", {"Tenant": "cgrates.org", "Account": f"bench{i}",
+                                              "BalanceType": "*monetary", "Value": 1e9, "Balance": {"ID": "MAIN"}})
         tester(addr, "", runs=200, parallel=CONNECTIONS, inflight=4, cycle=CYCLE)  # warm-up
         full = measured(proc.pid, lambda: tester(addr, "", runs=runs, parallel=CONNECTIONS, inflight=8, cycle=CYCLE))
         half_rate = max(1.0, full["req_per_s"] / 2)

@@ -24,6 +24,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def rpc(port: int, method: str, arg: object) -> object:
+    """One JSON-RPC call on a fresh TCP connection to 127.0.0.1:port; raises RuntimeError with the server's error."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(json.dumps({"method": method, "params": [arg], "id": 1}).encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    reply = json.loads(buf)
+    if reply.get("error"):
+        raise RuntimeError(f"{method}: {reply['error']}")
+    return reply["result"]
+
+
 def wait_port(port: int, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
