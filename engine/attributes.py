@@ -41,6 +41,7 @@ from engine.filters import (
     FilterError,
     FilterService,
     activation_json,
+    filter_service,
     parse_activation_interval,
 )
 from engine.rpc.errors import NOT_FOUND, RPCError, mandatory_ie_missing, not_found, server_error
@@ -335,10 +336,7 @@ class AttributeService:
 
     @property
     def filters(self) -> FilterService:
-        fs = self.ctx.services.get("filters")
-        if fs is None:
-            fs = self.ctx.services["filters"] = FilterService(self.ctx)
-        return fs
+        return filter_service(self.ctx)
 
     @property
     def sep(self) -> str:

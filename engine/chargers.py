@@ -20,6 +20,7 @@ from engine.filters import (
     FilterError,
     FilterService,
     activation_json,
+    filter_service,
     parse_activation_interval,
 )
 from engine.rpc.errors import NOT_FOUND, RPCError, mandatory_ie_missing, not_found, server_error
@@ -99,10 +100,7 @@ class ChargerService:
 
     @property
     def filters(self) -> FilterService:
-        fs = self.ctx.services.get("filters")
-        if fs is None:
-            fs = self.ctx.services["filters"] = FilterService(self.ctx)
-        return fs
+        return filter_service(self.ctx)
 
     async def get_profile(self, tenant: str, profile_id: str) -> ChargerProfile | None:
         prf = await self.dm.get(CHARGER_PROFILE, f"{tenant}:{profile_id}", decode_charger_profile)

@@ -691,6 +691,15 @@ def _raw(obj: Any) -> dict | None:
     return getattr(obj, "raw", None)
 
 
+def filter_service(ctx: Any) -> FilterService:
+    """The engine's FilterS (``ctx.services["filters"]``), created on first use where the engine did not start one
+    (services built alone, in tests and tools)."""
+    fs = ctx.services.get("filters")
+    if fs is None:
+        fs = ctx.services["filters"] = FilterService(ctx)
+    return fs
+
+
 async def reset_filter_indexes(dm: Any, profile_kinds: Iterable[str] | None = None) -> int:
     """Mark the indexes of some profile kinds (all by default) stale after a bulk write that did not maintain
     them, such as a tariff-plan load: each tenant's index is recomputed on its next match. Returns the markers
