@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from engine.dataprovider import Duration, as_duration
-from engine.rpc.errors import RPCError
+from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.template.dataprovider import Duration, as_duration
 
 #: the request types CGRateS recognises, in the order it looks for them
 REQUEST_TYPES = ("*dryrun", "*authorize", "*initiate", "*update", "*terminate", "*message", "*cdrs", "*event",

@@ -6,7 +6,7 @@ An agent decodes its wire message into a DataProvider (``*req``), keeps its own 
 ``request_fields`` write ``*cgreq`` (the event), ``*opts``, ``*vars``, ``*tmp``; its flags choose the SessionS call
 (``agents/processors.py``); the reply lands in ``*cgrep``; its ``reply_fields`` write ``*rep``. ``*vars``, ``*cgrep``,
 ``*opts`` and ``*rep`` carry over to the next processor, which runs only after ``*continue`` (or when this one's
-filters did not pass). The agent encodes the returned ``*rep`` :class:`~engine.fields.NavMap` into its answer.
+filters did not pass). The agent encodes the returned ``*rep`` :class:`~engine.template.fields.NavMap` into its answer.
 
 A SessionS error is not a pipeline error: it is in ``*cgrep.Error`` for reply fields to turn into a failure code
 (``"filters": ["*notempty:~*cgrep.Error:"]``). A template that cannot be applied (a mandatory field missing, a value
@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agents.processors import (
+from pycgrates.agents.processors import (
     PROCESS_CDR,
     RALS_ERROR_PREFIX,
     REQUEST_TYPES,
@@ -34,8 +34,20 @@ from agents.processors import (
     reply_map,
     run_max_usage,
 )
-from engine.dataprovider import CGREP, CGREQ, OPTS, REP, REQ, VARS, DataProvider, MapDataProvider, as_string
-from engine.fields import (
+from pycgrates.engine.filters.service import FilterError
+from pycgrates.engine.rpc.errors import RPCError, mandatory_ie_missing
+from pycgrates.engine.template.dataprovider import (
+    CGREP,
+    CGREQ,
+    OPTS,
+    REP,
+    REQ,
+    VARS,
+    DataProvider,
+    MapDataProvider,
+    as_string,
+)
+from pycgrates.engine.template.fields import (
     WRITABLE_PREFIXES,
     FieldError,
     FieldFilters,
@@ -48,12 +60,10 @@ from engine.fields import (
     compile_named_templates,
     set_fields,
 )
-from engine.filters import FilterError
-from engine.rpc.errors import RPCError, mandatory_ie_missing
-from engine.rsr import DEFAULT_SEP, RSRError, RSRParsers, parse_rsr
-from engine.units import TimeError, format_time, get_timezone, now
+from pycgrates.engine.template.rsr import DEFAULT_SEP, RSRError, RSRParsers, parse_rsr
+from pycgrates.engine.units import TimeError, format_time, get_timezone, now
 
-log = logging.getLogger("agents.request")
+log = logging.getLogger("cgr.agents")
 
 DIAMREQ = "*diamreq"
 TMP = "*tmp"

@@ -61,13 +61,13 @@ def cd_args(account: str) -> dict:
 
 
 async def in_process(folder: Path, runs: int, accounts: int) -> dict:
-    from engine.accounts.accounting import Accounting
-    from engine.accounts.debit import debit_cd
-    from engine.cache import Cache
-    from engine.config import default_config
-    from engine.datamanager import DataManager
-    from engine.loader import load_tariff_plan
-    from engine.storage.internal import InternalDataDB
+    from pycgrates.engine.accounts.accounting import Accounting
+    from pycgrates.engine.accounts.debit import debit_cd
+    from pycgrates.engine.config import default_config
+    from pycgrates.engine.loader.tariffplan import load_tariff_plan
+    from pycgrates.engine.storage.cache import Cache
+    from pycgrates.engine.storage.datamanager import DataManager
+    from pycgrates.engine.storage.internal import InternalDataDB
 
     cfg = default_config()
     with tempfile.TemporaryDirectory() as d:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agents.diameter.dictionary import load_dictionaries
-from agents.diameter.messages import Message
+from pycgrates.agents.diameter.dictionary import load_dictionaries
+from pycgrates.agents.diameter.messages import Message
 
 
 def build_ccr_update(dictionary, session: int = 1) -> Message:

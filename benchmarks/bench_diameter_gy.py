@@ -32,8 +32,14 @@ from common import REPO, base_args, cpu_seconds, free_port, machine, process, rp
 
 sys.path.insert(0, str(REPO))
 
-from agents.diameter import DiameterConnection, DiameterServer, Message, identity_from_config, load_dictionaries
-from agents.diameter.codec import FLAG_PROXIABLE, FLAG_REQUEST, ResultCode
+from pycgrates.agents.diameter import (
+    DiameterConnection,
+    DiameterServer,
+    Message,
+    identity_from_config,
+    load_dictionaries,
+)
+from pycgrates.agents.diameter.codec import FLAG_PROXIABLE, FLAG_REQUEST, ResultCode
 
 TEMPLATE = REPO / "templates" / "diameter" / "gy_voice.json"
 
@@ -178,7 +184,7 @@ def pycgrates(accounts: int, charging: bool = True):
                 for pid in ("GyVoiceInitial", "GyVoiceUpdate", "GyVoiceTerminate")]
         shutil.copy(TEMPLATE, Path(d, TEMPLATE.name))
         Path(d, "zz_bench.json").write_text(json.dumps(cfg))
-        with process([sys.executable, "-m", "engine.cli.engine", "-config_dir", d], rpc_port) as proc:
+        with process([sys.executable, "-m", "pycgrates.engine.cli.engine", "-config_dir", d], rpc_port) as proc:
             rpc(rpc_port, "APIerSv1.LoadTariffPlanFromFolder",
                 {"FolderPath": str(REPO / "tutorials" / "diameter" / "tariffplan")})
             for i in range(accounts):

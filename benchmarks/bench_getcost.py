@@ -89,12 +89,12 @@ async def load_service(size: int, data_dir: str | None, pool: int = 10_000) -> t
     """A rating service over a freshly loaded plan of ``size`` prefixes, and the numbers to call."""
     from types import SimpleNamespace
 
-    from engine.cache import Cache
-    from engine.config import default_config
-    from engine.datamanager import DataManager
-    from engine.loader import load_tariff_plan
-    from engine.rating.service import RatingService
-    from engine.storage.internal import InternalDataDB
+    from pycgrates.engine.config import default_config
+    from pycgrates.engine.loader.tariffplan import load_tariff_plan
+    from pycgrates.engine.rating.service import RatingService
+    from pycgrates.engine.storage.cache import Cache
+    from pycgrates.engine.storage.datamanager import DataManager
+    from pycgrates.engine.storage.internal import InternalDataDB
 
     cfg = default_config()
     with tempfile.TemporaryDirectory() as tp:
@@ -170,7 +170,7 @@ def over_rpc(data_dir: str, runs: int) -> dict:
     with tempfile.TemporaryDirectory() as d:
         Path(d, "cgrates.json").write_text(json.dumps(cfg))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli.engine", "-config_dir", d],
+            [sys.executable, "-m", "pycgrates.engine.cli.engine", "-config_dir", d],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

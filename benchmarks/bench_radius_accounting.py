@@ -31,7 +31,7 @@ from common import REPO, base_args, cpu_seconds, free_port, machine, process, rp
 
 sys.path.insert(0, str(REPO))
 
-from agents.radius import Packet, load_dictionary
+from pycgrates.agents.radius import Packet, load_dictionary
 
 SECRET = "benchsecret"
 RETRANSMIT = 2.0
@@ -183,7 +183,7 @@ def pycgrates(accounts: int, charging: bool = True):
                 for pid in ("BNGAccountingStart", "BNGAccountingInterim", "BNGAccountingStop")]
         Path(d, "cgrates.json").write_text(json.dumps(cfg))
         shutil.copy(REPO / "templates" / "radius" / "bng_data.json", Path(d, "bng_data.json"))
-        with process([sys.executable, "-m", "engine.cli.engine", "-config_dir", d], rpc_port) as proc:
+        with process([sys.executable, "-m", "pycgrates.engine.cli.engine", "-config_dir", d], rpc_port) as proc:
             rpc(rpc_port, "APIerSv1.LoadTariffPlanFromFolder",
                 {"FolderPath": str(REPO / "tutorials" / "radius" / "tariffplan")})
             for i in range(accounts):

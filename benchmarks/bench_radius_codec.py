@@ -11,8 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agents.radius import Packet, check_request, load_dictionary
 from benchmarks.common import base_args, machine, write_section
+from pycgrates.agents.radius import Packet, check_request, load_dictionary
 
 SECRET = b"bench-secret"
 

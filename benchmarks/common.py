@@ -15,6 +15,11 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from pycgrates.engine.cli import command
+
+ENGINE = command("engine")
+CONSOLE = command("console")
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -79,9 +84,9 @@ def engine(extra_config: dict | None = None, tariffplan: Path | None = None, dur
         for section, values in (extra_config or {}).items():
             cfg.setdefault(section, {}).update(values)
         Path(d, "cgrates.json").write_text(json.dumps(cfg))
-        with process([sys.executable, "-m", "engine.cli.engine", "-config_dir", d], rpc_port) as proc:
+        with process([*ENGINE, "-config_dir", d], rpc_port) as proc:
             if tariffplan is not None:
-                subprocess.run([sys.executable, "-m", "engine.cli.console", "-server", f"127.0.0.1:{rpc_port}",
+                subprocess.run([*CONSOLE, "-server", f"127.0.0.1:{rpc_port}",
                                 "load_tp_from_folder", f'FolderPath="{tariffplan}"'], check=True,
                                stdout=subprocess.DEVNULL)
             yield f"127.0.0.1:{rpc_port}", proc
@@ -89,7 +94,7 @@ def engine(extra_config: dict | None = None, tariffplan: Path | None = None, dur
 
 def tester(server: str, method: str, params: str = "{}", runs: int = 20000, parallel: int = 8, inflight: int = 8,
            procs: int = 1, cps: float = 0, cycle: str = "") -> dict:
-    from engine.cli.tester import build_parser, run_load
+    from pycgrates.engine.cli.tester import build_parser, run_load
 
     args = build_parser().parse_args([
         "-server", server, "-method", method, "-params", params, "-runs", str(runs), "-parallel", str(parallel),

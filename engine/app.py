@@ -14,47 +14,47 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from engine.config import Config, load_config
-from engine.config.loader import parse_listen_address
-from engine.context import EngineContext
-from engine.core import CoreService
-from engine.metrics import Metrics
-from engine.rpc.conn import ConnManager
-from engine.rpc.dispatch import Dispatcher
-from engine.rpc.http import HTTPServer
-from engine.rpc.registry import Registry
-from engine.rpc.server import StreamServer
-from engine.rpc.tls import make_ssl_context
-from engine.units import SECOND
+from pycgrates.engine.config import Config, load_config
+from pycgrates.engine.config.loader import parse_listen_address
+from pycgrates.engine.context import EngineContext
+from pycgrates.engine.core import CoreService
+from pycgrates.engine.metrics import Metrics
+from pycgrates.engine.rpc.conn import ConnManager
+from pycgrates.engine.rpc.dispatch import Dispatcher
+from pycgrates.engine.rpc.http import HTTPServer
+from pycgrates.engine.rpc.registry import Registry
+from pycgrates.engine.rpc.server import StreamServer
+from pycgrates.engine.rpc.tls import make_ssl_context
+from pycgrates.engine.units import SECOND
 
 log = logging.getLogger("cgr.engine")
 
 #: (config section, "module:Class") in start order; a section may list several services.
 SERVICES: list[tuple[str, str]] = [
-    ("rals", "engine.rating.service:RatingService"),
-    ("rals", "engine.accounts.service:AccountingService"),
-    ("schedulers", "engine.scheduler:Scheduler"),
-    ("apiers", "engine.loader:LoaderService"),
-    ("filters", "engine.filters:FilterService"),
-    ("attributes", "engine.attributes:AttributeService"),
-    ("chargers", "engine.chargers:ChargerService"),
-    ("resources", "engine.resources:ResourceService"),
-    ("stats", "engine.stats:StatService"),
-    ("thresholds", "engine.thresholds:ThresholdService"),
-    ("routes", "engine.routes:RouteService"),
-    ("cdrs", "engine.cdrs:CDRService"),
-    ("sessions", "engine.sessions.service:SessionService"),
-    ("dispatchers", "engine.dispatchers:DispatcherService"),
-    ("diameter_agent", "agents.diameter.agent:DiameterAgent"),
-    ("radius_agent", "agents.radius.agent:RadiusAgent"),
-    ("dns_agent", "agents.dns:DNSAgent"),
-    ("sip_agent", "agents.sip.agent:SIPAgent"),
-    ("freeswitch_agent", "agents.freeswitch.agent:FreeSWITCHAgent"),
-    ("kamailio_agent", "agents.kamailio:KamailioAgent"),
-    ("asterisk_agent", "agents.asterisk:AsteriskAgent"),
-    ("http_agent", "agents.http:HTTPAgent"),
-    ("ers", "engine.ers:EventReaderService"),
-    ("ees", "engine.ees:EventExporterService"),
+    ("rals", "pycgrates.engine.rating.service:RatingService"),
+    ("rals", "pycgrates.engine.accounts.service:AccountingService"),
+    ("schedulers", "pycgrates.engine.scheduler:Scheduler"),
+    ("apiers", "pycgrates.engine.loader.tariffplan:LoaderService"),
+    ("filters", "pycgrates.engine.filters.service:FilterService"),
+    ("attributes", "pycgrates.engine.profiles.attributes:AttributeService"),
+    ("chargers", "pycgrates.engine.profiles.chargers:ChargerService"),
+    ("resources", "pycgrates.engine.resources:ResourceService"),
+    ("stats", "pycgrates.engine.stats:StatService"),
+    ("thresholds", "pycgrates.engine.thresholds:ThresholdService"),
+    ("routes", "pycgrates.engine.routes:RouteService"),
+    ("cdrs", "pycgrates.engine.cdrs.service:CDRService"),
+    ("sessions", "pycgrates.engine.sessions.service:SessionService"),
+    ("dispatchers", "pycgrates.engine.dispatchers:DispatcherService"),
+    ("diameter_agent", "pycgrates.agents.diameter.agent:DiameterAgent"),
+    ("radius_agent", "pycgrates.agents.radius.agent:RadiusAgent"),
+    ("dns_agent", "pycgrates.agents.dns:DNSAgent"),
+    ("sip_agent", "pycgrates.agents.sip.agent:SIPAgent"),
+    ("freeswitch_agent", "pycgrates.agents.freeswitch.agent:FreeSWITCHAgent"),
+    ("kamailio_agent", "pycgrates.agents.kamailio:KamailioAgent"),
+    ("asterisk_agent", "pycgrates.agents.asterisk:AsteriskAgent"),
+    ("http_agent", "pycgrates.agents.http:HTTPAgent"),
+    ("ers", "pycgrates.engine.ers:EventReaderService"),
+    ("ees", "pycgrates.engine.ees:EventExporterService"),
 ]
 
 #: Sections always on (no "enabled" option) whose services are part of the core.
@@ -97,11 +97,11 @@ class Engine:
     # ---------------------------------------------------------------------------------------- start
 
     async def start(self) -> None:
-        from engine.cache import Cache
-        from engine.cachesvc import CacheService
-        from engine.config.service import ConfigService
-        from engine.datamanager import DataManager
-        from engine.storage import open_datadb, open_stordb
+        from pycgrates.engine.config.service import ConfigService
+        from pycgrates.engine.storage import open_datadb, open_stordb
+        from pycgrates.engine.storage.cache import Cache
+        from pycgrates.engine.storage.cache_service import CacheService
+        from pycgrates.engine.storage.datamanager import DataManager
 
         cfg = self.cfg
         for w in cfg.warnings:
@@ -203,8 +203,8 @@ class Engine:
 
     async def reload(self, section: str = "", path: str | None = None) -> list[str]:
         """Re-read the config; tell the services of changed sections. Returns the changed sections."""
-        from engine.config.loader import diff_sections
-        from engine.config.loader import load_config as _load
+        from pycgrates.engine.config.loader import diff_sections
+        from pycgrates.engine.config.loader import load_config as _load
 
         new_cfg = _load(path or self.cfg.config_dir)
         changed = sorted(diff_sections(self.cfg, new_cfg))
@@ -216,7 +216,7 @@ class Engine:
         if "rpc_conns" in changed:
             self.conns.reset(new_cfg.section("rpc_conns") or {})
         if "general" in changed:
-            from engine.log import python_level
+            from pycgrates.engine.log import python_level
 
             logging.getLogger().setLevel(python_level(int(new_cfg.get("general", "log_level", default=6))))
         for sec, svc in self.services:

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from engine.config import Config
-    from engine.datamanager import DataManager
-    from engine.rpc.conn import ConnManager
-    from engine.rpc.registry import Registry
-    from engine.storage.base import StorDB
+    from pycgrates.engine.config import Config
+    from pycgrates.engine.rpc.conn import ConnManager
+    from pycgrates.engine.rpc.registry import Registry
+    from pycgrates.engine.storage.base import StorDB
+    from pycgrates.engine.storage.datamanager import DataManager
 
 
 @dataclass

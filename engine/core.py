@@ -9,9 +9,9 @@ import resource
 import time
 from typing import Any
 
-from engine import VERSION_NAME
-from engine.rpc.registry import rpc
-from engine.units import SECOND, format_duration, format_time, now, parse_duration
+from pycgrates.engine import VERSION_NAME
+from pycgrates.engine.rpc.registry import rpc
+from pycgrates.engine.units import SECOND, format_duration, format_time, now, parse_duration
 
 
 def _size(n: float) -> str:

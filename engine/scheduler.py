@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from engine.accounts.accounting import Accounting
-from engine.accounts.timings import next_start
-from engine.models.account import ActionPlan, ActionTiming, time_from_json, time_to_json
-from engine.storage.base import ACTION_PLAN, SCHEDULER_STATE
-from engine.units import get_timezone
-from engine.units import now as utc_now
+from pycgrates.engine.accounts.accounting import Accounting
+from pycgrates.engine.accounts.timings import next_start
+from pycgrates.engine.models.account import ActionPlan, ActionTiming, time_from_json, time_to_json
+from pycgrates.engine.storage.base import ACTION_PLAN, SCHEDULER_STATE
+from pycgrates.engine.units import get_timezone
+from pycgrates.engine.units import now as utc_now
 
 log = logging.getLogger("cgr.scheduler")
 

@@ -13,6 +13,13 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+def reference_config_dirs() -> list[str]:
+    """Every config_dir of ../shared/data/conf/samples, relative to it: a folder holding *.json files itself
+    (``tutinternal``, ``dispatchers/all``, ...)."""
+    root = SHARED_DATA / "conf" / "samples"
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_dir() and any(p.glob("*.json")))
+
+
 def shared_data(*parts: str) -> Path:
     """A path under ../shared/data; skips the test when absent, fails it under CI=true."""
     path = SHARED_DATA.joinpath(*parts)

@@ -8,10 +8,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from pycgrates.engine.cli import command
+
+ENGINE = command("engine")
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -44,7 +47,7 @@ class EngineProcess:
     def start(self, timeout: float = 30.0) -> EngineProcess:
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli.engine", "-config_dir", str(self.config_dir), *self.extra_args],
+            [*ENGINE, "-config_dir", str(self.config_dir), *self.extra_args],
             stdout=self._log, stderr=self._log, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         deadline = time.monotonic() + timeout

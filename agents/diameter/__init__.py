@@ -1,6 +1,6 @@
 """Diameter agent: codec, dictionaries, peer state machine and transport.
 
-    from agents.diameter import Message, load_dictionaries, DiameterServer, identity_from_config
+    from pycgrates.agents.diameter import Message, load_dictionaries, DiameterServer, identity_from_config
 """
 
 from .codec import AVP, DecodeError, EncodeError, ResultCode

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.request import (
+from pycgrates.agents.dedup import DuplicateDetector, duplicate_key, replay
+from pycgrates.agents.request import (
     RequestError,
     RequestProcessor,
     agent_sessions_conns,
@@ -42,14 +43,13 @@ from agents.request import (
     describe,
     process_request,
 )
-from engine.dataprovider import MapDataProvider, as_string
-from engine.fields import FieldTemplate, SelectorDataProvider, TemplateError
-from engine.rpc.errors import NOT_FOUND, NOT_IMPLEMENTED, RPCError, mandatory_ie_missing
-from engine.rpc.registry import rpc
-from engine.rsr import DEFAULT_SEP
+from pycgrates.engine.rpc.errors import NOT_FOUND, NOT_IMPLEMENTED, RPCError, mandatory_ie_missing
+from pycgrates.engine.rpc.registry import rpc
+from pycgrates.engine.template.dataprovider import MapDataProvider, as_string
+from pycgrates.engine.template.fields import FieldTemplate, SelectorDataProvider, TemplateError
+from pycgrates.engine.template.rsr import DEFAULT_SEP
 
 from .codec import DecodeError, EncodeError, ResultCode, python_value
-from .dedup import DuplicateDetector, duplicate_key, replay
 from .dictionary import Dictionary, DictionaryError, load_dictionaries
 from .gy import (
     CC_TERMINATION_REQUEST,
@@ -67,7 +67,7 @@ from .messages import Message
 from .peer import LocalIdentity, identity_from_config
 from .transport import DiameterConnection, DiameterServer, Listener
 
-log = logging.getLogger("agents.diameter")
+log = logging.getLogger("cgr.diameter")
 
 AGENT = "DiameterAgent"
 SECTION = "diameter_agent"

@@ -20,9 +20,11 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pycgrates.engine.shipped import shipped_path
+
 log = logging.getLogger(__name__)
 
-SHIPPED_DIR = Path(__file__).resolve().parents[2] / "dictionaries" / "diameter"
+SHIPPED_DIR = shipped_path("dictionaries/diameter")
 
 #: The base data types of RFC 6733 §4.2/§4.3 plus the few extra names found in the wild (IPv4, QoSFilterRule).
 BASE_TYPES = frozenset({

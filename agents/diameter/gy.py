@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from engine.dataprovider import parse_segment
+from pycgrates.engine.template.dataprovider import parse_segment
 
 from .codec import AVP, FLAG_ERROR, FLAG_PROXIABLE, FLAG_REQUEST, DecodeError, ResultCode
 from .dictionary import AVPDef

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.request import (
+from pycgrates.agents.request import (
     AgentRequest,
     RequestError,
     RequestProcessor,
@@ -42,12 +42,12 @@ from agents.request import (
     describe,
     process_request,
 )
-from engine.dataprovider import MapDataProvider, as_string
-from engine.fields import FieldTemplate, TemplateError
-from engine.rpc.errors import NOT_FOUND, NOT_IMPLEMENTED, RPCError, mandatory_ie_missing
-from engine.rpc.registry import rpc
-from engine.rsr import DEFAULT_SEP, RSRError, RSRParsers, parse_rsr
-from engine.units import SECOND, format_time, now
+from pycgrates.engine.rpc.errors import NOT_FOUND, NOT_IMPLEMENTED, RPCError, mandatory_ie_missing
+from pycgrates.engine.rpc.registry import rpc
+from pycgrates.engine.template.dataprovider import MapDataProvider, as_string
+from pycgrates.engine.template.fields import FieldTemplate, TemplateError
+from pycgrates.engine.template.rsr import DEFAULT_SEP, RSRError, RSRParsers, parse_rsr
+from pycgrates.engine.units import SECOND, format_time, now
 
 from .codec import (
     ACCESS_ACCEPT,
@@ -77,7 +77,7 @@ from .processing import (
 )
 from .server import DEFAULT_CLIENT, ClientTable, RadiusServer
 
-log = logging.getLogger("agents.radius")
+log = logging.getLogger("cgr.radius")
 
 AGENT = "RadiusAgent"
 SECTION = "radius_agent"

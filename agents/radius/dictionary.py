@@ -18,10 +18,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-log = logging.getLogger("agents.radius")
+from pycgrates.engine.shipped import shipped_path
+
+log = logging.getLogger("cgr.radius")
 
 #: Our own dictionary tree, written from the RFCs (loaded under every client dictionary).
-SHIPPED_DIR = Path(__file__).resolve().parents[2] / "dictionaries" / "radius"
+SHIPPED_DIR = shipped_path("dictionaries/radius")
 
 #: Types with a wire codec. ``abinary`` is carried as octets.
 LEAF_TYPES = frozenset({

@@ -35,7 +35,7 @@ from .codec import (
 )
 from .dictionary import Dictionary
 
-log = logging.getLogger("agents.radius")
+log = logging.getLogger("cgr.radius")
 
 ERROR_CAUSE = 101
 DEFAULT_PORT = 3799

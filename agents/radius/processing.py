@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from engine.dataprovider import NotFoundError, as_string
-from engine.fields import Leaf
-from engine.rpc.errors import mandatory_ie_missing
+from pycgrates.engine.rpc.errors import mandatory_ie_missing
+from pycgrates.engine.template.dataprovider import NotFoundError, as_string
+from pycgrates.engine.template.fields import Leaf
 
 from .auth import check_chap, check_mschap, check_mschapv2, check_pap, mppe_keys
 from .codec import ACCESS_REQUEST, ACCOUNTING_REQUEST, CODE_NAMES, Packet, RadiusError, code_of

@@ -44,7 +44,7 @@ from .codec import (
 )
 from .dictionary import Dictionary
 
-log = logging.getLogger("agents.radius")
+log = logging.getLogger("cgr.radius")
 
 T = TypeVar("T")
 DEFAULT_CLIENT = "*default"

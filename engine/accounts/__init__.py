@@ -5,7 +5,7 @@ Public API (for sessions, CDRs and the engine wiring)
 
 One :class:`~engine.accounts.accounting.Accounting` per DataManager holds the per-account locks::
 
-    from engine.accounts.accounting import Accounting
+    from pycgrates.engine.accounts.accounting import Accounting
     acc = Accounting.for_dm(ctx.dm); acc.configure(ctx.cfg, ctx.conns)
 
 Debits (``engine.accounts.debit``), each one atomic write of every account it touches::

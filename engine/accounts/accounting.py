@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from engine.accounts.balances import PrefixDestinations, hard_match_filter, match_filter, round_value
-from engine.accounts.store import AccountStore
-from engine.models.account import (
+from pycgrates.engine.accounts.balances import PrefixDestinations, hard_match_filter, match_filter, round_value
+from pycgrates.engine.accounts.store import AccountStore
+from pycgrates.engine.models.account import (
     ANY,
     COUNTER_BALANCE,
     COUNTER_EVENT,
@@ -38,8 +38,8 @@ from engine.models.account import (
     SharedGroup,
     UnitCounter,
 )
-from engine.storage.base import ACCOUNT_ACTION_PLANS, ACTION_PLAN, ACTIONS, SHARED_GROUP, BatchOp
-from engine.units import now as utc_now
+from pycgrates.engine.storage.base import ACCOUNT_ACTION_PLANS, ACTION_PLAN, ACTIONS, SHARED_GROUP, BatchOp
+from pycgrates.engine.units import now as utc_now
 
 log = logging.getLogger("cgr.accounts")
 
@@ -213,7 +213,7 @@ class Accounting:
         self._rater = None
         self.default_tenant = cfg.get("general", "default_tenant", default="cgrates.org") or "cgrates.org"
         self.default_category = cfg.get("general", "default_category", default="call") or "call"
-        from engine.units import parse_duration
+        from pycgrates.engine.units import parse_duration
 
         self.rounding_decimals = int(cfg.get("general", "rounding_decimals", default=5))
         self.timezone = cfg.get("general", "default_timezone", default="UTC") or "UTC"
@@ -232,7 +232,7 @@ class Accounting:
     def rater(self) -> Any:
         """The rating engine over the same DataManager (engine.rating.Rater), configured like this engine."""
         if self._rater is None:
-            from engine.rating import Rater
+            from pycgrates.engine.rating import Rater
 
             self._rater = Rater.for_dm(self.dm, self.cfg)
         return self._rater
@@ -298,7 +298,7 @@ class Accounting:
 
     async def plan_ops_removing_account(self, key: str) -> list[BatchOp]:
         """Batch operations that detach an account from its action plans."""
-        from engine.models.account import ActionPlan
+        from pycgrates.engine.models.account import ActionPlan
 
         ops: list[BatchOp] = []
         for plan_id in await self.account_plan_ids(key):
@@ -315,7 +315,7 @@ class Accounting:
 
     async def execute(self, tx: Transaction, acc: Account | None, actions: list[Action], extra: Any = None) -> None:
         """Run an action list on one account inside ``tx``; the first failing action aborts (raises)."""
-        from engine.accounts.actions import run_actions
+        from pycgrates.engine.accounts.actions import run_actions
 
         await run_actions(tx, acc, actions, extra)
 
@@ -332,7 +332,7 @@ class Accounting:
             acc = await tx.load(key)
             if acc is None:
                 if not create:
-                    from engine.rpc.errors import ACCOUNT_NOT_FOUND
+                    from pycgrates.engine.rpc.errors import ACCOUNT_NOT_FOUND
 
                     raise ActionError(ACCOUNT_NOT_FOUND)
                 tenant, _, name = key.partition(":")
@@ -458,7 +458,7 @@ class Accounting:
         at.Executed = True
         log.info("account %s: trigger %s %s %s fired actions %s", acc.key, at.ID, at.ThresholdType,
                  at.ThresholdValue, at.ActionsID)
-        from engine.accounts.actions import run_actions
+        from pycgrates.engine.accounts.actions import run_actions
 
         try:
             await run_actions(tx, acc, actions, None, from_trigger=True)

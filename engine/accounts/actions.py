@@ -15,9 +15,9 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-from engine.accounts.accounting import ActionError, Transaction, new_uuid
-from engine.accounts.balances import expiry_from_string, match_filter, modify_balance
-from engine.models.account import (
+from pycgrates.engine.accounts.accounting import ActionError, Transaction, new_uuid
+from pycgrates.engine.accounts.balances import expiry_from_string, match_filter, modify_balance
+from pycgrates.engine.models.account import (
     DEFAULT_BALANCE_ID,
     MONETARY,
     Account,
@@ -311,7 +311,7 @@ async def reset_triggers(tx: Transaction, acc: Account | None, a: Action, acs: l
 
 
 async def set_recurrent(tx: Transaction, acc: Account | None, a: Action, acs: list[Action], extra: Any) -> None:
-    from engine.accounts.accounting import trigger_matches_action
+    from pycgrates.engine.accounts.accounting import trigger_matches_action
 
     for at in _need(acc, a).ActionTriggers:
         if trigger_matches_action(at, a):
@@ -319,7 +319,7 @@ async def set_recurrent(tx: Transaction, acc: Account | None, a: Action, acs: li
 
 
 async def unset_recurrent(tx: Transaction, acc: Account | None, a: Action, acs: list[Action], extra: Any) -> None:
-    from engine.accounts.accounting import trigger_matches_action
+    from pycgrates.engine.accounts.accounting import trigger_matches_action
 
     for at in _need(acc, a).ActionTriggers:
         if trigger_matches_action(at, a):
@@ -367,7 +367,7 @@ async def _post_json(tx: Transaction, url: str, body: bytes) -> None:
     attempts = int(cfg.get("general", "poster_attempts", default=3)) if cfg else 3
     timeout = 2.0
     if cfg is not None:
-        from engine.units import parse_duration
+        from pycgrates.engine.units import parse_duration
 
         timeout = parse_duration(cfg.get("general", "reply_timeout", default="2s")) / 1e9 or 2.0
     last: Exception | None = None

@@ -12,7 +12,7 @@ import calendar
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from engine.models.account import ANY, Account, Balance, BalanceFilter, smap_equal, smap_includes
+from pycgrates.engine.models.account import ANY, Account, Balance, BalanceFilter, smap_equal, smap_includes
 
 #: prefix → destination IDs holding it, longest prefix first (what the rating engine's reverse index gives)
 PrefixDestinations = list[tuple[str, list[str]]]
@@ -210,7 +210,7 @@ def expiry_from_string(text: str, now: datetime) -> tuple[bool, datetime | None]
     }
     if s in rel:
         return True, rel[s]()
-    from engine.units import parse_time
+    from pycgrates.engine.units import parse_time
 
     return True, parse_time(s)
 

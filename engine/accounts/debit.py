@@ -20,9 +20,9 @@ from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from engine.accounts.accounting import Accounting, ActionError, Transaction
-from engine.accounts.balances import balances_for, matching_destination_id, round_value, timing_active
-from engine.models.account import (
+from pycgrates.engine.accounts.accounting import Accounting, ActionError, Transaction
+from pycgrates.engine.accounts.balances import balances_for, matching_destination_id, round_value, timing_active
+from pycgrates.engine.models.account import (
     DEFAULT_BALANCE_ID,
     MONETARY,
     STRATEGY_HIGHEST,
@@ -33,13 +33,26 @@ from engine.models.account import (
     Balance,
     num_json,
 )
-from engine.models.tariffplan import MAX_COST_DISCONNECT
-from engine.rating import CallCost, CallDescriptor, RatingError, get_cost, parse_zero_rating_subject, zero_cost
-from engine.rating import timings as rtm
-from engine.rating.callcost import accounting_map
-from engine.rating.timespans import Increment, TimeSpan, compress_increments, max_cost
-from engine.rpc.errors import ACCOUNT_DISABLED, ACCOUNT_NOT_FOUND, INSUFFICIENT_CREDIT, MAX_USAGE_EXCEEDED, RPCError
-from engine.storage.base import RALS_JOURNAL
+from pycgrates.engine.models.tariffplan import MAX_COST_DISCONNECT
+from pycgrates.engine.rating import (
+    CallCost,
+    CallDescriptor,
+    RatingError,
+    get_cost,
+    parse_zero_rating_subject,
+    zero_cost,
+)
+from pycgrates.engine.rating import timings as rtm
+from pycgrates.engine.rating.callcost import accounting_map
+from pycgrates.engine.rating.timespans import Increment, TimeSpan, compress_increments, max_cost
+from pycgrates.engine.rpc.errors import (
+    ACCOUNT_DISABLED,
+    ACCOUNT_NOT_FOUND,
+    INSUFFICIENT_CREDIT,
+    MAX_USAGE_EXCEEDED,
+    RPCError,
+)
+from pycgrates.engine.storage.base import RALS_JOURNAL
 
 log = logging.getLogger("cgr.accounts")
 
@@ -176,7 +189,7 @@ class DebitRun:
     def _take(self, owner: Account, b: Balance, amount: Decimal) -> None:
         b.Value = round_value(b.Value - amount, self.decimals)
         if not b.Uuid:
-            from engine.accounts.accounting import new_uuid
+            from pycgrates.engine.accounts.accounting import new_uuid
 
             b.Uuid = new_uuid()
         self.touched.setdefault(owner.key, set()).add(b.Uuid)
@@ -189,7 +202,7 @@ class DebitRun:
         for b in owner.BalanceMap.get(MONETARY, []):
             if b.is_default():
                 return b
-        from engine.accounts.accounting import new_uuid
+        from pycgrates.engine.accounts.accounting import new_uuid
 
         b = Balance(Uuid=new_uuid(), ID=DEFAULT_BALANCE_ID)
         owner.BalanceMap.setdefault(MONETARY, []).append(b)

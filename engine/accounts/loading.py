@@ -14,10 +14,10 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from engine.accounts.accounting import Accounting
-from engine.accounts.parse import FieldError, action_from_row, col, norm_row, parse_bool, trigger_from_row
-from engine.accounts.timings import TimingError, builtin_timing, timing_from_record, validate
-from engine.models.account import (
+from pycgrates.engine.accounts.accounting import Accounting
+from pycgrates.engine.accounts.parse import FieldError, action_from_row, col, norm_row, parse_bool, trigger_from_row
+from pycgrates.engine.accounts.timings import TimingError, builtin_timing, timing_from_record, validate
+from pycgrates.engine.models.account import (
     SHARED_GROUP_STRATEGIES,
     Account,
     ActionPlan,
@@ -25,7 +25,7 @@ from engine.models.account import (
     SharedGroup,
     SharingParameters,
 )
-from engine.storage.base import (
+from pycgrates.engine.storage.base import (
     ACCOUNT_ACTION_PLANS,
     ACTION_PLAN,
     ACTION_TRIGGERS,
@@ -34,7 +34,7 @@ from engine.storage.base import (
     TIMING,
     BatchOp,
 )
-from engine.units import now
+from pycgrates.engine.units import now
 
 log = logging.getLogger("cgr.loader")
 
@@ -44,7 +44,7 @@ TABLES = ("SharedGroups", "Actions", "ActionPlans", "ActionTriggers", "AccountAc
 def _loader_error(row: dict, column: str, message: str, default_file: str) -> Exception:
     file, line = row.get("_file", default_file), row.get("_line", 0)
     try:
-        from engine.loader import LoaderError
+        from pycgrates.engine.loader.tariffplan import LoaderError
     except ImportError:  # the loader module is optional for this function
         return ValueError(f"{file}:{line}: {column}: {message}")
     return LoaderError(file, line, column, message)
@@ -96,7 +96,7 @@ async def resolve_timing(dm: Any, timing_id: str, local: dict[str, dict], loaded
 
 async def load_accounting(dm: Any, tables: dict[str, list[dict]], *, dry_run: bool, timezone: str) -> list[str]:
     """Validate and (unless ``dry_run``) store the accounting tables; run the *asap plans. Returns warnings."""
-    from engine.units import get_timezone
+    from pycgrates.engine.units import get_timezone
 
     warnings: list[str] = []
     accounting = Accounting.for_dm(dm)
@@ -163,7 +163,7 @@ async def load_accounting(dm: Any, tables: dict[str, list[dict]], *, dry_run: bo
         except ValueError as exc:
             raise _loader_error(r, "Weight", f"{col(r, 'weight')!r} is not a number", "ActionPlans.csv") from exc
         at = ActionTiming(Uuid=timing_uuid(pid, len(plan.ActionTimings), aid, tid), ActionsID=aid, Weight=weight)
-        from engine.models.account import Timing
+        from pycgrates.engine.models.account import Timing
 
         at.Timing = Timing.from_dict(tm)
         plan.ActionTimings.append(at)
@@ -240,7 +240,7 @@ async def load_accounting(dm: Any, tables: dict[str, list[dict]], *, dry_run: bo
     for key, plan_id, trig_id, allow_neg, disabled in account_rows:
         trig_defs = triggers.get(trig_id) if trig_id else None
         if trig_id and trig_defs is None:
-            from engine.models.account import ActionTrigger
+            from pycgrates.engine.models.account import ActionTrigger
 
             trig_defs = [ActionTrigger.from_dict(t) for t in await dm.get(ACTION_TRIGGERS, trig_id) or []]
         async with accounting.transaction(key) as tx:

@@ -13,7 +13,7 @@ import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from engine.models.account import (
+from pycgrates.engine.models.account import (
     ANY,
     BALANCE_TYPES,
     VOICE,
@@ -22,7 +22,7 @@ from engine.models.account import (
     BalanceFilter,
     smap,
 )
-from engine.units import DurationError, TimeError, parse_duration, parse_time
+from pycgrates.engine.units import DurationError, TimeError, parse_duration, parse_time
 
 _HEADER_DECOR = re.compile(r"\[\d+\]$")
 
@@ -143,7 +143,7 @@ def balance_filter_from(row: dict, timings: dict[str, dict] | None = None) -> Ba
 
 def action_from_row(actions_id: str, row: dict, timings: dict[str, dict] | None = None) -> Action:
     """One Action from a normalized Actions.csv row or an APIerSv1.SetActions entry."""
-    from engine.accounts.actions import ACTION_FUNCS
+    from pycgrates.engine.accounts.actions import ACTION_FUNCS
 
     atype = col(row, "action", "identifier", "actiontype")
     if not atype:
@@ -182,7 +182,7 @@ def trigger_from_row(group_id: str, row: dict, timezone: str, index: int = 0,
                               "balancedisabled": col(row, "balancedisabled")}, timings)
     bexp = col(row, "balanceexpirytime", "balanceexpirationdate")
     if bexp:
-        from engine.accounts.balances import expiry_from_string
+        from pycgrates.engine.accounts.balances import expiry_from_string
 
         try:
             bf.HasExpiration, bf.ExpirationDate = expiry_from_string(str(bexp), parse_time("*now"))

@@ -10,9 +10,9 @@ import json
 import logging
 from typing import Any
 
-from engine.accounts.accounting import Accounting, ActionError, new_uuid
-from engine.accounts.loading import resolve_timing, timing_uuid
-from engine.accounts.parse import (
+from pycgrates.engine.accounts.accounting import Accounting, ActionError, new_uuid
+from pycgrates.engine.accounts.loading import resolve_timing, timing_uuid
+from pycgrates.engine.accounts.parse import (
     FieldError,
     action_from_row,
     norm_row,
@@ -20,8 +20,8 @@ from engine.accounts.parse import (
     parse_units,
     trigger_from_row,
 )
-from engine.accounts.timings import TimingError
-from engine.models.account import (
+from pycgrates.engine.accounts.timings import TimingError
+from pycgrates.engine.models.account import (
     MONETARY,
     Account,
     Action,
@@ -32,7 +32,7 @@ from engine.models.account import (
     Timing,
     smap,
 )
-from engine.rpc.errors import (
+from pycgrates.engine.rpc.errors import (
     ACCOUNT_NOT_FOUND,
     EXISTS,
     INSUFFICIENT_CREDIT,
@@ -42,9 +42,9 @@ from engine.rpc.errors import (
     require,
     server_error,
 )
-from engine.rpc.registry import rpc
-from engine.storage.base import ACCOUNT_ACTION_PLANS, ACTION_PLAN, ACTION_TRIGGERS, ACTIONS
-from engine.units import TimeError, parse_time
+from pycgrates.engine.rpc.registry import rpc
+from pycgrates.engine.storage.base import ACCOUNT_ACTION_PLANS, ACTION_PLAN, ACTION_TRIGGERS, ACTIONS
+from pycgrates.engine.units import TimeError, parse_time
 
 log = logging.getLogger("cgr.accounts")
 
@@ -242,8 +242,8 @@ class AccountingService:
         if b.get("UUID") or b.get("Uuid"):
             f.Uuid = str(b.get("UUID") or b.get("Uuid"))
         if b.get("ExpiryTime") not in (None, ""):
-            from engine.accounts.balances import expiry_from_string
-            from engine.units import now
+            from pycgrates.engine.accounts.balances import expiry_from_string
+            from pycgrates.engine.units import now
 
             try:
                 f.HasExpiration, f.ExpirationDate = expiry_from_string(str(b["ExpiryTime"]), now())
@@ -383,8 +383,8 @@ class AccountingService:
         old_raw = await self.acc.dm.get(ACTION_PLAN, pid)
         if old_raw is not None and not args.get("Overwrite"):
             raise RPCError(EXISTS)
-        from engine.accounts.timings import builtin_timing
-        from engine.units import get_timezone, now
+        from pycgrates.engine.accounts.timings import builtin_timing
+        from pycgrates.engine.units import get_timezone, now
 
         loaded_at = now().astimezone(get_timezone(self.acc.timezone))
         plan = ActionPlan(Id=pid)
@@ -407,7 +407,7 @@ class AccountingService:
                     if builtin is not None:
                         tm_dict = builtin.to_dict()
                     else:
-                        from engine.accounts.timings import timing_from_record, validate
+                        from pycgrates.engine.accounts.timings import timing_from_record, validate
 
                         tm = timing_from_record({"Years": t.get("Years"), "Months": t.get("Months"),
                                                  "MonthDays": t.get("MonthDays"), "WeekDays": t.get("WeekDays"),
@@ -567,7 +567,7 @@ class AccountingService:
     # ---------------------------------------------------------------------------------------- Responder
 
     async def _with_debit(self, fn: str, args: dict) -> Any:
-        from engine.accounts import debit as d
+        from pycgrates.engine.accounts import debit as d
 
         try:
             return await getattr(d, fn)(self.acc, self._check_args(args))

@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from engine.models.account import Account
-from engine.rpc.errors import ACCOUNT_NOT_FOUND, RPCError
-from engine.storage.base import ACCOUNT, BatchOp
-from engine.units import now
+from pycgrates.engine.models.account import Account
+from pycgrates.engine.rpc.errors import ACCOUNT_NOT_FOUND, RPCError
+from pycgrates.engine.storage.base import ACCOUNT, BatchOp
+from pycgrates.engine.units import now
 
 
 def account_key(tenant: str, account: str) -> str:

@@ -13,7 +13,7 @@ import calendar
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from engine.models.account import Timing
+from pycgrates.engine.models.account import Timing
 
 ASAP = "*asap"
 _SEARCH_YEARS = 12

@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.rpc.client import RPCClient
-from engine.rpc.errors import RPCError
+from pycgrates.engine.rpc.client import RPCClient
+from pycgrates.engine.rpc.errors import RPCError
 
 #: command → (method, help, default argument). Other modules add theirs through CONSOLE_COMMANDS tables.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -46,7 +46,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 #: Modules that contribute a CONSOLE_COMMANDS table (name → (method, help)).
-COMMAND_MODULES = ("engine.accounts.console", "engine.rating.console", "engine.sessions.console", "engine.cdrs_console")
+COMMAND_MODULES = ("pycgrates.engine.accounts.console", "pycgrates.engine.sessions.console")
 
 
 def all_commands() -> dict[str, tuple[str, str]]:

@@ -11,7 +11,7 @@ import signal
 import sys
 from pathlib import Path
 
-from engine import VERSION_NAME
+from pycgrates.engine import VERSION_NAME
 
 log = logging.getLogger("cgr.engine")
 
@@ -38,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.version:
         print(VERSION_NAME)
         return 0
-    from engine.config import ConfigError, load_config
-    from engine.log import setup_logging
+    from pycgrates.engine.config import ConfigError, load_config
+    from pycgrates.engine.log import setup_logging
 
     try:
         cfg = load_config(args.config_dir)
@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _serve(cfg, pid_file: str, load_tp: str = "") -> int:
-    from engine.app import Engine
-    from engine.storage.base import StorageError
+    from pycgrates.engine.app import Engine
+    from pycgrates.engine.storage.base import StorageError
 
     engine = Engine(cfg)
     try:
@@ -82,7 +82,7 @@ async def _serve(cfg, pid_file: str, load_tp: str = "") -> int:
         await engine.stop()
         return 1
     if load_tp:
-        from engine.rpc.errors import RPCError
+        from pycgrates.engine.rpc.errors import RPCError
 
         try:
             await engine.dispatcher.registry.dispatch(

@@ -50,11 +50,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
-    from engine.cache import Cache
-    from engine.config import ConfigError, load_config
-    from engine.datamanager import DataManager
-    from engine.loader import SPECS, LoaderError, ProgressBar, count_rows, load_tariff_plan, read_rows
-    from engine.storage import StorageError, open_datadb, open_stordb
+    from pycgrates.engine.config import ConfigError, load_config
+    from pycgrates.engine.loader.tariffplan import (
+        SPECS,
+        LoaderError,
+        ProgressBar,
+        count_rows,
+        load_tariff_plan,
+        read_rows,
+    )
+    from pycgrates.engine.storage import StorageError, open_datadb, open_stordb
+    from pycgrates.engine.storage.cache import Cache
+    from pycgrates.engine.storage.datamanager import DataManager
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -122,7 +129,7 @@ async def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int
 
 async def reload_caches(address: str, cfg: Any, ids: dict[str, list[str]], *, accounting: bool) -> Any:
     """Ask the engine at ``address`` to reload what was loaded (CacheSv1.ReloadCache)."""
-    from engine.rpc.client import RPCClient
+    from pycgrates.engine.rpc.client import RPCClient
 
     if address == "*localhost":
         host, _, port = str(cfg.get("listen", "rpc_json", default="127.0.0.1:2012")).rpartition(":")

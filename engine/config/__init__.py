@@ -1,7 +1,7 @@
 """Engine configuration: CGRateS-compatible JSON config_dir loading, defaults, validation and reload."""
 
-from engine.config.jsonc import JsoncError
-from engine.config.loader import (
+from pycgrates.engine.config.jsonc import JsoncError
+from pycgrates.engine.config.loader import (
     Config,
     ConfigError,
     config_from_dict,

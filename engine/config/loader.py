@@ -5,7 +5,9 @@ and ``templates`` entries are replaced whole by name; cache partitions and DB it
 ``request_processors``, ``http_agent``, ``ers.readers``, ``ees.exporters`` and ``loaders`` are extended across
 files — an item whose ``id`` is already present is merged into that item in place, any other is appended (new
 readers, exporters and loaders start from the ``*default`` one). A JSON ``null`` leaves an option unset, as Go
-does. ``"*env:NAME"`` values are read from the environment.
+does. ``"*env:NAME"`` values are read from the environment. A file's top-level ``"include"`` lists files merged
+just before it (``pycgrates:templates/diameter/gy_voice.json`` names shipped request processors; relative paths are
+relative to the including file), so a config folder can use shipped templates without copying or linking them.
 
 Unknown sections and options are collected as warnings (real configs carry stale options); a value of the wrong
 type, an unset environment variable or malformed JSON is a :class:`ConfigError` naming file and option.
@@ -20,13 +22,15 @@ import os
 import re
 from collections.abc import Mapping
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from engine.config import schema
-from engine.config.jsonc import JsoncError, load_file
-from engine.config.schema import ANY, BOOL, KEYED, LIST, MAP, NUMBER, OBJECT, STRING, Node
-from engine.units import NS, DurationError, parse_duration
+from pycgrates.engine import shipped
+from pycgrates.engine.config import schema
+from pycgrates.engine.config.jsonc import JsoncError, load_file
+from pycgrates.engine.config.schema import ANY, BOOL, KEYED, LIST, MAP, NUMBER, OBJECT, STRING, Node
+from pycgrates.engine.units import NS, DurationError, parse_duration
 
 __all__ = [
     "Config",
@@ -39,7 +43,9 @@ __all__ = [
     "reload_config",
 ]
 
-DEFAULTS_FILE = Path(__file__).with_name("defaults.json")
+DEFAULTS_FILE = Path(str(files("pycgrates.engine.config") / "defaults.json"))
+#: the top-level key of a config file listing other files to merge before it (this engine's own addition)
+INCLUDE = "include"
 _ENV_REF = re.compile(r"\*env:([A-Za-z_][A-Za-z0-9_]*)")
 _MISSING: Any = object()
 
@@ -154,16 +160,52 @@ def load_config(config_dir: str | Path | None, *, env: Mapping[str, str] | None 
     directory: Path | None = None
     if config_dir is not None and str(config_dir) != "":
         directory = Path(config_dir)
-        sources = _config_files(directory)
-        for path in sources:
-            try:
-                content = load_file(path)
-            except JsoncError as exc:
-                raise ConfigError(str(exc)) from None
-            except OSError as exc:
-                raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-            _merge_file(data, content, root, _Context(str(path), warnings, os.environ if env is None else env))
+        for path in _config_files(directory):
+            _load_into(data, path, root, warnings, os.environ if env is None else env, sources, ())
     return Config(data, config_dir=directory, sources=sources, warnings=warnings, env=env)
+
+
+def _read(path: Path, included_by: str = "") -> Any:
+    where = f"{included_by}: include {path}" if included_by else str(path)
+    try:
+        return load_file(path)
+    except JsoncError as exc:
+        raise ConfigError(str(exc)) from None
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read ({exc.strerror})") from None
+
+
+def _load_into(data: dict, path: Path, root: Node, warnings: list[str], env: Mapping[str, str],
+               sources: list[Path], chain: tuple[Path, ...], included_by: str = "") -> None:
+    """One config file merged into ``data``, after the files its ``include`` list names (in order)."""
+    content = _read(path, included_by)
+    sources.append(path)
+    if isinstance(content, dict) and INCLUDE in content:
+        content = dict(content)
+        for target in _includes(content.pop(INCLUDE), path):
+            if target.resolve() in chain or target.resolve() == path.resolve():
+                raise ConfigError(f"{path}: include {target}: includes itself")
+            _load_into(data, target, root, warnings, env, sources, (*chain, path.resolve()), str(path))
+    _merge_file(data, content, root, _Context(str(path), warnings, env))
+
+
+def _includes(raw: Any, path: Path) -> list[Path]:
+    """The files an ``include`` list names: ``pycgrates:<folder>/<file>`` is shipped data, a relative path is
+    relative to the including file."""
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(item, str) and item for item in raw):
+        raise ConfigError(f"{path}: {INCLUDE}: expecting a list of file paths, have {raw!r}")
+    out = []
+    for item in raw:
+        try:
+            target = shipped.resolve(item)
+        except shipped.ShippedDataError as exc:
+            raise ConfigError(f"{path}: {INCLUDE}: {exc}") from None
+        if target is None:
+            target = Path(item) if Path(item).is_absolute() else path.parent / item
+        out.append(target)
+    return out
 
 
 def config_from_dict(overrides: Mapping[str, Any], *, source: str = "<dict>",
@@ -198,7 +240,8 @@ def _config_files(directory: Path) -> list[Path]:
         return [directory]
     if not directory.is_dir():
         raise ConfigError(f"{directory}: config path does not exist")
-    files = [p for p in directory.rglob("*.json") if p.is_file()]
+    # a *.json that is not a readable file (a dangling link, a folder) is an error when read, never skipped
+    files = [p for p in directory.rglob("*.json") if not p.is_dir()]
     if not files:
         raise ConfigError(f"{directory}: no *.json config file found")
     # directory walk order: "a/x.json" sorts before "a.json", as CGRateS (filepath.Walk) reads them

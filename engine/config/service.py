@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from engine.config.loader import Config, ConfigError, load_config
-from engine.rpc.errors import NOT_FOUND, RPCError, server_error
-from engine.rpc.registry import rpc
+from pycgrates.engine.config.loader import Config, ConfigError, load_config
+from pycgrates.engine.rpc.errors import NOT_FOUND, RPCError, server_error
+from pycgrates.engine.rpc.registry import rpc
 
 #: Section names meaning "every section" in ReloadConfig.
 ALL_SECTIONS = ("", "*all")

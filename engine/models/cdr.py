@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from engine.units import format_time, parse_duration, parse_time
+from pycgrates.engine.units import format_time, parse_duration, parse_time
 
 # Standard event fields (CGRateS utils constants)
 TOR = "ToR"

@@ -5,7 +5,7 @@ Public API (for accounting, sessions, CDRs, routes)
 
 Rating a call::
 
-    from engine.rating import CallDescriptor, get_cost, RatingError
+    from pycgrates.engine.rating import CallDescriptor, get_cost, RatingError
 
     cd = CallDescriptor.new(tenant="cgrates.org", category="call", subject="1001", destination="1002",
                             answer_time=datetime(...tz...), usage=130 * SECOND, tor="*voice")
@@ -63,9 +63,9 @@ The RPC surface (APIerSv1.GetCost, Responder.GetCost, Get/Set/Remove of rating p
 :class:`engine.rating.service.RatingService`.
 """
 
-from engine.models.tariffplan import RateInterval, RatingPlan, RatingProfile, RIRate, RITiming
-from engine.rating.callcost import CallCost, event_cost, walk_increments
-from engine.rating.calldesc import (
+from pycgrates.engine.models.tariffplan import RateInterval, RatingPlan, RatingProfile, RIRate, RITiming
+from pycgrates.engine.rating.callcost import CallCost, event_cost, walk_increments
+from pycgrates.engine.rating.calldesc import (
     DATA,
     SMS,
     VOICE,
@@ -76,9 +76,9 @@ from engine.rating.calldesc import (
     load_rating_plans,
     split_in_timespans,
 )
-from engine.rating.rater import Rater, as_rater
-from engine.rating.special import parse_zero_rating_subject, zero_cost
-from engine.rating.timespans import (
+from pycgrates.engine.rating.rater import Rater, as_rater
+from pycgrates.engine.rating.special import parse_zero_rating_subject, zero_cost
+from pycgrates.engine.rating.timespans import (
     Increment,
     RatingInfo,
     TimeSpan,

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from engine.models.tariffplan import MAX_COST_DISCONNECT, RateInterval, time_to_json
-from engine.rating.timespans import Increment, TimeSpan, iter_increments, max_cost
-from engine.units import ROUNDING_MIDDLE, round_money
+from pycgrates.engine.models.tariffplan import MAX_COST_DISCONNECT, RateInterval, time_to_json
+from pycgrates.engine.rating.timespans import Increment, TimeSpan, iter_increments, max_cost
+from pycgrates.engine.units import ROUNDING_MIDDLE, round_money
 
 ZERO = Decimal(0)
 

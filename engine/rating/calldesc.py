@@ -21,11 +21,11 @@ from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from engine.models.tariffplan import ANY, MAX_COST_FREE, RatingProfile, rating_profile_key, time_to_json
-from engine.rating import timings as tm
-from engine.rating.callcost import CallCost
-from engine.rating.rater import Rater, as_rater
-from engine.rating.timespans import (
+from pycgrates.engine.models.tariffplan import ANY, MAX_COST_FREE, RatingProfile, rating_profile_key, time_to_json
+from pycgrates.engine.rating import timings as tm
+from pycgrates.engine.rating.callcost import CallCost
+from pycgrates.engine.rating.rater import Rater, as_rater
+from pycgrates.engine.rating.timespans import (
     Increment,
     RatingInfo,
     TimeSpan,
@@ -34,13 +34,13 @@ from engine.rating.timespans import (
     remove_overlapped_from_index,
     round_duration,
 )
-from engine.rpc.errors import (
+from pycgrates.engine.rpc.errors import (
     MAX_USAGE_EXCEEDED,
     NOT_FOUND,
     RATING_PLAN_NOT_FOUND,
     UNAUTHORIZED_DESTINATION,
 )
-from engine.units import get_timezone, parse_duration, parse_time, to_decimal
+from pycgrates.engine.units import get_timezone, parse_duration, parse_time, to_decimal
 
 VOICE = "*voice"
 DATA = "*data"
@@ -63,7 +63,7 @@ class RatingError(Exception):
 def _exact_ns(raw: Any, parsed: Any) -> int:
     """Nanoseconds since the epoch of a CallDescriptor time, without losing the digits datetime cannot hold."""
     if isinstance(raw, str) and raw[:1].isdigit() and "T" in raw and (raw.endswith("Z") or "+" in raw[19:]):
-        from engine.models.tariffplan import time_from_json
+        from pycgrates.engine.models.tariffplan import time_from_json
 
         return time_from_json(raw)
     return tm.to_ns(parsed)

@@ -11,9 +11,9 @@ import inspect
 import weakref
 from typing import Any
 
-from engine.models.tariffplan import ANY, Destination, RatingPlan, RatingProfile
-from engine.storage import base as kinds
-from engine.units import get_timezone, parse_duration
+from pycgrates.engine.models.tariffplan import ANY, Destination, RatingPlan, RatingProfile
+from pycgrates.engine.storage import base as kinds
+from pycgrates.engine.units import get_timezone, parse_duration
 
 DEFAULT_MAX_COMPUTED_USAGE = {
     "*any": 189 * 3600 * 10**9,

@@ -5,18 +5,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from engine.models.tariffplan import (
+from pycgrates.engine.models.tariffplan import (
     Destination,
     RatingActivation,
     RatingProfile,
     fallback_keys,
     rating_profile_key,
 )
-from engine.rating.callcost import CallCost, event_cost
-from engine.rating.calldesc import VOICE, CallDescriptor, RatingError, get_cost
-from engine.rating.rater import Rater
-from engine.rating.timings import to_ns
-from engine.rpc.errors import (
+from pycgrates.engine.rating.callcost import CallCost, event_cost
+from pycgrates.engine.rating.calldesc import VOICE, CallDescriptor, RatingError, get_cost
+from pycgrates.engine.rating.rater import Rater
+from pycgrates.engine.rating.timings import to_ns
+from pycgrates.engine.rpc.errors import (
     EXISTS,
     MANDATORY_IE_MISSING,
     NOT_FOUND,
@@ -27,9 +27,9 @@ from engine.rpc.errors import (
     require,
     server_error,
 )
-from engine.rpc.registry import rpc
-from engine.storage import base as kinds
-from engine.units import DurationError, TimeError, parse_duration, parse_time
+from pycgrates.engine.rpc.registry import rpc
+from pycgrates.engine.storage import base as kinds
+from pycgrates.engine.units import DurationError, TimeError, parse_duration, parse_time
 
 log = logging.getLogger("cgr.rals")
 

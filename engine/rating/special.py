@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from engine.models.tariffplan import ANY, RateInterval, RIRate
-from engine.models.tariffplan import Rate as PriceSlot
-from engine.rating.callcost import CallCost
-from engine.rating.calldesc import CallDescriptor
-from engine.rating.timespans import RatingInfo, TimeSpan
-from engine.units import DurationError, parse_go_duration
+from pycgrates.engine.models.tariffplan import ANY, RateInterval, RIRate
+from pycgrates.engine.models.tariffplan import Rate as PriceSlot
+from pycgrates.engine.rating.callcost import CallCost
+from pycgrates.engine.rating.calldesc import CallDescriptor
+from pycgrates.engine.rating.timespans import RatingInfo, TimeSpan
+from pycgrates.engine.units import DurationError, parse_go_duration
 
 ZERO_PREFIX = "*zero"
 META_NONE = "*none"

@@ -17,9 +17,9 @@ from datetime import tzinfo
 from decimal import Decimal
 from typing import Any
 
-from engine.models.tariffplan import RateInterval
-from engine.rating import timings as tm
-from engine.units import ROUNDING_MIDDLE, round_money
+from pycgrates.engine.models.tariffplan import RateInterval
+from pycgrates.engine.rating import timings as tm
+from pycgrates.engine.units import ROUNDING_MIDDLE, round_money
 
 ZERO = Decimal(0)
 
@@ -447,7 +447,7 @@ class TimeSpan:
     @classmethod
     def from_json(cls, d: dict) -> TimeSpan:
         """From CGRateS's TimeSpan JSON (a RALs reply), times RFC3339 to the nanosecond."""
-        from engine.models.tariffplan import time_from_json
+        from pycgrates.engine.models.tariffplan import time_from_json
 
         incs = [Increment.from_json(i) for i in d.get("Increments") or []]
         round_inc = d.get("RoundIncrement")
@@ -467,7 +467,7 @@ class TimeSpan:
         )
 
     def to_json(self) -> dict:
-        from engine.models.tariffplan import time_to_json
+        from pycgrates.engine.models.tariffplan import time_to_json
 
         return {
             "TimeStart": time_to_json(self.time_start),

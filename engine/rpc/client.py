@@ -7,10 +7,10 @@ import logging
 import ssl
 from typing import Any
 
-from engine.rpc.codec import DEFAULT_MAX_MESSAGE
-from engine.rpc.dispatch import Dispatcher
-from engine.rpc.errors import DISCONNECTED, RPCError
-from engine.rpc.stream import JSONRPCStream
+from pycgrates.engine.rpc.codec import DEFAULT_MAX_MESSAGE
+from pycgrates.engine.rpc.dispatch import Dispatcher
+from pycgrates.engine.rpc.errors import DISCONNECTED, RPCError
+from pycgrates.engine.rpc.stream import JSONRPCStream
 
 log = logging.getLogger("cgr.rpc")
 

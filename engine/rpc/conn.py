@@ -14,10 +14,10 @@ import random
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from engine.rpc.client import RPCClient, is_network_error
-from engine.rpc.dispatch import Dispatcher
-from engine.rpc.errors import DISCONNECTED, RPCError
-from engine.units import SECOND, parse_duration
+from pycgrates.engine.rpc.client import RPCClient, is_network_error
+from pycgrates.engine.rpc.dispatch import Dispatcher
+from pycgrates.engine.rpc.errors import DISCONNECTED, RPCError
+from pycgrates.engine.units import SECOND, parse_duration
 
 log = logging.getLogger("cgr.rpc")
 
@@ -160,7 +160,7 @@ class ConnManager:
         """
         if not conn_ids:
             return None
-        from engine.rpc.registry import Registry
+        from pycgrates.engine.rpc.registry import Registry
 
         registry = Registry()
         registry.register_object(agent)

@@ -6,9 +6,9 @@ import logging
 import time
 from typing import Any
 
-from engine.metrics import Metrics
-from engine.rpc.errors import RPCError
-from engine.rpc.registry import Registry, rpc_caller
+from pycgrates.engine.metrics import Metrics
+from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.rpc.registry import Registry, rpc_caller
 
 log = logging.getLogger("cgr.rpc")
 

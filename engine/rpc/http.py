@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
-from engine.rpc.codec import FramingError, InvalidMessage, Request, classify, dumps, encode_response, loads
-from engine.rpc.dispatch import Dispatcher
+from pycgrates.engine.rpc.codec import FramingError, InvalidMessage, Request, classify, dumps, encode_response, loads
+from pycgrates.engine.rpc.dispatch import Dispatcher
 
 log = logging.getLogger("cgr.http")
 

@@ -11,7 +11,7 @@ import contextvars
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from engine.rpc.errors import RPCError
+from pycgrates.engine.rpc.errors import RPCError
 
 Handler = Callable[[Any], Awaitable[Any]]
 

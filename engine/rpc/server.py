@@ -7,8 +7,8 @@ import logging
 import ssl
 from collections.abc import Callable
 
-from engine.rpc.dispatch import Dispatcher
-from engine.rpc.stream import JSONRPCStream
+from pycgrates.engine.rpc.dispatch import Dispatcher
+from pycgrates.engine.rpc.stream import JSONRPCStream
 
 log = logging.getLogger("cgr.rpc")
 

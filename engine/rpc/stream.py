@@ -12,7 +12,7 @@ import itertools
 import logging
 from typing import Any
 
-from engine.rpc.codec import (
+from pycgrates.engine.rpc.codec import (
     DEFAULT_MAX_MESSAGE,
     FramingError,
     InvalidMessage,
@@ -22,8 +22,8 @@ from engine.rpc.codec import (
     encode_request,
     encode_response,
 )
-from engine.rpc.dispatch import Dispatcher
-from engine.rpc.errors import DISCONNECTED, TIMEOUT, RPCError
+from pycgrates.engine.rpc.dispatch import Dispatcher
+from pycgrates.engine.rpc.errors import DISCONNECTED, TIMEOUT, RPCError
 
 log = logging.getLogger("cgr.rpc")
 

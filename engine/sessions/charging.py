@@ -11,10 +11,10 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from engine.models.tariffplan import time_from_json, time_to_json
-from engine.rpc.errors import RPCError
-from engine.sessions.costs import RunCost, compress
-from engine.sessions.session import Session, SRun
+from pycgrates.engine.models.tariffplan import time_from_json, time_to_json
+from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.sessions.costs import RunCost, compress
+from pycgrates.engine.sessions.session import Session, SRun
 
 log = logging.getLogger("cgr.sessions")
 

@@ -11,11 +11,11 @@ import logging
 import random
 from typing import Any
 
-from engine.models import cdr as C
-from engine.rpc.errors import INSUFFICIENT_CREDIT, NOT_FOUND, RPCError, server_error
-from engine.rpc.registry import rpc
-from engine.sessions.session import Event, Session, State
-from engine.units import SECOND, format_time, parse_duration
+from pycgrates.engine.models import cdr as C
+from pycgrates.engine.rpc.errors import INSUFFICIENT_CREDIT, NOT_FOUND, RPCError, server_error
+from pycgrates.engine.rpc.registry import rpc
+from pycgrates.engine.sessions.session import Event, Session, State
+from pycgrates.engine.units import SECOND, format_time, parse_duration
 
 log = logging.getLogger("cgr.sessions")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from engine.units import round_money, to_decimal
+from pycgrates.engine.units import round_money, to_decimal
 
 ZERO = Decimal(0)
 

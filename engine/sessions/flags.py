@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.models import cdr as C
+from pycgrates.engine.models import cdr as C
 
 RALS_SUBFLAGS = ("*authorize", "*initiate", "*update", "*terminate")
 
@@ -24,7 +24,7 @@ def parse_flags(flags: list[str]) -> dict[str, set[str]]:
 
 
 async def process_event(svc: Any, args: dict) -> dict:
-    from engine.sessions.stir import (
+    from pycgrates.engine.stir.service import (
         META_STIR_AUTHENTICATE,
         META_STIR_INITIATE,
         StirConfig,

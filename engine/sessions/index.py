@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from engine.models.cdr import as_string
-from engine.sessions.session import Session
+from pycgrates.engine.models.cdr import as_string
+from pycgrates.engine.sessions.session import Session
 
 
 class ActiveSessions:

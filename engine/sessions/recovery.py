@@ -16,9 +16,9 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from engine.sessions.costs import RunCost
-from engine.sessions.session import Session, SRun, State
-from engine.storage.base import RALS_JOURNAL
+from pycgrates.engine.sessions.costs import RunCost
+from pycgrates.engine.sessions.session import Session, SRun, State
+from pycgrates.engine.storage.base import RALS_JOURNAL
 
 log = logging.getLogger("cgr.sessions")
 

@@ -13,8 +13,8 @@ import logging
 import time
 from typing import Any
 
-from engine.models import cdr as C
-from engine.rpc.errors import (
+from pycgrates.engine.models import cdr as C
+from pycgrates.engine.rpc.errors import (
     EXISTS,
     INSUFFICIENT_CREDIT,
     NOT_FOUND,
@@ -22,12 +22,12 @@ from engine.rpc.errors import (
     mandatory_ie_missing,
     server_error,
 )
-from engine.rpc.registry import rpc, rpc_caller
-from engine.sessions.charging import Charger, wire_cd
-from engine.sessions.control import SessionControl, _jsonable, _opt
-from engine.sessions.index import ActiveSessions
-from engine.sessions.session import Event, Session, SRun, State
-from engine.units import SECOND, parse_duration, parse_time
+from pycgrates.engine.rpc.registry import rpc, rpc_caller
+from pycgrates.engine.sessions.charging import Charger, wire_cd
+from pycgrates.engine.sessions.control import SessionControl, _jsonable, _opt
+from pycgrates.engine.sessions.index import ActiveSessions
+from pycgrates.engine.sessions.session import Event, Session, SRun, State
+from pycgrates.engine.units import SECOND, parse_duration, parse_time
 
 log = logging.getLogger("cgr.sessions")
 
@@ -99,7 +99,7 @@ class SessionService(SessionControl):
         return task
 
     async def start(self) -> None:
-        from engine.sessions.recovery import Recovery
+        from pycgrates.engine.sessions.recovery import Recovery
 
         self.recovery = Recovery(self)
         await self.recovery.restore()
@@ -482,7 +482,7 @@ class SessionService(SessionControl):
         return None
 
     async def _cdr_exists(self, cgrid: str) -> bool:
-        from engine.storage.base import CDRFilter
+        from pycgrates.engine.storage.base import CDRFilter
 
         try:
             return bool(await self.ctx.stordb.count_cdrs(CDRFilter(cgrids=[cgrid])))
@@ -552,7 +552,7 @@ class SessionService(SessionControl):
         if answer_time:
             ev[C.ANSWER_TIME] = answer_time
         if run.prepaid and s.chargeable:
-            from engine.cdrs import event_cost_json
+            from pycgrates.engine.cdrs.service import event_cost_json
 
             cc = run.cost.as_call_cost(run.cd)
             ev[C.COST] = float(run.cost.cost)
@@ -691,7 +691,7 @@ class SessionService(SessionControl):
     @rpc("SessionSv1.ProcessEvent")
     async def process_event(self, args: dict) -> dict:
         """Flag-driven processing (CGRateS V1ProcessEvent)."""
-        from engine.sessions import flags as F
+        from pycgrates.engine.sessions import flags as F
 
         return await F.process_event(self, args)
 
@@ -707,7 +707,7 @@ class SessionService(SessionControl):
         cd["TimeEnd"] = cd["TimeStart"] + usage
         cd["DurationIndex"] = usage
         cc = await self._required_conn("rals_conns", "RALs").call("Responder.GetCost", wire_cd(cd))
-        from engine.cdrs import event_cost_json
+        from pycgrates.engine.cdrs.service import event_cost_json
 
         reply["EventCost"] = event_cost_json(cc, C.event_cgrid(event), C.META_DEFAULT)
         return reply
@@ -765,22 +765,22 @@ class SessionService(SessionControl):
 
     def stir_keys(self):
         if self._stir_keys is None:
-            from engine.sessions.stir import StirConfig
-            from engine.sessions.stir_keys import KeyStore
+            from pycgrates.engine.stir.keys import KeyStore
+            from pycgrates.engine.stir.service import StirConfig
 
             self._stir_keys = KeyStore.from_config(StirConfig.from_config(self.cfg.get("stir") or {}))
         return self._stir_keys
 
     @rpc("SessionSv1.STIRAuthenticate")
     async def stir_authenticate(self, args: dict) -> str:
-        from engine.sessions.stir import StirConfig, api_stir_authenticate
+        from pycgrates.engine.stir.service import StirConfig, api_stir_authenticate
 
         await api_stir_authenticate(args, StirConfig.from_config(self.cfg.get("stir") or {}), self.stir_keys())
         return "OK"
 
     @rpc("SessionSv1.STIRIdentity")
     async def stir_identity(self, args: dict) -> str:
-        from engine.sessions.stir import StirConfig, api_stir_identity
+        from pycgrates.engine.stir.service import StirConfig, api_stir_identity
 
         return await api_stir_identity(args, StirConfig.from_config(self.cfg.get("stir") or {}), self.stir_keys())
 

@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.sessions.costs import RunCost
+from pycgrates.engine.sessions.costs import RunCost
 
 
 class State(enum.Enum):

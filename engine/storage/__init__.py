@@ -13,10 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from engine.storage.base import CDRFilter, DataDB, MemoryDataDB, StorageError, StorDB
-from engine.storage.internal import DEFAULT_COMPACT_MIN_BYTES, DEFAULT_COMPACT_RATIO, InternalDataDB, InternalStorDB
-from engine.storage.log import FSYNC_INTERVAL, FSYNC_POLICIES
-from engine.units import SECOND, DurationError, parse_duration
+from pycgrates.engine.storage.base import CDRFilter, DataDB, MemoryDataDB, StorageError, StorDB
+from pycgrates.engine.storage.internal import (
+    DEFAULT_COMPACT_MIN_BYTES,
+    DEFAULT_COMPACT_RATIO,
+    InternalDataDB,
+    InternalStorDB,
+)
+from pycgrates.engine.storage.log import FSYNC_INTERVAL, FSYNC_POLICIES
+from pycgrates.engine.units import SECOND, DurationError, parse_duration
 
 __all__ = [
     "CDRFilter",

@@ -22,12 +22,12 @@ from typing import Any
 
 import orjson
 
-from engine.rpc.errors import EXISTS, RPCError
-from engine.storage.base import BatchOp, CDRFilter, MemoryDataDB, StorageError, StorDB
-from engine.storage.log import FSYNC_ALWAYS, FSYNC_INTERVAL, AppendLog
-from engine.units import SECOND, parse_duration, parse_time, to_decimal
+from pycgrates.engine.rpc.errors import EXISTS, RPCError
+from pycgrates.engine.storage.base import BatchOp, CDRFilter, MemoryDataDB, StorageError, StorDB
+from pycgrates.engine.storage.log import FSYNC_ALWAYS, FSYNC_INTERVAL, AppendLog
+from pycgrates.engine.units import SECOND, parse_duration, parse_time, to_decimal
 
-log = logging.getLogger("engine.storage")
+log = logging.getLogger("cgr.storage")
 
 DEFAULT_COMPACT_RATIO = 4.0
 DEFAULT_COMPACT_MIN_BYTES = 16 * 1024 * 1024

@@ -39,10 +39,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.storage.base import StorageError
-from engine.units import SECOND
+from pycgrates.engine.storage.base import StorageError
+from pycgrates.engine.units import SECOND
 
-log = logging.getLogger("engine.storage")
+log = logging.getLogger("cgr.storage")
 
 MAGIC = b"PCGRLOG1"
 HEADER = struct.Struct("<II")

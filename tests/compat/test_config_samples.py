@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from engine.config import load_config
-from tests.conftest import SHARED_DATA, shared_data
+from pycgrates.engine.config import load_config
+from tests.conftest import SHARED_DATA, reference_config_dirs, shared_data
 
 SAMPLE_DIRS = [
-    *(f"conf/samples/{p.name}" for p in sorted((SHARED_DATA / "conf" / "samples").glob("*")) if p.is_dir()),
+    *(f"conf/samples/{name}" for name in reference_config_dirs()),
     *(f"tutorial_tests/{p.name}/cgrates/etc/cgrates" for p in sorted((SHARED_DATA / "tutorial_tests").glob("*"))
       if (p / "cgrates" / "etc" / "cgrates").is_dir()),
 ] or ["conf/samples"]  # without the reference data: one case, which skips (or fails under CI=true)

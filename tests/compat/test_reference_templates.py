@@ -12,22 +12,26 @@ from typing import Any
 
 import pytest
 
-from agents.request import compile_processors, process_request
-from engine.config import load_config
-from engine.dataprovider import MapDataProvider
-from engine.fields import NestedAVPs, SelectorDataProvider, TemplateError, compile_named_templates
-from tests.conftest import SHARED_DATA, shared_data
+from pycgrates.agents.request import compile_processors, process_request
+from pycgrates.engine.config import load_config
+from pycgrates.engine.template.dataprovider import MapDataProvider
+from pycgrates.engine.template.fields import NestedAVPs, SelectorDataProvider, TemplateError, compile_named_templates
+from tests.conftest import reference_config_dirs, shared_data
 
 AGENT_SECTIONS = ("diameter_agent", "radius_agent", "dns_agent", "sip_agent", "http_agent", "janus_agent")
 REQUEST_TYPES = {"radius_agent": ("*radauth",)}
-SAMPLES = sorted(p.name for p in (SHARED_DATA / "conf" / "samples").glob("*") if p.is_dir()) or ["tutinternal"]
+SAMPLES = reference_config_dirs() or ["tutinternal"]
 
 #: (sample, processor id) → (field tag, what the error says)
+_STALE_FIELDS = {
+    "data_init": ("Category", "must start with a prefix"),
+    "data_update_grp1": ("Category", "unsupported type <*contant>"),
+    "data_update_grp2": ("OriginID", "must start with a prefix"),
+    "data_terminate": ("LastUsed", "unsupported type <*handler>"),
+}
 KNOWN_BROKEN = {
-    ("diamagent_internal", "data_init"): ("Category", "must start with a prefix"),
-    ("diamagent_internal", "data_update_grp1"): ("Category", "unsupported type <*contant>"),
-    ("diamagent_internal", "data_update_grp2"): ("OriginID", "must start with a prefix"),
-    ("diamagent_internal", "data_terminate"): ("LastUsed", "unsupported type <*handler>"),
+    **{("diamagent_internal", pid): broken for pid, broken in _STALE_FIELDS.items()},
+    **{("dispatchers/diamagent", pid): _STALE_FIELDS[pid] for pid in ("data_update_grp1", "data_terminate")},
 }
 
 
@@ -41,7 +45,7 @@ def processors_of(cfg: Any) -> list[tuple[str, dict]]:
 
 
 def load(sample: str) -> Any:
-    return load_config(shared_data("conf", "samples", sample))
+    return load_config(shared_data("conf", "samples", *sample.split("/")))
 
 
 @pytest.mark.parametrize("sample", SAMPLES)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.accounts.loading import load_accounting
-from engine.accounts.store import AccountStore
-from engine.models.account import Account
-from engine.storage.base import ACTION_PLAN, SHARED_GROUP, MemoryDataDB
+from pycgrates.engine.accounts.loading import load_accounting
+from pycgrates.engine.accounts.store import AccountStore
+from pycgrates.engine.models.account import Account
+from pycgrates.engine.storage.base import ACTION_PLAN, SHARED_GROUP, MemoryDataDB
 from tests.conftest import shared_data
 
 TABLES = ("SharedGroups", "Actions", "ActionPlans", "ActionTriggers", "AccountActions", "Timings")
@@ -140,11 +140,11 @@ async def test_full_loader_then_debit_on_tutorial_account():
     from datetime import UTC, datetime
     from types import SimpleNamespace
 
-    from engine.accounts.debit import debit, max_session_time
-    from engine.accounts.service import AccountingService
-    from engine.config import config_from_dict
-    from engine.loader import load_tariff_plan
-    from engine.rating import CallDescriptor
+    from pycgrates.engine.accounts.debit import debit, max_session_time
+    from pycgrates.engine.accounts.service import AccountingService
+    from pycgrates.engine.config import config_from_dict
+    from pycgrates.engine.loader.tariffplan import load_tariff_plan
+    from pycgrates.engine.rating import CallDescriptor
 
     db = MemoryDataDB()
     await load_tariff_plan(db, shared_data("tariffplans", "tutorial"), timezone="UTC")
@@ -173,11 +173,11 @@ async def test_oldtutorial_1007_pays_from_the_shared_balance_of_1001():
     from datetime import UTC, datetime
     from types import SimpleNamespace
 
-    from engine.accounts.debit import debit
-    from engine.accounts.service import AccountingService
-    from engine.config import config_from_dict
-    from engine.loader import load_tariff_plan
-    from engine.rating import CallDescriptor
+    from pycgrates.engine.accounts.debit import debit
+    from pycgrates.engine.accounts.service import AccountingService
+    from pycgrates.engine.config import config_from_dict
+    from pycgrates.engine.loader.tariffplan import load_tariff_plan
+    from pycgrates.engine.rating import CallDescriptor
 
     db = MemoryDataDB()
     await load_tariff_plan(db, shared_data("tariffplans", "oldtutorial"), timezone="UTC")

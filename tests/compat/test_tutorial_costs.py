@@ -6,13 +6,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine.cache import Cache
-from engine.config import config_from_dict
-from engine.datamanager import DataManager
-from engine.loader import load_tariff_plan
-from engine.rating.service import RatingService
-from engine.rpc.errors import RPCError
-from engine.storage.base import MemoryDataDB
+from pycgrates.engine.config import config_from_dict
+from pycgrates.engine.loader.tariffplan import load_tariff_plan
+from pycgrates.engine.rating.service import RatingService
+from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.storage.base import MemoryDataDB
+from pycgrates.engine.storage.cache import Cache
+from pycgrates.engine.storage.datamanager import DataManager
 from tests.conftest import shared_data
 
 

@@ -15,20 +15,20 @@ from typing import Any
 
 import pytest
 
-from engine.attributes import AttributeService
-from engine.cache import Cache
-from engine.chargers import ChargerService
-from engine.config import config_from_dict
-from engine.context import EngineContext
-from engine.datamanager import DataManager
-from engine.dataprovider import MapDataProvider
-from engine.filters import FilterService
-from engine.rpc.conn import ConnManager
-from engine.rpc.dispatch import Dispatcher
-from engine.rpc.errors import RPCError
-from engine.rpc.registry import Registry
-from engine.storage import base as kinds
-from engine.storage.base import MemoryDataDB
+from pycgrates.engine.config import config_from_dict
+from pycgrates.engine.context import EngineContext
+from pycgrates.engine.filters.service import FilterService
+from pycgrates.engine.profiles.attributes import AttributeService
+from pycgrates.engine.profiles.chargers import ChargerService
+from pycgrates.engine.rpc.conn import ConnManager
+from pycgrates.engine.rpc.dispatch import Dispatcher
+from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.rpc.registry import Registry
+from pycgrates.engine.storage import base as kinds
+from pycgrates.engine.storage.base import MemoryDataDB
+from pycgrates.engine.storage.cache import Cache
+from pycgrates.engine.storage.datamanager import DataManager
+from pycgrates.engine.template.dataprovider import MapDataProvider
 from tests.conftest import shared_data
 
 LOADER_FUNCTIONS = ("load_tariff_plan", "load_tariffplan", "load_tp_dir", "load_folder")
@@ -88,12 +88,12 @@ async def store_from_csv(dm: Any, folder: Path) -> None:
 
 async def store_with_loader(ctx: EngineContext, folder: Path) -> None:
     try:
-        loader = importlib.import_module("engine.loader")
+        loader = importlib.import_module("pycgrates.engine.loader.tariffplan")
     except ModuleNotFoundError:
-        pytest.skip("engine.loader is not in this build yet; the CSV-built profiles are checked meanwhile")
+        pytest.skip("engine.loader.tariffplan is not in this build yet; the CSV-built profiles are checked meanwhile")
     fn = next((getattr(loader, n) for n in LOADER_FUNCTIONS if callable(getattr(loader, n, None))), None)
     if fn is None:
-        pytest.skip(f"engine.loader has none of {', '.join(LOADER_FUNCTIONS)}(dm, path) yet")
+        pytest.skip(f"engine.loader.tariffplan has none of {', '.join(LOADER_FUNCTIONS)}(dm, path) yet")
     params = list(inspect.signature(fn).parameters)
     target = ctx if params and params[0] in ("ctx", "context") else ctx.dm
     result = fn(target, folder)
@@ -101,7 +101,7 @@ async def store_with_loader(ctx: EngineContext, folder: Path) -> None:
         await result
 
 
-@pytest.fixture(params=["csv", "engine.loader"])
+@pytest.fixture(params=["csv", "pycgrates.engine.loader.tariffplan"])
 async def services(request) -> tuple[EngineContext, AttributeService, ChargerService]:
     folder = shared_data("tariffplans", "tutorial")
     registry = Registry()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
+from pycgrates.engine.cli import command
 from tests.conftest import shared_data
 from tests.engine_proc import REPO, EngineProcess, free_port, make_config_dir, storage_overrides
+
+CONSOLE = command("console")
 
 T = "cgrates.org"
 
@@ -33,7 +35,7 @@ def test_tutorial_accounts_fraud_trigger_and_scheduler_over_rpc(tmp_path):
         assert eng.call("APIerSv1.GetScheduledActions", {}) == []
         # cgr-console mirrors the APIs
         out = subprocess.run(
-            [sys.executable, "-m", "engine.cli.console", "-server", f"127.0.0.1:{port}",
+            [*CONSOLE, "-server", f"127.0.0.1:{port}",
              'accounts Tenant="cgrates.org" AccountIDs=["1002"]'],
             cwd=REPO, capture_output=True, text=True, timeout=30)
         assert out.returncode == 0, out.stderr

@@ -14,9 +14,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from agents.diameter.agent import DiameterAgent
-from engine.config.loader import config_from_dict, load_config
-from engine.rpc.errors import RPCError
+from pycgrates.agents.diameter.agent import DiameterAgent
+from pycgrates.engine.config.loader import config_from_dict, load_config
+from pycgrates.engine.rpc.errors import RPCError
 from tests.conftest import shared_data
 from tests.engine_proc import REPO, EngineProcess, free_port, make_config_dir, storage_overrides
 
@@ -264,7 +264,7 @@ def test_default_config_loads_the_shipped_dictionaries():
 
 
 def test_sample_config_compiles_every_shipped_processor(caplog):
-    caplog.set_level(logging.ERROR, "agents.diameter")
+    caplog.set_level(logging.ERROR, "pycgrates.agents.diameter")
     cfg = load_config(REPO / "config" / "samples" / "diameter_gy")
     agent = in_process_agent(cfg)
     assert not caplog.records, caplog.text

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from agents.diameter import DiameterServer, Message, Timers, identity_from_config, load_dictionaries
-from agents.diameter.codec import ResultCode
+from pycgrates.agents.diameter import DiameterServer, Message, Timers, identity_from_config, load_dictionaries
+from pycgrates.agents.diameter.codec import ResultCode
 
 node_mod = pytest.importorskip("diameter.node")
 from diameter.message import constants  # noqa: E402

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.diameter import DiameterServer, Message, Timers, identity_from_config, load_dictionaries
-from agents.diameter.codec import ResultCode
+from pycgrates.agents.diameter import DiameterServer, Message, Timers, identity_from_config, load_dictionaries
+from pycgrates.agents.diameter.codec import ResultCode
 from tests.conftest import require_binary
 from tests.engine_proc import REPO, EngineProcess, make_config_dir, storage_overrides
 

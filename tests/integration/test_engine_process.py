@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from pycgrates.engine.cli import command
 from tests.conftest import shared_data
 from tests.engine_proc import (
     REPO,
@@ -22,6 +22,10 @@ from tests.engine_proc import (
     port_is_free,
     storage_overrides,
 )
+
+ENGINE = command("engine")
+CONSOLE = command("console")
+TESTER = command("tester")
 
 
 def test_tutinternal_config_starts_and_answers_on_tcp_http_and_ws(tmp_path):
@@ -150,14 +154,14 @@ def test_sighup_reloads_config(tmp_path):
 
 def test_config_error_exits_with_a_message_naming_file_and_option(tmp_path):
     (tmp_path / "bad.json").write_text('{\n"sessions": {"debit_interval": [1]}\n}\n')
-    r = subprocess.run([sys.executable, "-m", "engine.cli.engine", "-config_dir", str(tmp_path)],
+    r = subprocess.run([*ENGINE, "-config_dir", str(tmp_path)],
                        capture_output=True, text=True, cwd=REPO, timeout=60)
     assert r.returncode == 2
     assert "bad.json" in r.stderr and "sessions.debit_interval" in r.stderr
 
 
 def test_version_flag():
-    r = subprocess.run([sys.executable, "-m", "engine.cli.engine", "-version"], capture_output=True, text=True,
+    r = subprocess.run([*ENGINE, "-version"], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0 and r.stdout.startswith("pycgrates v")
 
@@ -165,14 +169,14 @@ def test_version_flag():
 def test_console_one_shot_against_engine(tmp_path):
     eng = _engine(tmp_path).start()
     try:
-        r = subprocess.run([sys.executable, "-m", "engine.cli.console", "-server", f"127.0.0.1:{eng.rpc_port}",
+        r = subprocess.run([*CONSOLE, "-server", f"127.0.0.1:{eng.rpc_port}",
                             "status"], capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["NodeID"]
-        r = subprocess.run([sys.executable, "-m", "engine.cli.console", "-server", f"127.0.0.1:{eng.rpc_port}",
+        r = subprocess.run([*CONSOLE, "-server", f"127.0.0.1:{eng.rpc_port}",
                             "get_config", 'Section="general"'], capture_output=True, text=True, timeout=60)
         assert json.loads(r.stdout)["general"]["default_tenant"] == "cgrates.org"
-        r = subprocess.run([sys.executable, "-m", "engine.cli.console", "-server", f"127.0.0.1:{eng.rpc_port}",
+        r = subprocess.run([*CONSOLE, "-server", f"127.0.0.1:{eng.rpc_port}",
                             "call", "NoSuch.Method"], capture_output=True, text=True, timeout=60)
         assert r.returncode == 1 and "can't find service NoSuch.Method" in r.stderr
         assert call(eng.rpc_port, "CoreSv1.Ping", {}) == "Pong"
@@ -183,7 +187,7 @@ def test_console_one_shot_against_engine(tmp_path):
 def test_tester_reports_throughput(tmp_path):
     eng = _engine(tmp_path).start()
     try:
-        r = subprocess.run([sys.executable, "-m", "engine.cli.tester", "-server", f"127.0.0.1:{eng.rpc_port}",
+        r = subprocess.run([*TESTER, "-server", f"127.0.0.1:{eng.rpc_port}",
                             "-method", "CoreSv1.Ping", "-runs", "500", "-parallel", "2", "-json"],
                            capture_output=True, text=True, timeout=120)
         summary = json.loads(r.stdout)
@@ -198,7 +202,7 @@ def test_console_interactive_help_completion_and_history(tmp_path):
     eng = _engine(tmp_path).start()
     history = tmp_path / "history"
     try:
-        child = pexpect.spawn(sys.executable, ["-m", "engine.cli.console", "-server", f"127.0.0.1:{eng.rpc_port}"],
+        child = pexpect.spawn(CONSOLE[0], [*CONSOLE[1:], "-server", f"127.0.0.1:{eng.rpc_port}"],
                               env={**__import__("os").environ, "CGR_CONSOLE_HISTORY": str(history)},
                               encoding="utf-8", timeout=20)
         child.expect("cgr> ")

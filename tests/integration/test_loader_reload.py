@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 
-from engine.app import Engine
-from engine.config import config_from_dict
+from pycgrates.engine.app import Engine
+from pycgrates.engine.config import config_from_dict
 from tests.conftest import shared_data
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.radius import Packet, load_dictionary
-from agents.radius.auth import mschapv2_authenticator_response, mschapv2_nt_response
+from pycgrates.agents.radius import Packet, load_dictionary
+from pycgrates.agents.radius.auth import mschapv2_authenticator_response, mschapv2_nt_response
 from tests.conftest import require_binary, shared_data
 from tests.engine_proc import REPO, EngineProcess, free_port, make_config_dir, storage_overrides
 
@@ -87,7 +87,7 @@ def agent(tmp_path_factory):
     port, auth, acct = free_port(), free_port(), free_port()
     overrides = storage_overrides(tmp, port)
     processors: list[dict] = [INTERIM_DEBIT]
-    if importlib.util.find_spec("engine.resources") is None:
+    if importlib.util.find_spec("pycgrates.engine.resources") is None:
         # ResourceS is not in this build yet: the reference accounting flags without *resources
         processors += [{"id": "KamailioAccountingStart", "flags": ["*initiate", "*attributes", "*accounts"]},
                        {"id": "KamailioAccountingStop", "flags": ["*terminate", "*accounts", "*cdrs"]}]
@@ -396,8 +396,8 @@ def test_voice_sample_config(tmp_path):
 
 
 def test_a_processor_that_does_not_compile_is_disabled_not_fatal(caplog):
-    from agents.radius.agent import DA_REQUEST, RADAUTH, SECTION
-    from agents.request import compile_agent_processors
+    from pycgrates.agents.radius.agent import DA_REQUEST, RADAUTH, SECTION
+    from pycgrates.agents.request import compile_agent_processors
 
     good = {"id": "Good", "flags": ["*none"], "reply_fields": [
         {"tag": "Code", "path": "*rep.*radReplyCode", "type": "*constant", "value": "AccessAccept"}]}
@@ -415,8 +415,8 @@ async def test_reload_swaps_processors_and_reopens_only_changed_listeners(tmp_pa
     import json
     from types import SimpleNamespace
 
-    from agents.radius.agent import RadiusAgent
-    from engine.config.loader import load_config
+    from pycgrates.agents.radius.agent import RadiusAgent
+    from pycgrates.engine.config.loader import load_config
 
     def config(processors: list[dict], auth: str) -> object:
         (tmp_path / "cgrates.json").write_text(json.dumps({"radius_agent": {

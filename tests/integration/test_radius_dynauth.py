@@ -80,7 +80,7 @@ def setup(tmp_path_factory):
         "client_da_addresses": {"127.0.0.1": {"transport": "udp", "host": "127.0.0.1", "port": nas_port,
                                               "flags": ["*log"]}},
     }
-    if importlib.util.find_spec("engine.resources") is None:  # ResourceS is not in this build yet
+    if importlib.util.find_spec("pycgrates.engine.resources") is None:  # ResourceS is not in this build yet
         overrides["radius_agent"]["request_processors"] = [
             {"id": "Accounting", "flags": ["*initiate", "*attributes", "*accounts"]}]
     cfg = make_config_dir(tmp / "cfg", shared_data("conf", "samples", "radius_coa_disconnect"), overrides=overrides)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from agents.radius import (
+from pycgrates.agents.radius import (
     ACCESS_ACCEPT,
     ACCESS_REJECT,
     ACCESS_REQUEST,
@@ -33,7 +33,7 @@ from agents.radius import (
     check_response,
     load_dictionary,
 )
-from agents.radius.auth import (
+from pycgrates.agents.radius.auth import (
     check_chap,
     check_mschap,
     check_mschapv2,

@@ -12,15 +12,15 @@ from typing import Any
 import aiohttp
 import pytest
 
-from engine.core import CoreService
-from engine.metrics import Metrics
-from engine.rpc.client import RPCClient
-from engine.rpc.conn import ConnManager, InternalConn, Pool
-from engine.rpc.dispatch import Dispatcher
-from engine.rpc.errors import DISCONNECTED, RPCError
-from engine.rpc.http import HTTPServer
-from engine.rpc.registry import Registry, rpc, rpc_caller
-from engine.rpc.server import StreamServer
+from pycgrates.engine.core import CoreService
+from pycgrates.engine.metrics import Metrics
+from pycgrates.engine.rpc.client import RPCClient
+from pycgrates.engine.rpc.conn import ConnManager, InternalConn, Pool
+from pycgrates.engine.rpc.dispatch import Dispatcher
+from pycgrates.engine.rpc.errors import DISCONNECTED, RPCError
+from pycgrates.engine.rpc.http import HTTPServer
+from pycgrates.engine.rpc.registry import Registry, rpc, rpc_caller
+from pycgrates.engine.rpc.server import StreamServer
 
 
 class EchoService:
@@ -245,7 +245,7 @@ def _self_signed(tmp_path):
 
 
 async def test_tls_listener(dispatcher, tmp_path):
-    from engine.rpc.tls import make_ssl_context
+    from pycgrates.engine.rpc.tls import make_ssl_context
 
     cert, key = _self_signed(tmp_path)
     server_ctx = make_ssl_context({"server_certificate": str(cert), "server_key": str(key)}, server=True)

@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from engine.rpc.client import RPCClient
-from engine.rpc.dispatch import Dispatcher
-from engine.rpc.errors import RPCError
-from engine.rpc.registry import Registry, rpc
+from pycgrates.engine.rpc.client import RPCClient
+from pycgrates.engine.rpc.dispatch import Dispatcher
+from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.rpc.registry import Registry, rpc
 from tests.conftest import shared_data
 from tests.engine_proc import EngineProcess, free_port, make_config_dir, storage_overrides
 

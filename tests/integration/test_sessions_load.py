@@ -6,8 +6,8 @@ import asyncio
 import random
 from decimal import Decimal
 
-from engine.rpc.client import RPCClient
-from engine.rpc.errors import RPCError
+from pycgrates.engine.rpc.client import RPCClient
+from pycgrates.engine.rpc.errors import RPCError
 from tests.integration.test_sessions import start_engine
 
 SESSIONS = 1000

@@ -10,9 +10,9 @@ from decimal import Decimal
 import aiohttp
 import pytest
 
-from engine.rpc.client import RPCClient
-from engine.rpc.dispatch import Dispatcher
-from engine.rpc.registry import Registry, rpc
+from pycgrates.engine.rpc.client import RPCClient
+from pycgrates.engine.rpc.dispatch import Dispatcher
+from pycgrates.engine.rpc.registry import Registry, rpc
 from tests.engine_proc import free_port
 from tests.integration.test_sessions import balances, set_only_monetary, start_engine
 

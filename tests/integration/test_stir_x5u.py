@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from engine.rpc.errors import RPCError
-from engine.sessions.stir import stir_authenticate, stir_identity
-from engine.sessions.stir_keys import KeyStore
+from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.stir.keys import KeyStore
+from pycgrates.engine.stir.service import stir_authenticate, stir_identity
 from tests.conftest import shared_data
 
 PAYLOAD = {"attest": "A", "dest": {"tn": ["1002"]}, "iat": 1587038802, "orig": {"tn": "1001"}, "origid": "123456"}

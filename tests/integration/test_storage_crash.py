@@ -12,8 +12,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from engine.storage import InternalDataDB
-from engine.storage.log import MAGIC, iter_records
+from pycgrates.engine.storage import InternalDataDB
+from pycgrates.engine.storage.log import MAGIC, iter_records
 
 REPO = Path(__file__).resolve().parents[2]
 TOTAL = 10_000
@@ -23,7 +23,7 @@ KILL_AFTER = 5_000
 WRITER = """
 import asyncio, sys
 from pathlib import Path
-from engine.storage.internal import InternalDataDB
+from pycgrates.engine.storage.internal import InternalDataDB
 
 async def main(path, policy, total, compact_min):
     db = InternalDataDB(Path(path), fsync=policy, compact_ratio=2.0, compact_min_bytes=compact_min)
@@ -97,7 +97,7 @@ async def test_corrupt_last_record_recovers_everything_before(tmp_path: Path, ca
     damaged = bytearray(data)
     damaged[-10] ^= 0xFF  # inside the last record's payload
     log_path.write_bytes(bytes(damaged))
-    with caplog.at_level(logging.WARNING, logger="engine.storage"):
+    with caplog.at_level(logging.WARNING, logger="cgr.storage"):
         db = InternalDataDB(tmp_path)
     assert str(log_path) in caplog.text and "dropping" in caplog.text
     for _, _, key, value in records[:-1]:

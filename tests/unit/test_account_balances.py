@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from engine.accounts.balances import balances_for, destination_precision, match_filter, timing_active
-from engine.accounts.store import AccountLocks
-from engine.models.account import Account, ActionTrigger, Balance, BalanceFilter
+from pycgrates.engine.accounts.balances import balances_for, destination_precision, match_filter, timing_active
+from pycgrates.engine.accounts.store import AccountLocks
+from pycgrates.engine.models.account import Account, ActionTrigger, Balance, BalanceFilter
 
 AT = datetime(2024, 1, 10, 12, tzinfo=UTC)  # a Wednesday
 # what the rating engine's reverse index gives for 10021234: longest prefix first

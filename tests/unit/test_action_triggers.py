@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from types import SimpleNamespace
 
-from engine.accounts.service import AccountingService
-from engine.config import config_from_dict
-from engine.storage.base import ACCOUNT, MemoryDataDB
+from pycgrates.engine.accounts.service import AccountingService
+from pycgrates.engine.config import config_from_dict
+from pycgrates.engine.storage.base import ACCOUNT, MemoryDataDB
 
 T = "cgrates.org"
 

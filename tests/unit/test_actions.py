@@ -7,10 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine.accounts.service import AccountingService
-from engine.config import config_from_dict
-from engine.rpc.errors import RPCError
-from engine.storage.base import ACCOUNT, SHARED_GROUP, MemoryDataDB
+from pycgrates.engine.accounts.service import AccountingService
+from pycgrates.engine.config import config_from_dict
+from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.storage.base import ACCOUNT, SHARED_GROUP, MemoryDataDB
 
 
 def make_service(**cfg) -> AccountingService:

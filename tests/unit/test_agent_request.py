@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from agents.processors import Flags, build_call, reply_map
-from agents.request import (
+from pycgrates.agents.processors import Flags, build_call, reply_map
+from pycgrates.agents.request import (
     AgentRequest,
     RequestError,
     build_message,
@@ -20,9 +20,9 @@ from agents.request import (
     compile_processors,
     process_request,
 )
-from engine.dataprovider import Duration, MapDataProvider
-from engine.fields import NestedAVPs, SelectorDataProvider, TemplateError, compile_named_templates
-from engine.rpc.errors import RPCError
+from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.template.dataprovider import Duration, MapDataProvider
+from pycgrates.engine.template.fields import NestedAVPs, SelectorDataProvider, TemplateError, compile_named_templates
 
 TEMPLATES = compile_named_templates({
     "*cca": [
@@ -245,14 +245,14 @@ async def test_dryrun_logs_and_answers_without_calling(caplog: pytest.LogCapture
     sessions = SessionS()
     procs = compile_all(processor("Dry", ["*dryrun", "*cdrs"], reply_fields=[
         {"tag": "Allow", "path": "*rep.response.Allow", "type": "*constant", "value": "1"}]))
-    with caplog.at_level(logging.INFO, logger="agents.request"):
+    with caplog.at_level(logging.INFO, logger="cgr.agents"):
         reply, processed = await gy_run(procs, sessions, agent="DiameterAgent")
     assert processed and not sessions.calls and reply.to_dict() == {"response": {"Allow": "1"}}
     assert "<DiameterAgent> DRY_RUN, processorID: Dry" in caplog.text and "sess-1" in caplog.text
 
 
 async def test_log_flag_logs_request_and_reply(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="agents.request"):
+    with caplog.at_level(logging.INFO, logger="cgr.agents"):
         await gy_run(compile_all(processor("Logged", ["*none", "*log"])), SessionS())
     assert caplog.text.count("LOG, processorID: Logged") == 2
 

@@ -6,17 +6,17 @@ from typing import Any
 
 import pytest
 
-from engine.attributes import AttributeService, decode_attribute_profile, inline_attribute_profile
-from engine.cache import Cache
-from engine.config import config_from_dict
-from engine.context import EngineContext
-from engine.datamanager import DataManager
-from engine.filters import FilterService
-from engine.rpc.conn import ConnManager
-from engine.rpc.dispatch import Dispatcher
-from engine.rpc.errors import RPCError
-from engine.rpc.registry import Registry
-from engine.storage.base import MemoryDataDB
+from pycgrates.engine.config import config_from_dict
+from pycgrates.engine.context import EngineContext
+from pycgrates.engine.filters.service import FilterService
+from pycgrates.engine.profiles.attributes import AttributeService, decode_attribute_profile, inline_attribute_profile
+from pycgrates.engine.rpc.conn import ConnManager
+from pycgrates.engine.rpc.dispatch import Dispatcher
+from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.rpc.registry import Registry
+from pycgrates.engine.storage.base import MemoryDataDB
+from pycgrates.engine.storage.cache import Cache
+from pycgrates.engine.storage.datamanager import DataManager
 
 TENANT = "cgrates.org"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.cache import PARTITIONS, Cache, CacheConfigError, PartitionConfig
+from pycgrates.engine.storage.cache import PARTITIONS, Cache, CacheConfigError, PartitionConfig
 
 
 class Clock:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import (
+from pycgrates.engine.config import (
     Config,
     ConfigError,
     JsoncError,
@@ -20,11 +20,11 @@ from engine.config import (
     parse_listen_address,
     reload_config,
 )
-from engine.config.jsonc import loads, strip
-from engine.config.service import ConfigService
-from engine.rpc.errors import RPCError
-from engine.rpc.registry import Registry
-from engine.units import MINUTE, MS, SECOND
+from pycgrates.engine.config.jsonc import loads, strip
+from pycgrates.engine.config.service import ConfigService
+from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.rpc.registry import Registry
+from pycgrates.engine.units import MINUTE, MS, SECOND
 
 
 def write(directory: Path, name: str, text: str) -> Path:

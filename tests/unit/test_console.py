@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.cli.console import UsageError, all_commands, build_call, help_text, split_pairs
+from pycgrates.engine.cli.console import UsageError, all_commands, build_call, help_text, split_pairs
 
 TABLE = all_commands()
 

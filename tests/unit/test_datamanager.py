@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from engine.cache import Cache
-from engine.cachesvc import CacheService
-from engine.datamanager import KIND_PARTITIONS, DataManager
-from engine.rpc.errors import RPCError
-from engine.rpc.registry import Registry
-from engine.storage.base import MemoryDataDB
+from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.rpc.registry import Registry
+from pycgrates.engine.storage.base import MemoryDataDB
+from pycgrates.engine.storage.cache import Cache
+from pycgrates.engine.storage.cache_service import CacheService
+from pycgrates.engine.storage.datamanager import KIND_PARTITIONS, DataManager
 
 
 class CountingDB(MemoryDataDB):

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from engine.dataprovider import (
+from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.template.dataprovider import (
     DataProvider,
     Duration,
     MapDataProvider,
@@ -24,7 +25,6 @@ from engine.dataprovider import (
     split_path,
     string_to_value,
 )
-from engine.rpc.errors import RPCError
 
 
 @pytest.fixture
@@ -184,7 +184,7 @@ def test_numeric_conversions():
 
 def test_misses_raise_fresh_exceptions_so_tracebacks_never_pile_up():
     """A shared exception instance raised again chains every traceback onto itself (a leak under load)."""
-    from engine.dataprovider import MapDataProvider, NotFoundError
+    from pycgrates.engine.template.dataprovider import MapDataProvider, NotFoundError
 
     dp = MapDataProvider({"*req": {"A": [1]}})
     caught = []

@@ -18,15 +18,22 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine.accounts.debit import debit, max_session_time
-from engine.accounts.service import AccountingService
-from engine.config import config_from_dict
-from engine.models.account import Account, Balance
-from engine.models.tariffplan import Rate as PriceSlot
-from engine.models.tariffplan import RateInterval, RatingActivation, RatingPlan, RatingProfile, RIRate, RITiming
-from engine.rating import CallDescriptor
-from engine.rpc.errors import RPCError
-from engine.storage.base import (
+from pycgrates.engine.accounts.debit import debit, max_session_time
+from pycgrates.engine.accounts.service import AccountingService
+from pycgrates.engine.config import config_from_dict
+from pycgrates.engine.models.account import Account, Balance
+from pycgrates.engine.models.tariffplan import Rate as PriceSlot
+from pycgrates.engine.models.tariffplan import (
+    RateInterval,
+    RatingActivation,
+    RatingPlan,
+    RatingProfile,
+    RIRate,
+    RITiming,
+)
+from pycgrates.engine.rating import CallDescriptor
+from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.storage.base import (
     DESTINATION,
     RATING_PLAN,
     RATING_PROFILE,
@@ -342,8 +349,8 @@ async def test_fraud_trigger_during_a_debit_disables_and_disconnects_after_the_w
 
 
 async def test_event_cost_accounting_of_a_debit():
-    from engine.accounts.debit import accounting_for
-    from engine.rating import event_cost
+    from pycgrates.engine.accounts.debit import accounting_for
+    from pycgrates.engine.rating import event_cost
 
     svc = await make()
     await put_account(svc, "1001",
@@ -361,8 +368,8 @@ async def test_event_cost_accounting_of_a_debit():
 
 
 async def test_refund_event_cost_gives_back_what_the_debit_took():
-    from engine.accounts.debit import accounting_for
-    from engine.rating import event_cost
+    from pycgrates.engine.accounts.debit import accounting_for
+    from pycgrates.engine.rating import event_cost
 
     svc = await make()
     await put_account(svc, "1001",

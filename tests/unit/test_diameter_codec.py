@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.diameter import AVP, DecodeError, Dictionary, EncodeError, Message, ResultCode, load_dictionaries
-from agents.diameter.codec import (
+from pycgrates.agents.diameter import AVP, DecodeError, Dictionary, EncodeError, Message, ResultCode, load_dictionaries
+from pycgrates.agents.diameter.codec import (
     FLAG_ERROR,
     FLAG_PROXIABLE,
     FLAG_REQUEST,
@@ -20,7 +20,7 @@ from agents.diameter.codec import (
     frame_length,
     unsupported_mandatory,
 )
-from agents.diameter.dictionary import AVPDef
+from pycgrates.agents.diameter.dictionary import AVPDef
 
 DICT = load_dictionaries()
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.diameter import Dictionary, DictionaryError, Message, identity_from_config, load_dictionaries
-from agents.diameter.dictionary import SHIPPED_DIR
+from pycgrates.agents.diameter import Dictionary, DictionaryError, Message, identity_from_config, load_dictionaries
+from pycgrates.agents.diameter.dictionary import SHIPPED_DIR
 from tests.conftest import shared_data
 
 SHIPPED = load_dictionaries()

@@ -16,9 +16,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agents.diameter import DecodeError, DiameterServer, Message, Timers, identity_from_config, load_dictionaries
-from agents.diameter.codec import ResultCode
-from agents.diameter.peer import (
+from pycgrates.agents.diameter import (
+    DecodeError,
+    DiameterServer,
+    Message,
+    Timers,
+    identity_from_config,
+    load_dictionaries,
+)
+from pycgrates.agents.diameter.codec import ResultCode
+from pycgrates.agents.diameter.peer import (
     ApplicationAnswer,
     ApplicationRequest,
     CloseConnection,
@@ -46,7 +53,7 @@ def _corpus() -> list[bytes]:
         cer.add(name, value)
     unknown = Message(272, 4, 0x80, 3, 4, dictionary=DICT)
     unknown.add("Session-Id", "s;1")
-    from agents.diameter.codec import AVP
+    from pycgrates.agents.diameter.codec import AVP
 
     unknown.avps.append(AVP(99999, b"opaque", 0x40, 0))
     unknown.avps.append(AVP(1, b"vendor-opaque", 0xC0, 4242))

@@ -6,10 +6,17 @@ import asyncio
 
 import pytest
 
-from agents.diameter import DiameterServer, Message, ResultCode, Timers, identity_from_config, load_dictionaries
-from agents.diameter.codec import AVP, FLAG_REQUEST
-from agents.diameter.dictionary import RELAY_APPLICATION_ID
-from agents.diameter.peer import (
+from pycgrates.agents.diameter import (
+    DiameterServer,
+    Message,
+    ResultCode,
+    Timers,
+    identity_from_config,
+    load_dictionaries,
+)
+from pycgrates.agents.diameter.codec import AVP, FLAG_REQUEST
+from pycgrates.agents.diameter.dictionary import RELAY_APPLICATION_ID
+from pycgrates.agents.diameter.peer import (
     TRANSITIONS,
     ApplicationAnswer,
     ApplicationRequest,
@@ -379,7 +386,7 @@ async def test_agent_as_client_and_request_to_peer():
 
 
 async def test_sctp_listener_falls_back_to_a_log_line(caplog, monkeypatch):
-    import agents.diameter.transport as transport
+    import pycgrates.agents.diameter.transport as transport
 
     monkeypatch.setattr(transport, "SCTP_AVAILABLE", False)
     server = DiameterServer(LocalIdentity("a", "b"), DICT, listeners=[{"address": "127.0.0.1:0", "network": "*sctp"}])
@@ -389,7 +396,7 @@ async def test_sctp_listener_falls_back_to_a_log_line(caplog, monkeypatch):
 
 
 def test_listener_parsing():
-    from agents.diameter import Listener
+    from pycgrates.agents.diameter import Listener
 
     assert Listener.parse({"address": "127.0.0.1:3868", "network": "tcp"}) == Listener("127.0.0.1", 3868, "tcp")
     assert Listener.parse({"address": "[::1]:3868", "transport": "*sctp"}) == Listener("::1", 3868, "sctp")

@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.dataprovider import Duration, MapDataProvider, NotFoundError
-from engine.fields import (
+from pycgrates.engine.filters.service import FilterError
+from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.template.dataprovider import Duration, MapDataProvider, NotFoundError
+from pycgrates.engine.template.fields import (
     FieldError,
     NavMap,
     NestedAVPs,
@@ -22,8 +24,6 @@ from engine.fields import (
     set_field,
     set_fields,
 )
-from engine.filters import FilterError
-from engine.rpc.errors import RPCError
 
 WHERE = "diameter_agent request processor <P1> request_fields"
 

@@ -6,18 +6,18 @@ from typing import Any
 
 import pytest
 
-from engine.cache import Cache
-from engine.config import config_from_dict
-from engine.context import EngineContext
-from engine.datamanager import DataManager
-from engine.dataprovider import MapDataProvider
-from engine.filters import FilterError, FilterService, inline_filter, reset_filter_indexes
-from engine.rpc.conn import ConnManager
-from engine.rpc.dispatch import Dispatcher
-from engine.rpc.errors import RPCError
-from engine.rpc.registry import Registry, rpc
-from engine.storage import base as kinds
-from engine.storage.base import MemoryDataDB
+from pycgrates.engine.config import config_from_dict
+from pycgrates.engine.context import EngineContext
+from pycgrates.engine.filters.service import FilterError, FilterService, inline_filter, reset_filter_indexes
+from pycgrates.engine.rpc.conn import ConnManager
+from pycgrates.engine.rpc.dispatch import Dispatcher
+from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.rpc.registry import Registry, rpc
+from pycgrates.engine.storage import base as kinds
+from pycgrates.engine.storage.base import MemoryDataDB
+from pycgrates.engine.storage.cache import Cache
+from pycgrates.engine.storage.datamanager import DataManager
+from pycgrates.engine.template.dataprovider import MapDataProvider
 
 TENANT = "cgrates.org"
 

@@ -10,15 +10,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine.cache import Cache
-from engine.cli import loader as cli
-from engine.config import config_from_dict, load_config
-from engine.datamanager import DataManager
-from engine.loader import LoaderError, LoaderService, TariffPlan, load_tariff_plan
-from engine.rpc.errors import RPCError
-from engine.storage import base as k
-from engine.storage import open_datadb, open_stordb
-from engine.storage.base import MemoryDataDB
+from pycgrates.engine.cli import loader as cli
+from pycgrates.engine.config import config_from_dict, load_config
+from pycgrates.engine.loader.tariffplan import LoaderError, LoaderService, TariffPlan, load_tariff_plan
+from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.storage import base as k
+from pycgrates.engine.storage import open_datadb, open_stordb
+from pycgrates.engine.storage.base import MemoryDataDB
+from pycgrates.engine.storage.cache import Cache
+from pycgrates.engine.storage.datamanager import DataManager
 
 RATING = {
     "Timings": """

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from agents.radius import auth
-from agents.radius.auth import (
+from pycgrates.agents.radius import auth
+from pycgrates.agents.radius.auth import (
     check_chap,
     check_mschap,
     check_mschapv2,

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agents.radius import (
+from pycgrates.agents.radius import (
     ACCESS_ACCEPT,
     ACCOUNTING_REQUEST,
     COA_REQUEST,
@@ -23,7 +23,7 @@ from agents.radius import (
     check_response,
     load_dictionary,
 )
-from agents.radius.codec import hide_password, salt_decrypt, salt_encrypt, unhide_password
+from pycgrates.agents.radius.codec import hide_password, salt_decrypt, salt_encrypt, unhide_password
 
 SECRET = b"s3cr3t"
 

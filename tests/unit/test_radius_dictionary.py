@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.radius import Dictionary, DictionaryError, Packet, load_client_dictionaries, load_dictionary
-from agents.radius.dictionary import SHIPPED_DIR
+from pycgrates.agents.radius import Dictionary, DictionaryError, Packet, load_client_dictionaries, load_dictionary
+from pycgrates.agents.radius.dictionary import SHIPPED_DIR
 from tests.conftest import IN_CI, shared_data
 
 FREERADIUS_DIR = Path("/usr/share/freeradius")
@@ -164,7 +164,7 @@ def test_errors_name_file_and_line(text, message):
 
 
 def test_value_for_an_undefined_attribute_is_dropped_with_a_warning(caplog):
-    with caplog.at_level(logging.WARNING, "agents.radius"):
+    with caplog.at_level(logging.WARNING, "pycgrates.agents.radius"):
         d = Dictionary().load_text("VALUE Missing-Attr Foo 1\n", "x.dict")
     assert "Missing-Attr" in caplog.text and "x.dict:1" in caplog.text
     assert "Missing-Attr" not in d

@@ -12,8 +12,8 @@ import random
 
 import pytest
 
-from agents.radius import Packet, RadiusError, RadiusServer, check_request, load_dictionary
-from agents.radius.server import ACCT_CODES, AUTH_CODES, _Listener
+from pycgrates.agents.radius import Packet, RadiusError, RadiusServer, check_request, load_dictionary
+from pycgrates.agents.radius.server import ACCT_CODES, AUTH_CODES, _Listener
 
 FUZZ_COUNT = int(os.environ.get("RADIUS_FUZZ_COUNT", "20000"))
 SECRET = b"fuzz-secret"

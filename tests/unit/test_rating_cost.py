@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.cache import Cache
-from engine.datamanager import DataManager
-from engine.loader import load_tariff_plan
-from engine.rating import CallDescriptor, Rater, RatingError, event_cost, get_cost, iter_increments
-from engine.storage.base import MemoryDataDB
+from pycgrates.engine.loader.tariffplan import load_tariff_plan
+from pycgrates.engine.rating import CallDescriptor, Rater, RatingError, event_cost, get_cost, iter_increments
+from pycgrates.engine.storage.base import MemoryDataDB
+from pycgrates.engine.storage.cache import Cache
+from pycgrates.engine.storage.datamanager import DataManager
 
 S = 10**9
 M = 60 * S
@@ -593,7 +593,7 @@ async def test_max_computed_usage(tmp_path):
 
 def test_call_cost_json_round_trip_and_event_cost_accounting():
     """A RALs reply (CallCost JSON) read back gives the same JSON, and its EventCost names who paid."""
-    from engine.rating.callcost import CallCost, event_cost_from_json
+    from pycgrates.engine.rating.callcost import CallCost, event_cost_from_json
 
     reply = {
         "Category": "call", "Tenant": "cgrates.org", "Subject": "1001", "Account": "1001", "Destination": "1004",

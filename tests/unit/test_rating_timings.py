@@ -5,9 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from engine.models.tariffplan import Rate, RateInterval, RIRate, RITiming
-from engine.rating import timings as tm
-from engine.rating.timespans import Increment, TimeSpan, rate_parameters, remove_overlapped_from_index, round_duration
+from pycgrates.engine.models.tariffplan import Rate, RateInterval, RIRate, RITiming
+from pycgrates.engine.rating import timings as tm
+from pycgrates.engine.rating.timespans import (
+    Increment,
+    TimeSpan,
+    rate_parameters,
+    remove_overlapped_from_index,
+    round_duration,
+)
 
 S = 10**9
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.rpc.codec import (
+from pycgrates.engine.rpc.codec import (
     FramingError,
     InvalidMessage,
     Request,

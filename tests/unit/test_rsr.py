@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.dataprovider import MapDataProvider, NotFoundError
-from engine.rsr import (
+from pycgrates.engine.template.dataprovider import MapDataProvider, NotFoundError
+from pycgrates.engine.template.rsr import (
     RSRError,
     RSRFilters,
     converter_names,

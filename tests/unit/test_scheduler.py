@@ -10,13 +10,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine.accounts.service import AccountingService
-from engine.accounts.timings import builtin_timing, next_start, timing_from_record
-from engine.config import config_from_dict
-from engine.models.account import Timing
-from engine.scheduler import Scheduler
-from engine.storage.base import MemoryDataDB
-from engine.storage.internal import InternalDataDB
+from pycgrates.engine.accounts.service import AccountingService
+from pycgrates.engine.accounts.timings import builtin_timing, next_start, timing_from_record
+from pycgrates.engine.config import config_from_dict
+from pycgrates.engine.models.account import Timing
+from pycgrates.engine.scheduler import Scheduler
+from pycgrates.engine.storage.base import MemoryDataDB
+from pycgrates.engine.storage.internal import InternalDataDB
 
 T = "cgrates.org"
 
@@ -219,15 +219,15 @@ async def test_asap_runs_when_attached_and_is_not_scheduled():
 
 
 async def test_scheduler_filters_decide_which_tasks_run():
-    from engine.filters import FilterService
+    from pycgrates.engine.filters.service import FilterService
 
     clock = Clock(dt(2024, 1, 15, 9))
     dm = MemoryDataDB()
     svc, ctx = make(dm)
     ctx.cfg = config_from_dict({"general": {"default_timezone": "UTC"},
                                 "schedulers": {"filters": ["*string:~*req.AccountID:cgrates.org:1002"]}})
-    from engine.cache import Cache
-    from engine.datamanager import DataManager
+    from pycgrates.engine.storage.cache import Cache
+    from pycgrates.engine.storage.datamanager import DataManager
 
     ctx.services["filters"] = FilterService(SimpleNamespace(dm=DataManager(dm, Cache()), cfg=ctx.cfg, conns=None,
                                                             services={}))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.sessions.index import ActiveSessions
-from engine.sessions.session import Session, SRun
+from pycgrates.engine.sessions.index import ActiveSessions
+from pycgrates.engine.sessions.session import Session, SRun
 
 
 def _session(cgrid: str, account: str, origin: str) -> Session:

@@ -13,8 +13,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from engine.rpc.errors import RPCError
-from engine.sessions.stir import (
+from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.stir.keys import (
+    TN_AUTH_LIST_OID,
+    KeyStore,
+    StirError,
+    TNAuthEntry,
+    decode_tn_auth_list,
+    encode_tn_auth_list,
+    parse_private_key,
+    tn_authorized,
+)
+from pycgrates.engine.stir.service import (
     OPT_STIR_IDENTITY,
     OPT_STIR_PAYLOAD_MAX_DURATION,
     OPT_STIR_PRIVATE_KEY_PATH,
@@ -34,17 +44,7 @@ from engine.sessions.stir import (
     stir_authenticate,
     stir_identity,
 )
-from engine.sessions.stir_keys import (
-    TN_AUTH_LIST_OID,
-    KeyStore,
-    StirError,
-    TNAuthEntry,
-    decode_tn_auth_list,
-    encode_tn_auth_list,
-    parse_private_key,
-    tn_authorized,
-)
-from engine.units import SECOND
+from pycgrates.engine.units import SECOND
 from tests.conftest import shared_data
 
 CGR_X5U = "/usr/share/cgrates/stir/stir_pubkey.pem"

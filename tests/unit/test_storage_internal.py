@@ -11,10 +11,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from engine.rpc.errors import RPCError
-from engine.storage import CDRFilter, InternalDataDB, InternalStorDB, StorageError, open_datadb, open_stordb
-from engine.storage import log as logmod
-from engine.storage.log import HEADER_SIZE, MAGIC, frame, iter_records, scan
+from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.storage import CDRFilter, InternalDataDB, InternalStorDB, StorageError, open_datadb, open_stordb
+from pycgrates.engine.storage import log as logmod
+from pycgrates.engine.storage.log import HEADER_SIZE, MAGIC, frame, iter_records, scan
 
 # ------------------------------------------------------------------------------------------------ codec
 
@@ -87,7 +87,7 @@ async def test_batch_is_one_record_and_atomic_on_replay(tmp_path: Path, caplog):
     assert len(list(iter_records(bytes(raw)))) == 2
     raw[-5] ^= 0x55  # corrupt the batch record
     (tmp_path / "datadb.log").write_bytes(bytes(raw))
-    with caplog.at_level(logging.WARNING, logger="engine.storage"):
+    with caplog.at_level(logging.WARNING, logger="cgr.storage"):
         db2 = InternalDataDB(tmp_path)
     assert await db2.keys("acc") == ["before"]  # none of the batch, all of what preceded it
     assert "datadb.log" in caplog.text and "dropping" in caplog.text
@@ -110,7 +110,7 @@ async def test_tail_truncation_recovery_warns_and_truncates(tmp_path: Path, capl
     path = tmp_path / "datadb.log"
     full = path.stat().st_size
     os.truncate(path, full - 7)  # a torn last record
-    with caplog.at_level(logging.WARNING, logger="engine.storage"):
+    with caplog.at_level(logging.WARNING, logger="cgr.storage"):
         db2 = InternalDataDB(tmp_path)
     assert await db2.keys("acc") == [f"k{i}" for i in range(9)]
     warning = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -141,7 +141,7 @@ async def test_middle_corruption_refuses_then_repairs(tmp_path: Path, caplog):
         InternalDataDB(tmp_path)
     assert "internalDBRepair" in str(err.value)
     assert path.read_bytes() == bytes(raw)  # nothing touched
-    with caplog.at_level(logging.ERROR, logger="engine.storage"):
+    with caplog.at_level(logging.ERROR, logger="cgr.storage"):
         db2 = InternalDataDB(tmp_path, repair=True)
     assert await db2.keys("acc") == ["k0"]
     assert any(r.levelno == logging.ERROR for r in caplog.records)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import cache as c
-from engine.datamanager import DataManager
-from engine.rpc.errors import RPCError, not_found
-from engine.rpc.registry import rpc
+from pycgrates.engine.rpc.errors import RPCError, not_found
+from pycgrates.engine.rpc.registry import rpc
+from pycgrates.engine.storage import cache as c
+from pycgrates.engine.storage.datamanager import DataManager
 
 #: ReloadCache argument fields → partitions (CGRateS's AttrReloadCache / ArgsCache names).
 RELOAD_FIELDS: dict[str, str] = {

@@ -16,12 +16,12 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from engine import cache as c
-from engine.cache import Cache, Partition
-from engine.storage import base as k
-from engine.storage.base import BatchOp, DataDB
+from pycgrates.engine.storage import base as k
+from pycgrates.engine.storage import cache as c
+from pycgrates.engine.storage.base import BatchOp, DataDB
+from pycgrates.engine.storage.cache import Cache, Partition
 
-log = logging.getLogger("engine.datamanager")
+log = logging.getLogger("cgr.storage")
 
 Decoder = Callable[[Any], Any]
 

@@ -33,7 +33,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from engine.models.tariffplan import (
+from pycgrates.engine.models.tariffplan import (
     ANY,
     ASAP,
     MAX_COST_DISCONNECT,
@@ -55,12 +55,12 @@ from engine.models.tariffplan import (
     fallback_keys,
     rating_profile_key,
 )
-from engine.models.tariffplan import Rate as PriceSlot
-from engine.rating.timings import to_ns
-from engine.rpc.errors import RPCError, mandatory_ie_missing, server_error
-from engine.rpc.registry import rpc
-from engine.storage import base as kinds
-from engine.units import DurationError, TimeError, format_time, get_timezone, parse_duration, parse_time
+from pycgrates.engine.models.tariffplan import Rate as PriceSlot
+from pycgrates.engine.rating.timings import to_ns
+from pycgrates.engine.rpc.errors import RPCError, mandatory_ie_missing, server_error
+from pycgrates.engine.rpc.registry import rpc
+from pycgrates.engine.storage import base as kinds
+from pycgrates.engine.units import DurationError, TimeError, format_time, get_timezone, parse_duration, parse_time
 
 log = logging.getLogger("cgr.loader")
 
@@ -1054,7 +1054,7 @@ async def load_tariff_plan(
 
 def _accounting_module() -> Any:
     try:
-        from engine.accounts import loading
+        from pycgrates.engine.accounts import loading
     except ImportError:
         return None
     return loading if hasattr(loading, "load_accounting") else None
@@ -1101,7 +1101,7 @@ class LoaderService:
     async def _after_load(self) -> None:
         """A load writes profiles and plans in bulk: filter indexes are recomputed on next use, and the
         scheduler re-reads the action plans."""
-        from engine.filters import reset_filter_indexes
+        from pycgrates.engine.filters.service import reset_filter_indexes
 
         await reset_filter_indexes(self.ctx.dm)
         scheduler = getattr(self.ctx, "services", {}).get("schedulers")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequenc
 from functools import lru_cache
 from typing import Any, Protocol
 
-from engine.dataprovider import (
+from pycgrates.engine.template.dataprovider import (
     MISSING,
     MapDataProvider,
     NotFoundError,
@@ -22,7 +22,7 @@ from engine.dataprovider import (
     parse_segment,
     split_path,
 )
-from engine.rsr import compile_go_regex
+from pycgrates.engine.template.rsr import compile_go_regex
 
 # ---------------------------------------------------------------------------------------------------- NavMap
 

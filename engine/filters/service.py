@@ -29,7 +29,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from engine.dataprovider import (
+from pycgrates.engine.rpc.errors import NOT_FOUND, RPCError
+from pycgrates.engine.storage import base as kinds
+from pycgrates.engine.template.dataprovider import (
     DataProvider,
     MapDataProvider,
     NotFoundError,
@@ -40,8 +42,7 @@ from engine.dataprovider import (
     split_path,
     string_to_value,
 )
-from engine.rpc.errors import NOT_FOUND, RPCError
-from engine.rsr import (
+from pycgrates.engine.template.rsr import (
     RSRError,
     RSRFilters,
     RSRParser,
@@ -50,11 +51,10 @@ from engine.rsr import (
     parse_rsr_list,
     parse_rsr_one,
 )
-from engine.storage import base as kinds
-from engine.units import now as utc_now
-from engine.units import parse_time
+from pycgrates.engine.units import now as utc_now
+from pycgrates.engine.units import parse_time
 
-log = logging.getLogger("engine.filters")
+log = logging.getLogger("cgr.filters")
 
 NOT_PREFIX = "*not"
 INDEXABLE = frozenset({"*string", "*prefix", "*suffix"})
@@ -99,7 +99,7 @@ def parse_activation_interval(raw: Any) -> ActivationInterval | None:
 
 
 def activation_json(ai: ActivationInterval | None) -> dict | None:
-    from engine.units import format_time
+    from pycgrates.engine.units import format_time
 
     if ai is None:
         return None

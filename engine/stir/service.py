@@ -12,7 +12,7 @@ RFC 8225 §9 asks and as the reference Identity headers CGRateS ships are; CGRat
 signatures are randomized (Go's and ours), so two signers never produce the same signature bytes.
 
 Beyond CGRateS (off by default): certificate chain validation against STI-CA roots and the TNAuthList check,
-both in :mod:`engine.sessions.stir_keys`.
+both in :mod:`engine.stir.keys`.
 
 Everything above the ``async`` functions is pure (no I/O): parse, format, build, sign, verify, check.
 """
@@ -30,9 +30,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from engine.rpc.errors import RPCError, mandatory_ie_missing
-from engine.sessions.stir_keys import KeyStore, SignerKey, StirError
-from engine.units import SECOND, DurationError, parse_duration
+from pycgrates.engine.rpc.errors import RPCError, mandatory_ie_missing
+from pycgrates.engine.stir.keys import KeyStore, SignerKey, StirError
+from pycgrates.engine.units import SECOND, DurationError, parse_duration
 
 STIR_ALG = "ES256"
 STIR_PPT = "shaken"

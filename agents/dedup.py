@@ -16,8 +16,8 @@ import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from .codec import DecodeError
-from .messages import Message
+from pycgrates.agents.diameter.codec import DecodeError
+from pycgrates.agents.diameter.messages import Message
 
 CMD_CREDIT_CONTROL = 272
 #: seconds an answer is kept for its retransmissions: well past RFC 4006's Tx (10 s) plus a failover

@@ -24,7 +24,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engine.dataprovider import (
+from pycgrates.engine.filters.service import (
+    ActivationInterval,
+    FilterError,
+    FilterService,
+    activation_json,
+    filter_service,
+    parse_activation_interval,
+)
+from pycgrates.engine.rpc.errors import NOT_FOUND, RPCError, mandatory_ie_missing, not_found, server_error
+from pycgrates.engine.rpc.registry import rpc
+from pycgrates.engine.storage.base import ATTRIBUTE_PROFILE
+from pycgrates.engine.template.dataprovider import (
     DataProvider,
     Duration,
     MapDataProvider,
@@ -36,21 +47,18 @@ from engine.dataprovider import (
     as_time,
     split_path,
 )
-from engine.filters import (
-    ActivationInterval,
-    FilterError,
-    FilterService,
-    activation_json,
-    filter_service,
-    parse_activation_interval,
+from pycgrates.engine.template.rsr import (
+    DEFAULT_SEP,
+    RSRError,
+    RSRParsers,
+    format_go_time,
+    go_round,
+    parse_rsr,
+    parse_rsr_list,
 )
-from engine.rpc.errors import NOT_FOUND, RPCError, mandatory_ie_missing, not_found, server_error
-from engine.rpc.registry import rpc
-from engine.rsr import DEFAULT_SEP, RSRError, RSRParsers, format_go_time, go_round, parse_rsr, parse_rsr_list
-from engine.storage.base import ATTRIBUTE_PROFILE
-from engine.units import parse_time
+from pycgrates.engine.units import parse_time
 
-log = logging.getLogger("engine.attributes")
+log = logging.getLogger("cgr.attributes")
 
 SUBSYSTEM = "*attribute_filter_indexes"
 META_ANY = "*any"

@@ -14,8 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.dataprovider import MapDataProvider
-from engine.filters import (
+from pycgrates.engine.filters.service import (
     ActivationInterval,
     FilterError,
     FilterService,
@@ -23,13 +22,14 @@ from engine.filters import (
     filter_service,
     parse_activation_interval,
 )
-from engine.rpc.errors import NOT_FOUND, RPCError, mandatory_ie_missing, not_found, server_error
-from engine.rpc.registry import rpc
-from engine.rsr import RSRError
-from engine.storage.base import CHARGER_PROFILE
-from engine.units import parse_time
+from pycgrates.engine.rpc.errors import NOT_FOUND, RPCError, mandatory_ie_missing, not_found, server_error
+from pycgrates.engine.rpc.registry import rpc
+from pycgrates.engine.storage.base import CHARGER_PROFILE
+from pycgrates.engine.template.dataprovider import MapDataProvider
+from pycgrates.engine.template.rsr import RSRError
+from pycgrates.engine.units import parse_time
 
-log = logging.getLogger("engine.chargers")
+log = logging.getLogger("cgr.chargers")
 
 SUBSYSTEM = "*charger_filter_indexes"
 META_NONE = "*none"

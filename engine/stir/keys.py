@@ -467,7 +467,7 @@ class KeyStore:
 
     @classmethod
     def from_config(cls, cfg: Any, **overrides: Any) -> KeyStore:
-        """Build from a :class:`engine.sessions.stir.StirConfig`."""
+        """Build from a :class:`engine.stir.service.StirConfig`."""
         kwargs: dict[str, Any] = dict(
             x5u_allow=cfg.x5u_allow,
             x5u_path_map=cfg.x5u_path_map,

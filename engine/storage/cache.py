@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.units import DurationError, parse_duration
+from pycgrates.engine.units import DurationError, parse_duration
 
 DESTINATIONS = "*destinations"
 REVERSE_DESTINATIONS = "*reverse_destinations"

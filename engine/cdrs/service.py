@@ -13,13 +13,13 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
-from engine.models import cdr as C
-from engine.models.tariffplan import time_to_json
-from engine.rating.callcost import event_cost_from_json
-from engine.rpc.errors import EXISTS, NOT_FOUND, RPCError, server_error
-from engine.rpc.registry import rpc
-from engine.storage.base import RALS_JOURNAL, CDRFilter
-from engine.units import SECOND, parse_duration, parse_time, to_decimal
+from pycgrates.engine.models import cdr as C
+from pycgrates.engine.models.tariffplan import time_to_json
+from pycgrates.engine.rating.callcost import event_cost_from_json
+from pycgrates.engine.rpc.errors import EXISTS, NOT_FOUND, RPCError, server_error
+from pycgrates.engine.rpc.registry import rpc
+from pycgrates.engine.storage.base import RALS_JOURNAL, CDRFilter
+from pycgrates.engine.units import SECOND, parse_duration, parse_time, to_decimal
 
 log = logging.getLogger("cgr.cdrs")
 

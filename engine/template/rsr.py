@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, unquote_plus, urlencode, urlsplit, urlunsplit
 
-from engine.dataprovider import (
+from pycgrates.engine.template.dataprovider import (
     DYNAMIC_PREFIX,
     DataProvider,
     Duration,
@@ -442,7 +442,7 @@ def _require_str(value: Any) -> str:
 
 def _timestring_factory(params: str) -> Converter:
     """``*timestring`` (RFC3339), ``*timestring:<Go layout>`` (v0.11) or ``*timestring:<zone>:<layout>``."""
-    from engine.units import get_timezone
+    from pycgrates.engine.units import get_timezone
 
     tz = None
     layout = params or "2006-01-02T15:04:05Z07:00"
@@ -776,7 +776,7 @@ class RSRParsers(tuple[RSRParser, ...]):
 
     def values(self, dp: DataProvider) -> list[Any]:
         """Each parser's output read back as a typed value (CGRateS's GetIfaceFromValues)."""
-        from engine.dataprovider import string_to_value
+        from pycgrates.engine.template.dataprovider import string_to_value
 
         return [string_to_value(p.parse(dp)) for p in self]
 

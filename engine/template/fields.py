@@ -7,7 +7,7 @@ template is a config error naming where it sits and which field; evaluating one 
 
 Values are written into a :class:`NavMap` (CGRateS's OrderedNavigableMap) or into plain dicts (``*vars``,
 ``*cgrep``, ``*opts``, ``*tmp``). :class:`TemplateContext` is the DataProvider the fields read from and write into.
-The map and the Diameter selector (:class:`SelectorDataProvider`) live in :mod:`engine.navmap` and are re-exported
+The map and the Diameter selector (:class:`SelectorDataProvider`) live in :mod:`.navmap` and are re-exported
 here for the agents.
 """
 
@@ -19,8 +19,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from engine.config.loader import ConfigError
-from engine.dataprovider import (
+from pycgrates.engine.config.loader import ConfigError
+from pycgrates.engine.filters.service import Filter, FilterError, inline_filter
+from pycgrates.engine.rpc.errors import mandatory_ie_missing
+from pycgrates.engine.template.dataprovider import (
     DataProvider,
     Duration,
     MapDataProvider,
@@ -34,8 +36,7 @@ from engine.dataprovider import (
     parse_segment,
     split_path,
 )
-from engine.filters import Filter, FilterError, inline_filter
-from engine.navmap import (  # re-exported: the agents' single import point
+from pycgrates.engine.template.navmap import (  # re-exported: the agents' single import point
     AVPTree,
     Leaf,
     NavMap,
@@ -46,9 +47,8 @@ from engine.navmap import (  # re-exported: the agents' single import point
     path_keys,
     set_field,
 )
-from engine.rpc.errors import mandatory_ie_missing
-from engine.rsr import DEFAULT_SEP, RSRError, RSRParsers, format_go_time, go_round, parse_rsr
-from engine.units import TimeError, get_timezone
+from pycgrates.engine.template.rsr import DEFAULT_SEP, RSRError, RSRParsers, format_go_time, go_round, parse_rsr
+from pycgrates.engine.units import TimeError, get_timezone
 
 RFC3339 = "2006-01-02T15:04:05Z07:00"
 

@@ -19,8 +19,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
-from engine.rpc.errors import NOT_FOUND, RPCError
-from engine.units import (
+from pycgrates.engine.rpc.errors import NOT_FOUND, RPCError
+from pycgrates.engine.units import (
     DurationError,
     TimeError,
     format_duration,

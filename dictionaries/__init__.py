@@ -1,0 +1,1 @@
+"""Shipped data (read through importlib.resources)."""
