@@ -34,7 +34,7 @@ from pycgrates.agents.processors import (
     reply_map,
     run_max_usage,
 )
-from pycgrates.engine.filters.service import FilterError
+from pycgrates.engine.filters.rules import FilterError
 from pycgrates.engine.rpc.errors import RPCError, mandatory_ie_missing
 from pycgrates.engine.template.dataprovider import (
     CGREP,
@@ -47,6 +47,7 @@ from pycgrates.engine.template.dataprovider import (
     MapDataProvider,
     as_string,
 )
+from pycgrates.engine.template.errors import RSRError
 from pycgrates.engine.template.fields import (
     WRITABLE_PREFIXES,
     FieldError,
@@ -60,7 +61,7 @@ from pycgrates.engine.template.fields import (
     compile_named_templates,
     set_fields,
 )
-from pycgrates.engine.template.rsr import DEFAULT_SEP, RSRError, RSRParsers, parse_rsr
+from pycgrates.engine.template.rsr import DEFAULT_SEP, RSRParsers, parse_rsr
 from pycgrates.engine.units import TimeError, format_time, get_timezone, now
 
 log = logging.getLogger("cgr.agents")

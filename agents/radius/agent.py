@@ -45,8 +45,9 @@ from pycgrates.agents.request import (
 from pycgrates.engine.rpc.errors import NOT_FOUND, NOT_IMPLEMENTED, RPCError, mandatory_ie_missing
 from pycgrates.engine.rpc.registry import rpc
 from pycgrates.engine.template.dataprovider import MapDataProvider, as_string
+from pycgrates.engine.template.errors import RSRError
 from pycgrates.engine.template.fields import FieldTemplate, TemplateError
-from pycgrates.engine.template.rsr import DEFAULT_SEP, RSRError, RSRParsers, parse_rsr
+from pycgrates.engine.template.rsr import DEFAULT_SEP, RSRParsers, parse_rsr
 from pycgrates.engine.units import SECOND, format_time, now
 
 from .codec import (

@@ -1101,7 +1101,7 @@ class LoaderService:
     async def _after_load(self) -> None:
         """A load writes profiles and plans in bulk: filter indexes are recomputed on next use, and the
         scheduler re-reads the action plans."""
-        from pycgrates.engine.filters.service import reset_filter_indexes
+        from pycgrates.engine.filters.indexes import reset_filter_indexes
 
         await reset_filter_indexes(self.ctx.dm)
         scheduler = getattr(self.ctx, "services", {}).get("schedulers")

@@ -24,14 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pycgrates.engine.filters.service import (
-    ActivationInterval,
-    FilterError,
-    FilterService,
-    activation_json,
-    filter_service,
-    parse_activation_interval,
-)
+from pycgrates.engine.filters.rules import ActivationInterval, FilterError, activation_json, parse_activation_interval
+from pycgrates.engine.filters.service import FilterService, filter_service
 from pycgrates.engine.rpc.errors import NOT_FOUND, RPCError, mandatory_ie_missing, not_found, server_error
 from pycgrates.engine.rpc.registry import rpc
 from pycgrates.engine.storage.base import ATTRIBUTE_PROFILE
@@ -47,15 +41,9 @@ from pycgrates.engine.template.dataprovider import (
     as_time,
     split_path,
 )
-from pycgrates.engine.template.rsr import (
-    DEFAULT_SEP,
-    RSRError,
-    RSRParsers,
-    format_go_time,
-    go_round,
-    parse_rsr,
-    parse_rsr_list,
-)
+from pycgrates.engine.template.errors import RSRError
+from pycgrates.engine.template.gocompat import format_go_time, go_round
+from pycgrates.engine.template.rsr import DEFAULT_SEP, RSRParsers, parse_rsr, parse_rsr_list
 from pycgrates.engine.units import parse_time
 
 log = logging.getLogger("cgr.attributes")

@@ -14,19 +14,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from pycgrates.engine.filters.service import (
-    ActivationInterval,
-    FilterError,
-    FilterService,
-    activation_json,
-    filter_service,
-    parse_activation_interval,
-)
+from pycgrates.engine.filters.rules import ActivationInterval, FilterError, activation_json, parse_activation_interval
+from pycgrates.engine.filters.service import FilterService, filter_service
 from pycgrates.engine.rpc.errors import NOT_FOUND, RPCError, mandatory_ie_missing, not_found, server_error
 from pycgrates.engine.rpc.registry import rpc
 from pycgrates.engine.storage.base import CHARGER_PROFILE
 from pycgrates.engine.template.dataprovider import MapDataProvider
-from pycgrates.engine.template.rsr import RSRError
+from pycgrates.engine.template.errors import RSRError
 from pycgrates.engine.units import parse_time
 
 log = logging.getLogger("cgr.chargers")

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from pycgrates.engine.config.loader import ConfigError
-from pycgrates.engine.filters.service import Filter, FilterError, inline_filter
+from pycgrates.engine.filters.rules import Filter, FilterError, inline_filter
 from pycgrates.engine.rpc.errors import mandatory_ie_missing
 from pycgrates.engine.template.dataprovider import (
     DataProvider,
@@ -36,6 +36,8 @@ from pycgrates.engine.template.dataprovider import (
     parse_segment,
     split_path,
 )
+from pycgrates.engine.template.errors import RSRError
+from pycgrates.engine.template.gocompat import format_go_time, go_round
 from pycgrates.engine.template.navmap import (  # re-exported: the agents' single import point
     AVPTree,
     Leaf,
@@ -47,7 +49,7 @@ from pycgrates.engine.template.navmap import (  # re-exported: the agents' singl
     path_keys,
     set_field,
 )
-from pycgrates.engine.template.rsr import DEFAULT_SEP, RSRError, RSRParsers, format_go_time, go_round, parse_rsr
+from pycgrates.engine.template.rsr import DEFAULT_SEP, RSRParsers, parse_rsr
 from pycgrates.engine.units import TimeError, get_timezone
 
 RFC3339 = "2006-01-02T15:04:05Z07:00"

@@ -22,7 +22,7 @@ from pycgrates.engine.template.dataprovider import (
     parse_segment,
     split_path,
 )
-from pycgrates.engine.template.rsr import compile_go_regex
+from pycgrates.engine.template.gocompat import compile_go_regex
 
 # ---------------------------------------------------------------------------------------------------- NavMap
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pycgrates.engine.filters.service import FilterError
+from pycgrates.engine.filters.rules import FilterError
 from pycgrates.engine.rpc.errors import RPCError
 from pycgrates.engine.template.dataprovider import Duration, MapDataProvider, NotFoundError
 from pycgrates.engine.template.fields import (

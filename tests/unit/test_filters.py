@@ -8,7 +8,9 @@ import pytest
 
 from pycgrates.engine.config import config_from_dict
 from pycgrates.engine.context import EngineContext
-from pycgrates.engine.filters.service import FilterError, FilterService, inline_filter, reset_filter_indexes
+from pycgrates.engine.filters.indexes import reset_filter_indexes
+from pycgrates.engine.filters.rules import FilterError, inline_filter
+from pycgrates.engine.filters.service import FilterService
 from pycgrates.engine.rpc.conn import ConnManager
 from pycgrates.engine.rpc.dispatch import Dispatcher
 from pycgrates.engine.rpc.errors import RPCError

@@ -6,18 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from pycgrates.engine.template.converters import converter_names, new_converter, register_converter
 from pycgrates.engine.template.dataprovider import MapDataProvider, NotFoundError
-from pycgrates.engine.template.rsr import (
-    RSRError,
-    RSRFilters,
-    converter_names,
-    format_go_time,
-    go_round,
-    new_converter,
-    parse_rsr,
-    register_converter,
-    split_rsr,
-)
+from pycgrates.engine.template.errors import RSRError
+from pycgrates.engine.template.gocompat import format_go_time, go_round
+from pycgrates.engine.template.rsr import RSRFilters, parse_rsr, split_rsr
 
 
 @pytest.fixture
