@@ -45,8 +45,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "destination_set": ("APIerSv1.SetDestination", "set a destination: Id=\"DST\" Prefixes=[\"1002\"]"),
 }
 
-#: Modules that contribute a CONSOLE_COMMANDS table (name → (method, help)).
-COMMAND_MODULES = ("pycgrates.engine.accounts.console", "pycgrates.engine.sessions.console")
+#: Modules that contribute a CONSOLE_COMMANDS table (name → (method, help)): the profile services and FilterS
+#: contribute the commands of their APIerSv1 methods (engine/profiles/crud.py).
+COMMAND_MODULES = ("pycgrates.engine.accounts.console", "pycgrates.engine.sessions.console",
+                   "pycgrates.engine.filters.service", "pycgrates.engine.profiles.attributes",
+                   "pycgrates.engine.profiles.chargers")
 
 
 def all_commands() -> dict[str, tuple[str, str]]:

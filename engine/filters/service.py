@@ -3,12 +3,15 @@
 At least one active filter of the list must pass, and every rule of each active one. Compiled filters come from
 :mod:`.rules` (inline ones kept in memory, stored ones decoded once by the DataManager); remote paths
 (``~*accounts.<id>`` ...) are fetched once per check through the ``filters`` section's connections; the candidate
-profiles of an event come from the indexes (:mod:`.indexes`).
+profiles of an event come from the indexes (:mod:`.indexes`). Stored filters are administered through
+``APIerSv1.GetFilter``, ``SetFilter``, ``RemoveFilter`` and ``GetFilterIDs``, the methods every stored type gets from
+:mod:`pycgrates.engine.profiles.crud`.
 """
 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -17,13 +20,16 @@ from pycgrates.engine.filters.indexes import FilterIndexer
 from pycgrates.engine.filters.rules import (
     Filter,
     FilterError,
+    activation_json,
     compile_filter,
     decode_filter,
     decode_index,
     inline_filter,
 )
+from pycgrates.engine.profiles.crud import CrudService, CrudSpec
 from pycgrates.engine.rpc.errors import NOT_FOUND, RPCError
 from pycgrates.engine.storage import base as kinds
+from pycgrates.engine.storage.datamanager import INDEX_PARTITIONS
 from pycgrates.engine.template.dataprovider import (
     DataProvider,
     MapDataProvider,
@@ -79,8 +85,10 @@ class DynamicDataProvider:
 # ---------------------------------------------------------------------------------------------------- FilterS
 
 
-class FilterService:
-    """FilterS for the whole engine (``ctx.services["filters"]``)."""
+class FilterService(CrudService):
+    """FilterS for the whole engine (``ctx.services["filters"]``), and APIerSv1's stored filters."""
+
+    crud = CrudSpec("Filter", kinds.FILTER, console="filter")
 
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
@@ -94,13 +102,9 @@ class FilterService:
             register(kinds.FILTER_INDEX, decode_index)
         self.indexer = FilterIndexer(self)
 
-    def option(self, section: str, option: str, default: Any) -> Any:
-        """A config option of any section (``default`` when unset or when running without a config)."""
-        return _cfg(self.ctx, section, option, default)
-
     @property
     def timezone(self) -> str | None:
-        return _cfg(self.ctx, "general", "default_timezone", None)
+        return self.option("general", "default_timezone", None)
 
     async def get_filter(self, tenant: str, filter_id: str) -> Filter:
         """The compiled filter; ``NOT_FOUND:<id>`` when a stored one is missing, FilterError when it is broken."""
@@ -159,7 +163,7 @@ class FilterService:
 
     async def fetch_remote(self, head: str, tenant: str, item_id: str) -> Any:
         option, method, args = REMOTE[head]
-        conns = _cfg(self.ctx, "filters", option, None) or []
+        conns = self.option("filters", option, None) or []
         conn = self.ctx.conns.get(conns) if conns else None
         if conn is None:
             return None
@@ -186,29 +190,47 @@ class FilterService:
     async def set_filter(self, raw: dict) -> None:
         """Store a filter (validated) and re-index the profiles using it."""
         compile_filter(raw)
-        tenant, fid = raw.get("Tenant") or _default_tenant(self.ctx), raw["ID"]
+        tenant, fid = raw.get("Tenant") or self.default_tenant, raw["ID"]
         await self.dm.set(kinds.FILTER, f"{tenant}:{fid}", raw)
         await self.indexer.filter_updated(tenant, fid)
 
     async def remove_filter(self, tenant: str, filter_id: str) -> bool:
+        """Remove a stored filter no profile uses; False when there was none."""
         refs = await self.indexer.filter_refs(tenant, filter_id)
         if refs:
-            raise RPCError(f"cannot remove filter <{tenant}:{filter_id}>: used by {', '.join(sorted(refs))}")
+            users: dict[str, dict[str, dict]] = {}
+            for ref in sorted(refs):
+                kind, _, item_id = ref.partition(":")
+                users.setdefault(INDEX_PARTITIONS.get(kind, kind), {})[item_id] = {}
+            raise RPCError(f"cannot remove filter <{tenant}:{filter_id}> because will broken the reference to "
+                           f"following items: {json.dumps(users, separators=(',', ':'))}")
         return await self.dm.remove(kinds.FILTER, f"{tenant}:{filter_id}")
 
+    # ------------------------------------------------------------------------------------------ APIerSv1
 
-def _cfg(ctx: Any, section: str, option: str, default: Any) -> Any:
-    cfg = getattr(ctx, "cfg", None)
-    if cfg is None:
-        return default
-    try:
-        return cfg.get(section, option, default=default)
-    except KeyError:
-        return default
+    def decode(self, raw: dict) -> Filter:
+        return compile_filter(raw)
 
+    def to_json(self, obj: Filter) -> dict:
+        """A filter as CGRateS prints it."""
+        return {"Tenant": obj.tenant, "ID": obj.id,
+                "Rules": [{"Type": r.type, "Element": r.element.rules, "Values": list(r.raw_values)}
+                          for r in obj.rules],
+                "ActivationInterval": activation_json(obj.activation)}
 
-def _default_tenant(ctx: Any) -> str:
-    return _cfg(ctx, "general", "default_tenant", "cgrates.org") or "cgrates.org"
+    async def load(self, tenant: str, item_id: str) -> Filter | None:
+        try:
+            return await self.get_filter(tenant, item_id)
+        except RPCError as exc:
+            if exc.message.startswith(NOT_FOUND):
+                return None
+            raise
+
+    async def store(self, raw: dict) -> None:
+        await self.set_filter(raw)
+
+    async def delete(self, tenant: str, item_id: str) -> bool:
+        return await self.remove_filter(tenant, item_id)
 
 
 def filter_service(ctx: Any) -> FilterService:
@@ -218,3 +240,7 @@ def filter_service(ctx: Any) -> FilterService:
     if fs is None:
         fs = ctx.services["filters"] = FilterService(ctx)
     return fs
+
+
+#: cgr-console commands (CGRateS's names)
+CONSOLE_COMMANDS: dict[str, tuple[str, str]] = FilterService.crud.console_commands()

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pycgrates.engine.filters.rules import ActivationInterval, FilterError, activation_json, parse_activation_interval
-from pycgrates.engine.filters.service import FilterService, filter_service
+from pycgrates.engine.filters.rules import ActivationInterval, activation_json, parse_activation_interval
+from pycgrates.engine.profiles.base import META_ANY, ProfileService, clone, event_option, json_number, str_list
+from pycgrates.engine.profiles.crud import CrudSpec, maps_errors
 from pycgrates.engine.rpc.errors import NOT_FOUND, RPCError, mandatory_ie_missing, not_found, server_error
 from pycgrates.engine.rpc.registry import rpc
 from pycgrates.engine.storage.base import ATTRIBUTE_PROFILE
@@ -44,12 +45,9 @@ from pycgrates.engine.template.dataprovider import (
 from pycgrates.engine.template.errors import RSRError
 from pycgrates.engine.template.gocompat import format_go_time, go_round
 from pycgrates.engine.template.rsr import DEFAULT_SEP, RSRParsers, parse_rsr, parse_rsr_list
-from pycgrates.engine.units import parse_time
 
 log = logging.getLogger("cgr.attributes")
 
-SUBSYSTEM = "*attribute_filter_indexes"
-META_ANY = "*any"
 META_DEFAULT = "*default"
 META_REMOVE = "*remove"
 META_ATTRIBUTES = "*attributes"
@@ -97,19 +95,11 @@ class AttributeProfile:
         """CGRateS's TenantIDInline: inline profiles are named by their rule alone."""
         return self.id if self.id.startswith("*") else f"{self.tenant}:{self.id}"
 
-    def matches_context(self, context: str) -> bool:
-        return (len(self.contexts) == 1 and self.contexts[0] == META_ANY) or context in self.contexts
-
     def to_json(self) -> dict:
         return {"Tenant": self.tenant, "ID": self.id, "Contexts": list(self.contexts),
                 "FilterIDs": list(self.filter_ids), "ActivationInterval": activation_json(self.activation),
                 "Attributes": [a.to_json() for a in self.attributes], "Blocker": self.blocker,
                 "Weight": json_number(self.weight)}
-
-
-def json_number(value: float) -> float | int:
-    """Weights as Go prints float64: ``20``, not ``20.0``."""
-    return int(value) if value == int(value) else value
 
 
 def _value_parsers(value: Any, sep: str) -> RSRParsers:
@@ -123,25 +113,17 @@ def _value_parsers(value: Any, sep: str) -> RSRParsers:
     return parse_rsr(as_string(value), sep)
 
 
-def _str_list(value: Any) -> tuple[str, ...]:
-    if not value:
-        return ()
-    if isinstance(value, str):
-        return tuple(v for v in value.split(";") if v)
-    return tuple(value)
-
-
 def decode_attribute_profile(raw: dict, sep: str = DEFAULT_SEP) -> AttributeProfile:
     """A stored profile (CGRateS JSON; ``Value`` as the CSV text or ``[{"Rules": ...}]``) compiled."""
     attrs = []
     for a in raw.get("Attributes") or ():
         value = a.get("Value")
         attrs.append(Attribute(path=a.get("Path") or a.get("FieldName") or "", type=a.get("Type") or "",
-                               value=_value_parsers(value, sep), filter_ids=_str_list(a.get("FilterIDs")),
+                               value=_value_parsers(value, sep), filter_ids=str_list(a.get("FilterIDs")),
                                raw_value=value if isinstance(value, str) else ""))
     return AttributeProfile(
         tenant=raw.get("Tenant") or "", id=raw.get("ID") or "",
-        contexts=_str_list(raw.get("Contexts")) or (META_ANY,), filter_ids=_str_list(raw.get("FilterIDs")),
+        contexts=str_list(raw.get("Contexts")) or (META_ANY,), filter_ids=str_list(raw.get("FilterIDs")),
         activation=parse_activation_interval(raw.get("ActivationInterval")), attributes=tuple(attrs),
         blocker=bool(raw.get("Blocker")), weight=float(raw.get("Weight") or 0), raw=raw)
 
@@ -290,133 +272,77 @@ def parse_attribute(dp: DataProvider, atype: str, path: str, value: RSRParsers, 
 # ---------------------------------------------------------------------------------------------------- service
 
 
-def _opt(args: dict, opts: dict, names: Sequence[str], default: Any) -> Any:
-    if names[0] in opts:
-        return opts[names[0]]
-    for n in names[1:]:
-        if args.get(n) is not None:
-            return args[n]
-    return default
+class AttributeService(ProfileService[AttributeProfile]):
+    """AttributeSv1, and APIerSv1's attribute profiles, over the engine's DataManager and FilterS."""
 
-
-def _clone(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _clone(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clone(v) for v in value]
-    return value
-
-
-def _wrap(exc: Exception) -> RPCError:
-    if isinstance(exc, RPCError):
-        return exc if exc.message == NOT_FOUND else server_error(exc.message)
-    return server_error(exc)
-
-
-class AttributeService:
-    """AttributeSv1 over the engine's DataManager and FilterS."""
+    crud = CrudSpec("AttributeProfile", ATTRIBUTE_PROFILE, console="attributes_profile",
+                    mandatory=("ID", "Attributes"), count=True)
+    index = "*attribute_filter_indexes"
+    profile_ids_opts = OPT_PROFILE_IDS
+    ignore_filters_opts = OPT_IGNORE_FILTERS
 
     def __init__(self, ctx: Any) -> None:
-        self.ctx = ctx
-        self.dm = ctx.dm
+        super().__init__(ctx)
         self._inline: dict[tuple[str, str], AttributeProfile] = {}
-        register = getattr(self.dm, "register_decoder", None)
-        if register is not None:
-            register(ATTRIBUTE_PROFILE, self._decode)
-
-    def _cfg(self, section: str, *path: str, default: Any = None) -> Any:
-        try:
-            return self.ctx.cfg.get(section, *path, default=default)
-        except (KeyError, AttributeError):
-            return default
-
-    @property
-    def filters(self) -> FilterService:
-        return filter_service(self.ctx)
 
     @property
     def sep(self) -> str:
-        return self._cfg("general", "rsr_separator", default=DEFAULT_SEP) or DEFAULT_SEP
+        return self.option("general", "rsr_separator", DEFAULT_SEP) or DEFAULT_SEP
 
-    def _decode(self, raw: dict) -> Any:
-        try:
-            return decode_attribute_profile(raw, self.sep)
-        except (RSRError, ValueError) as exc:
-            return RSRError(f"attribute profile {raw.get('Tenant')}:{raw.get('ID')}: {exc}")
+    def decode(self, raw: dict) -> AttributeProfile:
+        return decode_attribute_profile(raw, self.sep)
+
+    def validate(self, raw: dict) -> None:
+        """CGRateS's checks of a submitted profile: attributes with a Path and a Value whose parts have Rules."""
+        attrs = raw.get("Attributes")
+        if not attrs:
+            raise mandatory_ie_missing("Attributes")
+        if not isinstance(attrs, list) or not all(isinstance(a, dict) for a in attrs):
+            raise server_error("Attributes must be a list of objects with Path, Type and Value")
+        for attr in attrs:
+            if not attr.get("Path"):
+                raise mandatory_ie_missing("Path")
+            value = attr.get("Value")
+            if value is None or value == "":
+                raise mandatory_ie_missing("Value")
+            if isinstance(value, list) and not all(v.get("Rules") if isinstance(v, dict) else v for v in value):
+                raise mandatory_ie_missing("Rules")
 
     async def get_profile(self, tenant: str, profile_id: str) -> AttributeProfile | None:
-        if profile_id.startswith("*"):
-            prf = self._inline.get((tenant, profile_id))
-            if prf is None:
-                prf = inline_attribute_profile(tenant, profile_id)
-                if len(self._inline) > 10_000:
-                    self._inline.clear()
-                self._inline[(tenant, profile_id)] = prf
-            return prf
-        prf = await self.dm.get(ATTRIBUTE_PROFILE, f"{tenant}:{profile_id}", self._decode)
-        if isinstance(prf, dict):
-            prf = self._decode(prf)
-        if isinstance(prf, Exception):
-            raise prf
+        if not profile_id.startswith("*"):
+            return await super().get_profile(tenant, profile_id)
+        prf = self._inline.get((tenant, profile_id))
+        if prf is None:
+            prf = inline_attribute_profile(tenant, profile_id)
+            if len(self._inline) > 10_000:
+                self._inline.clear()
+            self._inline[(tenant, profile_id)] = prf
         return prf
 
-    async def set_profile(self, raw: dict) -> None:
-        """Store a profile (validated) and index it."""
-        decode_attribute_profile(raw, self.sep)
-        tenant = raw.get("Tenant") or self._cfg("general", "default_tenant", default="cgrates.org")
-        raw = {**raw, "Tenant": tenant}
-        await self.dm.set(ATTRIBUTE_PROFILE, f"{tenant}:{raw['ID']}", raw)
-        await self.filters.indexer.profile_updated(ATTRIBUTE_PROFILE, tenant, raw["ID"], raw)
-
-    async def remove_profile(self, tenant: str, profile_id: str) -> bool:
-        removed = await self.dm.remove(ATTRIBUTE_PROFILE, f"{tenant}:{profile_id}")
-        await self.filters.indexer.profile_updated(ATTRIBUTE_PROFILE, tenant, profile_id, None)
-        return removed
-
-    async def _candidate_ids(self, tenant: str, context: str, dp: DataProvider) -> list[str]:
-        fs = self.filters
-        ids = await fs.matching_profiles(SUBSYSTEM, tenant, dp, context)
-        if not ids or self._cfg("attributes", "any_context", default=True):
-            any_ids = await fs.matching_profiles(SUBSYSTEM, tenant, dp, META_ANY)
-            ids = sorted(set(ids) | set(any_ids)) if ids else any_ids
-        return ids
+    def on_candidate(self, prf: AttributeProfile, dp: DataProvider) -> None:
+        # a profile's filters may read which profile is being checked
+        dp.data.setdefault("*vars", {})["*apTenantID"] = prf.tenant_id  # type: ignore[attr-defined]
 
     async def profile_for_event(self, tenant: str, context: str, profile_ids: Sequence[str], event_time: Any,
                                 dp: MapDataProvider, last_id: str = "", processed: dict[str, int] | None = None,
                                 profile_runs: int = 0, ignore_filters: bool = False) -> AttributeProfile:
-        """The heaviest matching profile (CGRateS attributeProfileForEvent); raises NOT_FOUND."""
+        """The heaviest matching profile that is not the previous run's and has runs left (CGRateS
+        attributeProfileForEvent); raises NOT_FOUND. A blocker ends the process runs, not the matching."""
         processed = processed if processed is not None else {}
-        if profile_ids:
-            ids: Sequence[str] = profile_ids
-        else:
-            ignore_filters = False
-            ids = await self._candidate_ids(tenant, context, dp)
-        act_time = parse_time(event_time) if event_time else None
-        vars_ = dp.data.setdefault("*vars", {})
-        best: AttributeProfile | None = None
-        for pid in ids:
-            prf = await self.get_profile(tenant, pid)
-            if prf is None or not prf.matches_context(context):
-                continue
-            if prf.activation is not None and act_time is not None and not prf.activation.is_active_at(act_time):
-                continue
-            tid = prf.tenant_id
-            vars_["*apTenantID"] = tid
-            if not ignore_filters and not await self.filters.pass_filters(tenant, prf.filter_ids, dp):
-                continue
-            if (best is None or best.weight < prf.weight) and tid != last_id and \
-                    (profile_runs <= 0 or processed.get(tid, 0) < profile_runs):
-                best = prf
+        matched = await self.matching_profiles(tenant, dp, event_time=event_time, profile_ids=profile_ids,
+                                               ignore_filters=ignore_filters, context=context, blockers=False)
+        best = next((p for p in matched if p.tenant_id != last_id and
+                     (profile_runs <= 0 or processed.get(p.tenant_id, 0) < profile_runs)), None)
         if best is None:
             raise not_found()
-        vars_["*apTenantID"] = best.tenant_id
+        dp.data.setdefault("*vars", {})["*apTenantID"] = best.tenant_id
         return best
 
     async def _apply(self, prf: AttributeProfile, tenant: str, event: dict, dp: MapDataProvider,
                      altered: dict[str, None]) -> str:
         """Apply one profile's attributes to ``dp``; returns the (possibly rewritten) tenant."""
-        rounding = int(self._cfg("general", "rounding_decimals", default=5) or 5)
-        tz = self._cfg("general", "default_timezone", default=None)
+        rounding = int(self.option("general", "rounding_decimals", 5) or 5)
+        tz = self.option("general", "default_timezone", None)
         for attr in prf.attributes:
             if attr.filter_ids and not await self.filters.pass_filters(tenant, attr.filter_ids, dp):
                 continue
@@ -439,6 +365,9 @@ class AttributeService:
             dp.set(attr.path_tuple, substitute)
         return tenant
 
+    def _context(self, args: dict) -> str:
+        return as_string(event_option(args, OPT_CONTEXT, None) or META_DEFAULT)
+
     async def process_event(self, args: dict) -> dict:
         """AttributeSv1.ProcessEvent without the RPC error mapping."""
         if not isinstance(args, dict):
@@ -446,16 +375,14 @@ class AttributeService:
         if args.get("Event") is None:
             raise mandatory_ie_missing("Event")
         opts = args.get("APIOpts") or args.get("Opts") or {}
-        cfg_opts = self._cfg("attributes", "opts", default={}) or {}
-        process_runs = int(_opt(args, opts, OPT_PROCESS_RUNS, cfg_opts.get("*processRuns", 1)) or 0)
-        profile_runs = int(_opt(args, opts, OPT_PROFILE_RUNS, cfg_opts.get("*profileRuns", 0)) or 0)
-        context = as_string(_opt(args, opts, OPT_CONTEXT, None) or META_DEFAULT)
-        profile_ids = _str_list(_opt(args, opts, OPT_PROFILE_IDS, cfg_opts.get("*profileIDs")))
-        ignore = _opt(args, opts, OPT_IGNORE_FILTERS, cfg_opts.get("*profileIgnoreFilters", False))
-        ignore = ignore is True or str(ignore).lower() == "true"
-        tenant = args.get("Tenant") or self._cfg("general", "default_tenant", default="cgrates.org")
+        process_runs = int(event_option(args, OPT_PROCESS_RUNS, self.config_opt("*processRuns", 1)) or 0)
+        profile_runs = int(event_option(args, OPT_PROFILE_RUNS, self.config_opt("*profileRuns", 0)) or 0)
+        context = self._context(args)
+        profile_ids = self.event_profile_ids(args)
+        ignore = self.event_ignore_filters(args)
+        tenant = self.tenant_of(args)
         event = {"Tenant": tenant, "ID": args.get("ID") or "", "Time": args.get("Time"),
-                 "Event": _clone(args["Event"]), "APIOpts": _clone(opts)}
+                 "Event": clone(args["Event"]), "APIOpts": clone(opts)}
         processed_ids: set[str] = set()
         processed: dict[str, int] = {}
         dp = MapDataProvider({"*req": event["Event"], "*opts": event["APIOpts"],
@@ -472,18 +399,12 @@ class AttributeService:
                                                    processed, profile_runs, ignore)
                 run_altered: dict[str, None] = {}
                 tenant = await self._apply(prf, tenant, event, dp, run_altered)
-            except NotFoundError:
+            except RPCError as exc:  # the template's NotFoundError too: a path that leads nowhere
+                if exc.message != NOT_FOUND:
+                    raise
                 if i == 0:
                     error = not_found()
                 break
-            except RPCError as exc:
-                if exc.message == NOT_FOUND:
-                    if i == 0:
-                        error = exc
-                    break
-                raise server_error(exc.message) from None
-            except (FilterError, RSRError, ValueError, TypeError) as exc:
-                raise server_error(exc) from None
             last_id = prf.tenant_id
             matched.append(last_id)
             processed_ids.add(last_id)
@@ -507,24 +428,35 @@ class AttributeService:
         return "Pong"
 
     @rpc("AttributeSv1.GetAttributeForEvent")
+    @maps_errors
     async def get_attribute_for_event(self, args: dict) -> dict:
         if not isinstance(args, dict):
             raise mandatory_ie_missing("CGREvent")
         opts = args.get("APIOpts") or args.get("Opts") or {}
-        cfg_opts = self._cfg("attributes", "opts", default={}) or {}
-        tenant = args.get("Tenant") or self._cfg("general", "default_tenant", default="cgrates.org")
-        context = as_string(_opt(args, opts, OPT_CONTEXT, None) or META_DEFAULT)
-        profile_ids = _str_list(_opt(args, opts, OPT_PROFILE_IDS, cfg_opts.get("*profileIDs")))
-        ignore = _opt(args, opts, OPT_IGNORE_FILTERS, cfg_opts.get("*profileIgnoreFilters", False))
-        ignore = ignore is True or str(ignore).lower() == "true"
         dp = MapDataProvider({"*req": args.get("Event") or {}, "*opts": opts, "*vars": {"*processRuns": 0}})
-        try:
-            prf = await self.profile_for_event(tenant, context, profile_ids, args.get("Time"), dp,
-                                               ignore_filters=ignore)
-        except (RPCError, FilterError, RSRError, ValueError) as exc:
-            raise _wrap(exc) from None
+        prf = await self.profile_for_event(self.tenant_of(args), self._context(args), self.event_profile_ids(args),
+                                           args.get("Time"), dp, ignore_filters=self.event_ignore_filters(args))
         return prf.to_json()
 
     @rpc("AttributeSv1.ProcessEvent")
+    @maps_errors
     async def v1_process_event(self, args: dict) -> dict:
         return await self.process_event(args)
+
+    @rpc("APIerSv2.SetAttributeProfile")
+    @maps_errors
+    async def v2_set_attribute_profile(self, args: dict) -> str:
+        """APIerSv2's form of SetAttributeProfile: each attribute's Value is its RSR text (``"~*req.Account"``)
+        rather than ``[{"Rules": ...}]``; the profile stored is the same."""
+        return await self.api_set(args, mandatory=("ID",))
+
+
+#: cgr-console commands (CGRateS's console sets attribute profiles through APIerSv2, values as text)
+CONSOLE_COMMANDS: dict[str, tuple[str, str]] = {
+    **AttributeService.crud.console_commands(),
+    "attributes_profile_set": ("APIerSv2.SetAttributeProfile",
+                               'create or replace an attribute profile: Tenant="cgrates.org" ID="ATTR_1" '
+                               'Contexts=["*sessions"] FilterIDs=["*string:~*req.Account:1001"] '
+                               'Attributes=[{"Path":"*req.RequestType","Type":"*constant","Value":"*prepaid"}] '
+                               'Weight=10'),
+}
