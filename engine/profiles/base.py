@@ -23,7 +23,9 @@ Adding a profile service (ThresholdS, say):
 2. ``class ThresholdService(ProfileService[ThresholdProfile])`` declaring ``crud = CrudSpec("ThresholdProfile",
    THRESHOLD_PROFILE, console="thresholds_profile", count=True)``, ``index = "*threshold_filter_indexes"``,
    ``profile_ids_opts = ("*thdProfileIDs",)``, ``ignore_filters_opts = ("*thdProfileIgnoreFilters",)`` and a
-   ``decode(raw)`` that raises ValueError on an invalid profile;
+   ``decode(raw)`` that raises ValueError on an invalid profile. A type bound to contexts (its filter-index
+   subsystem names the profile field, engine/filters/indexes.py) keeps them as ``contexts`` on the compiled
+   profile: DispatcherS its Subsystems, with ``any_context_option = "any_subsystem"``;
 3. its ThresholdSv1 methods, each ``@rpc(...)`` and ``@maps_errors``, finding profiles with
    ``await self.matching_for_event(args)``;
 4. the class in engine/app.py's SERVICES, and its module (with ``CONSOLE_COMMANDS =
@@ -170,7 +172,8 @@ class ProfileService(CrudService, Generic[P]):
 
     async def delete(self, tenant: str, item_id: str) -> bool:
         removed = await self.dm.remove(self.crud.kind, f"{tenant}:{item_id}")
-        await self.filters.indexer.profile_updated(self.index, tenant, item_id, None)
+        if removed:
+            await self.filters.indexer.profile_updated(self.index, tenant, item_id, None)
         return removed
 
     async def check_references(self, obj: Any) -> None:

@@ -6,6 +6,8 @@ Profiles live under DataDB kind CHARGER_PROFILE, key ``tenant:id``: ``{"Tenant",
 activation interval; runs are ordered by weight, heaviest first. ``AttributeIDs`` of ``["*none"]`` means no
 attributes; otherwise the run's event goes to ``AttributeSv1.ProcessEvent`` (``chargers.attributes_conns``) with
 context ``*chargers`` and those profile IDs (an inline one, ``*constant:*req.RequestType:*none``, works too).
+Profiles are administered through ``APIerSv1.Get/Set/RemoveChargerProfile`` and ``GetChargerProfileIDs``, generated
+by the ProfileService base (:mod:`.base`, :mod:`.crud`).
 """
 
 from __future__ import annotations

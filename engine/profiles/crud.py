@@ -97,7 +97,11 @@ def maps_errors(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitabl
 def paginate(ids: list[str], args: dict) -> list[str] | None:
     """CGRateS's Paginator: ``Offset`` items skipped, then at most ``Limit`` (0 or absent: no bound); an offset past
     the end answers null, as Go's nil slice."""
-    limit, offset = max(int(args.get("Limit") or 0), 0), max(int(args.get("Offset") or 0), 0)
+    try:
+        limit, offset = max(int(args.get("Limit") or 0), 0), max(int(args.get("Offset") or 0), 0)
+    except (TypeError, ValueError):
+        raise ValueError(f"Limit and Offset must be whole numbers (got {args.get('Limit')!r}, "
+                         f"{args.get('Offset')!r})") from None
     if offset > len(ids):
         return None
     return ids[offset:offset + limit] if limit else ids[offset:]
