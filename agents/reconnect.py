@@ -142,6 +142,14 @@ class ReconnectingClient:
         peer = self._writer.get_extra_info("peername")
         return f"{peer[0]}:{peer[1]}" if peer else ""
 
+    @property
+    def local_address(self) -> str:
+        """Our ``ip:port`` on the current connection ("" when disconnected)."""
+        if self._writer is None:
+            return ""
+        local = self._writer.get_extra_info("sockname")
+        return f"{local[0]}:{local[1]}" if local else ""
+
     async def start(self) -> None:
         """Connect once (raising when the switch cannot be reached or refuses us), then keep the connection up."""
         if self._done is not None:
