@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ from pycgrates.engine.units import SECOND, parse_duration
 log = logging.getLogger("cgr.agents.switch")
 
 READ_CHUNK = 65536
+#: seconds of silence before TCP keep-alive probes start (Go's default for dialled connections)
+KEEPALIVE_IDLE = 15
 #: seconds between two log lines about skipped malformed messages on one connection
 BAD_INPUT_LOG_INTERVAL = 10.0
 
@@ -246,6 +249,7 @@ class ReconnectingClient:
 
     async def _open(self) -> None:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.connect_timeout)
+        _keepalive(writer)
         self._reset()
         self._writer = writer
         self._reader_task = self.supervisor.spawn(self._read(reader, writer), "read")
@@ -332,6 +336,20 @@ class ReconnectingClient:
         else:
             done.set_exception(exc)
             done.exception()  # retrieved: nobody has to await it
+
+
+def _keepalive(writer: asyncio.StreamWriter) -> None:
+    """TCP keep-alive probes after KEEPALIVE_IDLE seconds of silence, as Go's dialer does for CGRateS: a switch
+    that vanished without closing (power loss, a cut link) is noticed and dialled again."""
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for option, value in (("TCP_KEEPIDLE", KEEPALIVE_IDLE), ("TCP_KEEPINTVL", KEEPALIVE_IDLE),
+                              ("TCP_KEEPCNT", 4)):
+            if hasattr(socket, option):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
 
 async def _await(awaitable: Awaitable[Any]) -> Any:

@@ -126,9 +126,6 @@ class ESLClient(ReconnectingClient):
             **dict.fromkeys(EVENT_CONTENT_TYPES, self._on_event),
         }
 
-    def __repr__(self) -> str:  # never the password
-        return super().__repr__()
-
     @classmethod
     def from_config(cls, conn: Mapping[str, Any], **kwargs: Any) -> ESLClient:
         """From an ``event_socket_conns`` entry (address, password, reconnects, max_reconnect_interval, alias)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 import pytest
 
@@ -256,3 +257,13 @@ async def test_stop_says_exit_and_does_not_reconnect(fs):
     await asyncio.sleep(0.2)
     assert fs.accepted == 1 and not client.connected
     await client.wait_closed()
+
+
+async def test_connection_has_tcp_keepalive(fs):
+    # a switch that vanishes without closing (power loss, a cut link) must be noticed, as Go's dialer does
+    client = await connect(fs, events=CALL_EVENTS)
+    sock = client._writer.get_extra_info("socket")
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+    if hasattr(socket, "TCP_KEEPIDLE"):
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 15
+    await client.stop()
