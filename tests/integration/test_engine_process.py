@@ -19,7 +19,6 @@ from tests.engine_proc import (
     free_port,
     make_config_dir,
     pipeline,
-    port_is_free,
     storage_overrides,
 )
 
@@ -29,25 +28,25 @@ TESTER = command("tester")
 
 
 def test_tutinternal_config_starts_and_answers_on_tcp_http_and_ws(tmp_path):
-    """The unmodified CGRateS tutinternal config (storage paths aside) on its own ports 2012 and 2080."""
+    """The unmodified CGRateS tutinternal config (storage paths and ports aside) on TCP, HTTP and WebSocket."""
     src = shared_data("conf", "samples", "tutinternal")
-    if not (port_is_free(2012) and port_is_free(2080)):
-        pytest.fail("ports 2012/2080 are taken on this machine (another cgr-engine running?)")
+    rpc_port, http_port = free_port(), free_port()
     cfg = make_config_dir(tmp_path, src, overrides={
+        "listen": {"rpc_json": f"127.0.0.1:{rpc_port}", "http": f"127.0.0.1:{http_port}", "birpc_json": ""},
         "data_db": {"opts": {"internalDBDumpPath": str(tmp_path / "datadb")}},
         "stor_db": {"opts": {"internalDBDumpPath": str(tmp_path / "stordb")}},
     })
-    eng = EngineProcess(cfg, 2012, tmp_path / "engine.log").start()
+    eng = EngineProcess(cfg, rpc_port, tmp_path / "engine.log").start()
     try:
         status = eng.call("CoreSv1.Status", {})
         assert status["NodeID"] and status["Version"].startswith("pycgrates")
 
         async def over_http() -> tuple[dict, dict]:
             async with aiohttp.ClientSession() as http:
-                async with http.post("http://127.0.0.1:2080/jsonrpc",
+                async with http.post(f"http://127.0.0.1:{http_port}/jsonrpc",
                                      json={"method": "CoreSv1.Status", "params": [{}], "id": 1}) as r:
                     via_post = await r.json()
-                async with http.ws_connect("http://127.0.0.1:2080/ws") as ws:
+                async with http.ws_connect(f"http://127.0.0.1:{http_port}/ws") as ws:
                     await ws.send_json({"method": "CoreSv1.Status", "params": [{}], "id": 2})
                     via_ws = json.loads((await ws.receive()).data)
             return via_post, via_ws
