@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pycgrates.agents.dedup import DuplicateDetector, duplicate_key, replay
+from pycgrates.agents.dedup import DuplicateDetector
 from pycgrates.agents.request import (
     RequestError,
     RequestProcessor,
@@ -51,6 +51,7 @@ from pycgrates.engine.template.rsr import DEFAULT_SEP
 
 from .codec import DecodeError, EncodeError, ResultCode, python_value
 from .dictionary import Dictionary, DictionaryError, load_dictionaries
+from .duplicates import Key, duplicate_key, replay
 from .gy import (
     CC_TERMINATION_REQUEST,
     CMD_ABORT_SESSION,
@@ -117,7 +118,7 @@ class DiameterAgent:
         self.sessions = ctx.conns.bidirectional(ids, self) if ids else None
         self._sessions_conn = _TrackingConn(self) if self.sessions is not None else None
         self.server: DiameterServer | None = None
-        self.duplicates = DuplicateDetector()
+        self.duplicates: DuplicateDetector[Key, Message] = DuplicateDetector()
         self.requests = SessionRequests()
         self._active: dict[tuple[str, str], None] = {}
 
@@ -211,31 +212,18 @@ class DiameterAgent:
 
     async def handle(self, request: Message, conn: DiameterConnection) -> Message:
         """One application request from a peer: its answer (a duplicate gets the first arrival's answer)."""
+        s = self.settings
         key = duplicate_key(request)
         if key is None:
-            return await self._process(self.settings, request, conn)
-        first = self.duplicates.claim(key, asyncio.get_running_loop().time())
-        if first is not None:
-            log.info("<%s> %s %s from %s (%s) is a duplicate%s: answering it as the first one", AGENT,
-                     request.command_name, key[1:], conn.remote_host, conn.remote_address,
-                     " (T flag)" if request.is_retransmit else "")
-            try:
-                return replay(await asyncio.shield(first), request)
-            except asyncio.CancelledError:
-                if not first.cancelled():
-                    raise  # this request's own task is being cancelled
-            except Exception:  # the first arrival got no answer of its own
-                pass
-            # the first arrival was never answered (it failed, or outlived the duplicate window): this one is
-            # processed in its place
-            return await self.handle(request, conn)
-        try:
-            answer = await self._process(self.settings, request, conn)
-        except BaseException as exc:
-            self.duplicates.failed(key, exc)
-            raise
-        self.duplicates.done(key, answer)
-        return answer
+            return await self._process(s, request, conn)
+        answer, duplicate = await self.duplicates.once(key, asyncio.get_running_loop().time,
+                                                       lambda: self._process(s, request, conn))
+        if not duplicate:
+            return answer
+        log.info("<%s> %s %s from %s (%s) is a duplicate%s: answered as the first one", AGENT,
+                 request.command_name, key[1:], conn.remote_host, conn.remote_address,
+                 " (T flag)" if request.is_retransmit else "")
+        return replay(answer, request)
 
     async def _process(self, s: _Settings, request: Message, conn: DiameterConnection) -> Message:
         if request.command is None:
