@@ -164,54 +164,6 @@ def build_call(rtype: str, flags: Flags, event: dict[str, Any]) -> tuple[str, di
     return call.method, args, bool(call.max_usage and args[call.max_usage])
 
 
-def _routes_max_cost(flags: Flags) -> str:
-    return "*event_cost" if flags.has("*routes_event_cost") else flags.value("*routes_maxcost")
-
-
-def _build_call_chain(rtype: str, flags: Flags, event: dict[str, Any]) -> tuple[str, dict[str, Any], bool]:
-    """(method, args, whether the reply's MaxUsage is wanted) for one request type; ``event`` is the CGREvent."""
-    fd = flags.has("*fd")
-    if rtype == "*authorize":
-        args = {"GetAttributes": flags.get_bool("*attributes"), "AttributeIDs": flags.ids("*attributes") or None,
-                "ProcessThresholds": flags.get_bool("*thresholds"), "ThresholdIDs": flags.ids("*thresholds") or None,
-                "ProcessStats": flags.get_bool("*stats"), "StatIDs": flags.ids("*stats") or None,
-                "AuthorizeResources": flags.get_bool("*resources"), "GetMaxUsage": flags.has("*accounts"),
-                "GetRoutes": flags.get_bool("*routes"), "RoutesIgnoreErrors": flags.has("*routes_ignore_errors"),
-                "RoutesMaxCost": _routes_max_cost(flags), "ForceDuration": fd,
-                **_route_paginator(event["APIOpts"]), **event}
-        return METHODS[rtype], args, args["GetMaxUsage"]
-    if rtype == "*initiate":
-        args = {"GetAttributes": flags.get_bool("*attributes"), "AttributeIDs": flags.ids("*attributes") or None,
-                "ProcessThresholds": flags.get_bool("*thresholds"), "ThresholdIDs": flags.ids("*thresholds") or None,
-                "ProcessStats": flags.get_bool("*stats"), "StatIDs": flags.ids("*stats") or None,
-                "AllocateResources": flags.get_bool("*resources"), "InitSession": flags.has("*accounts"),
-                "ForceDuration": fd, **event}
-        return METHODS[rtype], args, args["InitSession"]
-    if rtype == "*update":
-        args = {"GetAttributes": flags.get_bool("*attributes"), "AttributeIDs": flags.ids("*attributes") or None,
-                "UpdateSession": flags.has("*accounts"), "ForceDuration": fd, **event}
-        return METHODS[rtype], args, args["UpdateSession"]
-    if rtype == "*terminate":
-        args = {"TerminateSession": flags.has("*accounts"), "ReleaseResources": flags.get_bool("*resources"),
-                "ProcessThresholds": flags.get_bool("*thresholds"), "ThresholdIDs": flags.ids("*thresholds") or None,
-                "ProcessStats": flags.get_bool("*stats"), "StatIDs": flags.ids("*stats") or None,
-                "ForceDuration": fd, **event}
-        return METHODS[rtype], args, False
-    if rtype == "*message":
-        args = {"GetAttributes": flags.get_bool("*attributes"), "AttributeIDs": flags.ids("*attributes") or None,
-                "ProcessThresholds": flags.get_bool("*thresholds"), "ThresholdIDs": flags.ids("*thresholds") or None,
-                "ProcessStats": flags.get_bool("*stats"), "StatIDs": flags.ids("*stats") or None,
-                "AllocateResources": flags.get_bool("*resources"), "Debit": flags.has("*accounts"),
-                "GetRoutes": flags.get_bool("*routes"), "RoutesIgnoreErrors": flags.has("*routes_ignore_errors"),
-                "RoutesMaxCost": _routes_max_cost(flags), "ForceDuration": fd,
-                **_route_paginator(event["APIOpts"]), **event}
-        return METHODS[rtype], args, args["Debit"]
-    if rtype == "*event":
-        args = {"Flags": list(flags.raw), **_route_paginator(event["APIOpts"]), **event}
-        return METHODS[rtype], args, False
-    raise ValueError(f"unknown request type: <{rtype}>")
-
-
 def _altered(attrs: Any) -> dict[str, Any] | None:
     """An AttributeS reply as ``*cgrep.Attributes``: each altered field with its new value."""
     if not isinstance(attrs, Mapping):
@@ -291,7 +243,9 @@ async def call_sessions(conn: Any, method: str, args: Any) -> tuple[Any, str | N
 
 
 __all__ = [
+    "CALLS",
     "METHODS",
+    "SessionCall",
     "PROCESS_CDR",
     "RALS_ERROR_PREFIX",
     "REQUEST_TYPES",
