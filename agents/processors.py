@@ -245,11 +245,11 @@ async def call_sessions(conn: Any, method: str, args: Any) -> tuple[Any, str | N
 __all__ = [
     "CALLS",
     "METHODS",
-    "SessionCall",
     "PROCESS_CDR",
     "RALS_ERROR_PREFIX",
     "REQUEST_TYPES",
     "Flags",
+    "SessionCall",
     "build_call",
     "call_sessions",
     "reply_map",
