@@ -12,7 +12,7 @@ To add an agent:
    - per request: decodes, runs :meth:`Agent.process`, encodes the ``*rep`` it returns;
    - declares its own template ``outputs`` (``*diamreq``) and ``request_types`` (``*radauth``, with
      :meth:`Agent.request_handlers`) and implements the AgentV1 hooks it supports (``on_disconnect_session`` ...);
-4. its line in engine/app.py's SERVICES. tests/integration/test_agent_base.py holds a whole agent in 50 lines.
+4. its line in engine/app.py's SERVICES. tests/line_agent.py is a whole agent (a line protocol) in 60 lines.
 
 The base compiles the settings once per config and swaps them whole on reload (a request in flight keeps those it
 started with); reload reopens the listeners only when ``listener_key`` changed. It reaches SessionS through
