@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pycgrates.agents.request import (
     AgentRequest,
@@ -47,6 +47,10 @@ from pycgrates.engine.tasks import Supervisor
 from pycgrates.engine.template.dataprovider import DataProvider, as_string
 from pycgrates.engine.template.fields import FieldTemplate, NavMap, TemplateError, compile_named_templates
 from pycgrates.engine.template.rsr import DEFAULT_SEP
+
+if TYPE_CHECKING:
+    from pycgrates.engine.config import Config
+    from pycgrates.engine.context import EngineContext
 
 log = logging.getLogger("cgr.agents")
 
@@ -269,7 +273,7 @@ class Agent(Generic[S]):
     #: request types of its own (``*radauth``), run by :meth:`request_handlers`
     request_types: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: EngineContext) -> None:
         self.ctx = ctx
         self.cfg = ctx.cfg
         self.settings: S = self.compile(ctx.cfg)
@@ -284,7 +288,7 @@ class Agent(Generic[S]):
 
     # ------------------------------------------------------------------------------------------ what a subclass adds
 
-    def configure(self, cfg: Any, section: Mapping[str, Any], common: AgentSettings) -> S:
+    def configure(self, cfg: Config, section: Mapping[str, Any], common: AgentSettings) -> S:
         """The agent's settings: ``common`` (compiled by the base) extended with its own options
         (``common.extend(MySettings, ...)``), ``listener_key`` among them. TemplateError names a bad option."""
         return common  # type: ignore[return-value]
@@ -304,7 +308,7 @@ class Agent(Generic[S]):
 
     # ------------------------------------------------------------------------------------------ life cycle
 
-    def compile(self, cfg: Any) -> S:
+    def compile(self, cfg: Config) -> S:
         """Everything the config decides for this agent, compiled once."""
         section = cfg.section(self.section) or {}
         sep = cfg.get("general", "rsr_separator", default=DEFAULT_SEP) or DEFAULT_SEP
@@ -332,7 +336,7 @@ class Agent(Generic[S]):
             await self.close_listeners()
         await self.tasks.stop()
 
-    async def reload(self, cfg: Any) -> None:
+    async def reload(self, cfg: Config) -> None:
         """New settings (processors, templates, the agent's options); the listeners reopen only when
         ``listener_key`` changed."""
         settings = self.compile(cfg)

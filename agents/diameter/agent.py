@@ -28,7 +28,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pycgrates.agents.base import Agent, AgentSettings, BackCall, config_folders, dictionary_folder
 from pycgrates.agents.dedup import DuplicateDetector
@@ -55,6 +55,10 @@ from .gy import (
 from .messages import Message
 from .peer import LocalIdentity, identity_from_config
 from .transport import DiameterConnection, DiameterServer, Listener
+
+if TYPE_CHECKING:
+    from pycgrates.engine.config import Config
+    from pycgrates.engine.context import EngineContext
 
 log = logging.getLogger("cgr.diameter")
 
@@ -95,7 +99,7 @@ class DiameterAgent(Agent[DiameterSettings]):
     section = SECTION
     outputs = (DIAMREQ,)
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: EngineContext) -> None:
         super().__init__(ctx)
         self.server: DiameterServer | None = None
         self.duplicates: DuplicateDetector[Key, Message] = DuplicateDetector()
@@ -103,7 +107,7 @@ class DiameterAgent(Agent[DiameterSettings]):
 
     # ------------------------------------------------------------------------------------------ config, listeners
 
-    def configure(self, cfg: Any, sect: Mapping[str, Any], common: AgentSettings) -> DiameterSettings:
+    def configure(self, cfg: Config, sect: Mapping[str, Any], common: AgentSettings) -> DiameterSettings:
         origin_host = str(sect.get("origin_host") or "CGR-DA")
         origin_realm = str(sect.get("origin_realm") or "cgrates.org")
         product_name = str(sect.get("product_name") or "CGRateS")

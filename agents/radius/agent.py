@@ -28,7 +28,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pycgrates.agents.base import (
     Agent,
@@ -73,6 +73,10 @@ from .processing import (
     request_vars,
 )
 from .server import DEFAULT_CLIENT, ClientTable, RadiusClient, RadiusServer
+
+if TYPE_CHECKING:
+    from pycgrates.engine.config import Config
+    from pycgrates.engine.context import EngineContext
 
 log = logging.getLogger("cgr.radius")
 
@@ -123,14 +127,14 @@ class RadiusAgent(Agent[RadiusSettings]):
     outputs = (DA_REQUEST,)
     request_types = (RADAUTH,)
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: EngineContext) -> None:
         super().__init__(ctx)
         self.server: RadiusServer | None = None
         self._da_cache: OrderedDict[str, tuple[Packet, str]] = OrderedDict()
 
     # ------------------------------------------------------------------------------------------ config, listeners
 
-    def configure(self, cfg: Any, sect: Mapping[str, Any], common: AgentSettings) -> RadiusSettings:
+    def configure(self, cfg: Config, sect: Mapping[str, Any], common: AgentSettings) -> RadiusSettings:
         cache_key = None
         if sect.get("requests_cache_key"):
             try:
