@@ -26,6 +26,7 @@ from .codes import (
 
 # ---------------------------------------------------------------------------------------------------- hiding
 
+
 def md5(*parts: bytes) -> bytes:
     h = hashlib.md5()
     for p in parts:
@@ -37,31 +38,41 @@ def _xor16(a: bytes, b: bytes) -> bytes:
     return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(16, "big")
 
 
+def _chain_encrypt(plain: bytes, secret: bytes, vector: bytes) -> bytes:
+    """16-byte blocks XORed with MD5(secret + the previous cipher block), the first with ``vector`` (RFC 2865 §5.2,
+    RFC 2868 §3.5); ``plain`` is a multiple of 16 bytes."""
+    out = bytearray()
+    prev = vector
+    for i in range(0, len(plain), 16):
+        prev = _xor16(plain[i:i + 16], md5(secret, prev))
+        out += prev
+    return bytes(out)
+
+
+def _chain_decrypt(cipher: bytes, secret: bytes, vector: bytes) -> bytes:
+    """The inverse of ``_chain_encrypt``."""
+    out = bytearray()
+    prev = vector
+    for i in range(0, len(cipher), 16):
+        block = cipher[i:i + 16]
+        out += _xor16(block, md5(secret, prev))
+        prev = block
+    return bytes(out)
+
+
 def hide_password(password: bytes, secret: bytes, authenticator: bytes) -> bytes:
     """User-Password hiding (RFC 2865 §5.2): NUL-pad to 16n (max 128) and chain MD5(secret + previous)."""
     if len(password) > 128:
         raise EncodeError("User-Password is longer than 128 bytes (RFC 2865 §5.2)")
     padded = password + bytes(-len(password) % 16 or (16 if not password else 0))
-    out = bytearray()
-    prev = authenticator
-    for i in range(0, len(padded), 16):
-        block = _xor16(padded[i:i + 16], md5(secret, prev))
-        out += block
-        prev = block
-    return bytes(out)
+    return _chain_encrypt(padded, secret, authenticator)
 
 
 def unhide_password(hidden: bytes, secret: bytes, authenticator: bytes) -> bytes:
     """The inverse of ``hide_password``; trailing NULs are removed. DecodeError when the length is not 16n."""
     if not hidden or len(hidden) % 16 or len(hidden) > 128:
         raise DecodeError("User-Password length is not a multiple of 16 up to 128")
-    out = bytearray()
-    prev = authenticator
-    for i in range(0, len(hidden), 16):
-        block = hidden[i:i + 16]
-        out += _xor16(block, md5(secret, prev))
-        prev = block
-    return bytes(out).rstrip(b"\x00")
+    return _chain_decrypt(hidden, secret, authenticator).rstrip(b"\x00")
 
 
 def salt_encrypt(value: bytes, secret: bytes, authenticator: bytes, salt: bytes | None = None) -> bytes:
@@ -73,13 +84,7 @@ def salt_encrypt(value: bytes, secret: bytes, authenticator: bytes, salt: bytes 
     salt = bytes([salt[0] | 0x80, salt[1]])
     plain = bytes([len(value)]) + value
     plain += bytes(-len(plain) % 16)
-    out = bytearray(salt)
-    prev = authenticator + salt
-    for i in range(0, len(plain), 16):
-        block = _xor16(plain[i:i + 16], md5(secret, prev))
-        out += block
-        prev = block
-    return bytes(out)
+    return salt + _chain_encrypt(plain, secret, authenticator + salt)
 
 
 def salt_decrypt(data: bytes, secret: bytes, authenticator: bytes) -> bytes:
@@ -87,16 +92,11 @@ def salt_decrypt(data: bytes, secret: bytes, authenticator: bytes) -> bytes:
     if len(data) < 18 or (len(data) - 2) % 16:
         raise DecodeError("salt-encrypted value has a bad length")
     salt, cipher = data[:2], data[2:]
-    out = bytearray()
-    prev = authenticator + salt
-    for i in range(0, len(cipher), 16):
-        block = cipher[i:i + 16]
-        out += _xor16(block, md5(secret, prev))
-        prev = block
+    out = _chain_decrypt(cipher, secret, authenticator + salt)
     n = out[0]
     if n > len(out) - 1:
         raise DecodeError("salt-encrypted value: inner length exceeds the data")
-    return bytes(out[1:1 + n])
+    return out[1:1 + n]
 
 
 # ---------------------------------------------------------------------------------------------------- authenticators
