@@ -16,7 +16,8 @@ reply keeps its per-run maps.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pycgrates.engine.rpc.errors import RPCError
@@ -25,15 +26,6 @@ from pycgrates.engine.template.dataprovider import Duration, as_duration
 #: the request types CGRateS recognises, in the order it looks for them
 REQUEST_TYPES = ("*dryrun", "*authorize", "*initiate", "*update", "*terminate", "*message", "*cdrs", "*event",
                  "*none")
-#: the SessionS method each request type calls
-METHODS = {
-    "*authorize": "SessionSv1.AuthorizeEvent",
-    "*initiate": "SessionSv1.InitiateSession",
-    "*update": "SessionSv1.UpdateSession",
-    "*terminate": "SessionSv1.TerminateSession",
-    "*message": "SessionSv1.ProcessMessage",
-    "*event": "SessionSv1.ProcessEvent",
-}
 PROCESS_CDR = "SessionSv1.ProcessCDR"
 RALS_ERROR_PREFIX = "RALS_ERROR"
 
@@ -102,52 +94,74 @@ def _route_paginator(opts: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _routes_max_cost(flags: Flags) -> str:
-    return "*event_cost" if flags.has("*routes_event_cost") else flags.value("*routes_maxcost")
+# How a flag gives an argument its value:
+HAS = "has"  # the flag is present (``*accounts``, ``*fd``)
+ON = "on"  # present and not ``:false`` (``*attributes``, ``*resources``)
+IDS = "ids"  # the ``*ids`` option's values, None when none (``*attributes:*ids:ATTR1&ATTR2``)
+MAX_COST = "max_cost"  # ``*event_cost`` with *routes_event_cost, else the option of *routes_maxcost
+ALL = "all"  # every flag, as written (ProcessEvent reads them itself)
+
+_READ: dict[str, Callable[[Flags, str], Any]] = {
+    HAS: lambda flags, name: flags.has(name),
+    ON: lambda flags, name: flags.get_bool(name),
+    IDS: lambda flags, name: flags.ids(name) or None,
+    MAX_COST: lambda flags, name: "*event_cost" if flags.has("*routes_event_cost") else flags.value(name),
+    ALL: lambda flags, name: list(flags.raw),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCall:
+    """What one request type asks SessionS: the method, each argument with the flag that sets it and how, the
+    argument whose truth means the reply's MaxUsage is wanted, and whether ``*routesLimit``/``*routesOffset``
+    become the call's paginator."""
+
+    method: str
+    arguments: tuple[tuple[str, str, str], ...]  # (argument, how, flag)
+    max_usage: str = ""
+    paginated: bool = False
+
+
+_ATTRIBUTES = (("GetAttributes", ON, "*attributes"), ("AttributeIDs", IDS, "*attributes"))
+_THRESHOLDS_STATS = (("ProcessThresholds", ON, "*thresholds"), ("ThresholdIDs", IDS, "*thresholds"),
+                     ("ProcessStats", ON, "*stats"), ("StatIDs", IDS, "*stats"))
+_ROUTES = (("GetRoutes", ON, "*routes"), ("RoutesIgnoreErrors", HAS, "*routes_ignore_errors"),
+           ("RoutesMaxCost", MAX_COST, "*routes_maxcost"))
+_FORCE_DURATION = ("ForceDuration", HAS, "*fd")
+
+#: the SessionS call of each request type (CGRateS's processRequest in libagents.go)
+CALLS: dict[str, SessionCall] = {
+    "*authorize": SessionCall("SessionSv1.AuthorizeEvent", (
+        *_ATTRIBUTES, *_THRESHOLDS_STATS, ("AuthorizeResources", ON, "*resources"),
+        ("GetMaxUsage", HAS, "*accounts"), *_ROUTES, _FORCE_DURATION), max_usage="GetMaxUsage", paginated=True),
+    "*initiate": SessionCall("SessionSv1.InitiateSession", (
+        *_ATTRIBUTES, *_THRESHOLDS_STATS, ("AllocateResources", ON, "*resources"),
+        ("InitSession", HAS, "*accounts"), _FORCE_DURATION), max_usage="InitSession"),
+    "*update": SessionCall("SessionSv1.UpdateSession", (
+        *_ATTRIBUTES, ("UpdateSession", HAS, "*accounts"), _FORCE_DURATION), max_usage="UpdateSession"),
+    "*terminate": SessionCall("SessionSv1.TerminateSession", (
+        ("TerminateSession", HAS, "*accounts"), ("ReleaseResources", ON, "*resources"), *_THRESHOLDS_STATS,
+        _FORCE_DURATION)),
+    "*message": SessionCall("SessionSv1.ProcessMessage", (
+        *_ATTRIBUTES, *_THRESHOLDS_STATS, ("AllocateResources", ON, "*resources"), ("Debit", HAS, "*accounts"),
+        *_ROUTES, _FORCE_DURATION), max_usage="Debit", paginated=True),
+    "*event": SessionCall("SessionSv1.ProcessEvent", (("Flags", ALL, ""),), paginated=True),
+}
+#: the SessionS method each request type calls
+METHODS = {rtype: call.method for rtype, call in CALLS.items()}
 
 
 def build_call(rtype: str, flags: Flags, event: dict[str, Any]) -> tuple[str, dict[str, Any], bool]:
-    """(method, args, whether the reply's MaxUsage is wanted) for one request type; ``event`` is the CGREvent."""
-    fd = flags.has("*fd")
-    if rtype == "*authorize":
-        args = {"GetAttributes": flags.get_bool("*attributes"), "AttributeIDs": flags.ids("*attributes") or None,
-                "ProcessThresholds": flags.get_bool("*thresholds"), "ThresholdIDs": flags.ids("*thresholds") or None,
-                "ProcessStats": flags.get_bool("*stats"), "StatIDs": flags.ids("*stats") or None,
-                "AuthorizeResources": flags.get_bool("*resources"), "GetMaxUsage": flags.has("*accounts"),
-                "GetRoutes": flags.get_bool("*routes"), "RoutesIgnoreErrors": flags.has("*routes_ignore_errors"),
-                "RoutesMaxCost": _routes_max_cost(flags), "ForceDuration": fd,
-                **_route_paginator(event["APIOpts"]), **event}
-        return METHODS[rtype], args, args["GetMaxUsage"]
-    if rtype == "*initiate":
-        args = {"GetAttributes": flags.get_bool("*attributes"), "AttributeIDs": flags.ids("*attributes") or None,
-                "ProcessThresholds": flags.get_bool("*thresholds"), "ThresholdIDs": flags.ids("*thresholds") or None,
-                "ProcessStats": flags.get_bool("*stats"), "StatIDs": flags.ids("*stats") or None,
-                "AllocateResources": flags.get_bool("*resources"), "InitSession": flags.has("*accounts"),
-                "ForceDuration": fd, **event}
-        return METHODS[rtype], args, args["InitSession"]
-    if rtype == "*update":
-        args = {"GetAttributes": flags.get_bool("*attributes"), "AttributeIDs": flags.ids("*attributes") or None,
-                "UpdateSession": flags.has("*accounts"), "ForceDuration": fd, **event}
-        return METHODS[rtype], args, args["UpdateSession"]
-    if rtype == "*terminate":
-        args = {"TerminateSession": flags.has("*accounts"), "ReleaseResources": flags.get_bool("*resources"),
-                "ProcessThresholds": flags.get_bool("*thresholds"), "ThresholdIDs": flags.ids("*thresholds") or None,
-                "ProcessStats": flags.get_bool("*stats"), "StatIDs": flags.ids("*stats") or None,
-                "ForceDuration": fd, **event}
-        return METHODS[rtype], args, False
-    if rtype == "*message":
-        args = {"GetAttributes": flags.get_bool("*attributes"), "AttributeIDs": flags.ids("*attributes") or None,
-                "ProcessThresholds": flags.get_bool("*thresholds"), "ThresholdIDs": flags.ids("*thresholds") or None,
-                "ProcessStats": flags.get_bool("*stats"), "StatIDs": flags.ids("*stats") or None,
-                "AllocateResources": flags.get_bool("*resources"), "Debit": flags.has("*accounts"),
-                "GetRoutes": flags.get_bool("*routes"), "RoutesIgnoreErrors": flags.has("*routes_ignore_errors"),
-                "RoutesMaxCost": _routes_max_cost(flags), "ForceDuration": fd,
-                **_route_paginator(event["APIOpts"]), **event}
-        return METHODS[rtype], args, args["Debit"]
-    if rtype == "*event":
-        args = {"Flags": list(flags.raw), **_route_paginator(event["APIOpts"]), **event}
-        return METHODS[rtype], args, False
-    raise ValueError(f"unknown request type: <{rtype}>")
+    """(method, args, whether the reply's MaxUsage is wanted) for one request type; ``event`` is the CGREvent
+    (its ``*routesLimit``/``*routesOffset`` options move into the arguments of a paginated call)."""
+    call = CALLS.get(rtype)
+    if call is None:
+        raise ValueError(f"unknown request type: <{rtype}>")
+    args = {name: _READ[how](flags, flag) for name, how, flag in call.arguments}
+    if call.paginated:
+        args.update(_route_paginator(event["APIOpts"]))
+    args.update(event)
+    return call.method, args, bool(call.max_usage and args[call.max_usage])
 
 
 def _altered(attrs: Any) -> dict[str, Any] | None:
@@ -229,11 +243,13 @@ async def call_sessions(conn: Any, method: str, args: Any) -> tuple[Any, str | N
 
 
 __all__ = [
+    "CALLS",
     "METHODS",
     "PROCESS_CDR",
     "RALS_ERROR_PREFIX",
     "REQUEST_TYPES",
     "Flags",
+    "SessionCall",
     "build_call",
     "call_sessions",
     "reply_map",

@@ -7,6 +7,11 @@ An agent decodes its wire message into a DataProvider (``*req``), keeps its own 
 (``agents/processors.py``); the reply lands in ``*cgrep``; its ``reply_fields`` write ``*rep``. ``*vars``, ``*cgrep``,
 ``*opts`` and ``*rep`` carry over to the next processor, which runs only after ``*continue`` (or when this one's
 filters did not pass). The agent encodes the returned ``*rep`` :class:`~engine.template.fields.NavMap` into its answer.
+Outputs of its own (``*diamreq``, ``*radDAReq``) the agent declares: processors may write them only then.
+
+The pipeline tells the agent (:class:`SessionReport`) which session a request started in SessionS (an ``*initiate``
+with ``*accounts`` that SessionS accepted) and which it ended (a ``*terminate`` SessionS accepted), by its key
+(OriginHost, OriginID) and the call's arguments: the agent's session tracking (:mod:`agents.base`) is fed from here.
 
 A SessionS error is not a pipeline error: it is in ``*cgrep.Error`` for reply fields to turn into a failure code
 (``"filters": ["*notempty:~*cgrep.Error:"]``). A template that cannot be applied (a mandatory field missing, a value
@@ -18,11 +23,10 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import secrets
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pycgrates.agents.processors import (
     PROCESS_CDR,
@@ -49,7 +53,6 @@ from pycgrates.engine.template.dataprovider import (
 )
 from pycgrates.engine.template.errors import RSRError
 from pycgrates.engine.template.fields import (
-    WRITABLE_PREFIXES,
     FieldError,
     FieldFilters,
     FieldTemplate,
@@ -58,7 +61,6 @@ from pycgrates.engine.template.fields import (
     TemplateError,
     compile_fields,
     compile_filters,
-    compile_named_templates,
     set_fields,
 )
 from pycgrates.engine.template.rsr import DEFAULT_SEP, RSRParsers, parse_rsr
@@ -66,12 +68,31 @@ from pycgrates.engine.units import TimeError, format_time, get_timezone, now
 
 log = logging.getLogger("cgr.agents")
 
-DIAMREQ = "*diamreq"
 TMP = "*tmp"
 CFG = "*cfg"
+#: what every processor may write; an agent adds its own outputs (``*diamreq``, ``*radDAReq``)
+PIPELINE_OUTPUTS = frozenset({CGREQ, CGREP, REP, OPTS, VARS, TMP})
 
 #: a request type an agent handles itself (``*radauth``): it reads the request and sets ``*cgrep``
 RequestHandler = Callable[["AgentRequest"], Awaitable[None]]
+#: a session as an agent knows it: (OriginHost, OriginID)
+SessionKey = tuple[str, str]
+
+
+class SessionReport(Protocol):
+    """Where the pipeline reports the sessions its requests started and ended in SessionS."""
+
+    def started(self, key: SessionKey, args: Mapping[str, Any]) -> None:
+        """SessionS accepted an InitiateSession with InitSession (``args``: the call's arguments)."""
+
+    def ended(self, key: SessionKey, args: Mapping[str, Any]) -> None:
+        """SessionS accepted a TerminateSession."""
+
+
+def session_key(event: Mapping[str, Any]) -> SessionKey:
+    """(OriginHost, OriginID) of a CGREvent."""
+    fields = event.get("Event") or {}
+    return as_string(fields.get("OriginHost") or ""), as_string(fields.get("OriginID") or "")
 
 
 # ---------------------------------------------------------------------------------------------------- processors
@@ -101,8 +122,8 @@ def compile_processor(raw: Mapping[str, Any], *, section: str,
                       sep: str = DEFAULT_SEP, index: int | None = None) -> RequestProcessor:
     """One processor dict compiled; TemplateError names the section, the processor and the field.
 
-    ``request_types`` are the agent's own request types (``*radauth``); ``prefixes`` are extra outputs it lets
-    fields write besides ``*cgreq *cgrep *rep *diamreq *opts *vars *tmp``.
+    ``request_types`` are the agent's own request types (``*radauth``); ``prefixes`` are the outputs of its own
+    (``*diamreq``, ``*radDAReq``) it lets fields write besides ``*cgreq *cgrep *rep *opts *vars *tmp``.
     """
     pid = str(raw.get("id") or "") if isinstance(raw, Mapping) else ""
     where = f"{section} request processor <{pid or f'#{index}' if index is not None else pid}>"
@@ -128,7 +149,7 @@ def compile_processor(raw: Mapping[str, Any], *, section: str,
             tenant = parse_rsr(str(raw["tenant"]), sep)
         except RSRError as exc:
             raise TemplateError(f"{where}: tenant: {exc}") from None
-    allowed = WRITABLE_PREFIXES | set(prefixes or ())
+    allowed = PIPELINE_OUTPUTS | set(prefixes or ())
     return RequestProcessor(
         id=pid,
         filters=compile_filters(raw.get("filters"), where),
@@ -161,9 +182,9 @@ def compile_processors(raw: Any, *, section: str, templates: Mapping[str, Sequen
 class AgentRequest(TemplateContext):
     """One request going through one processor: the DataProvider its fields read and the maps they write.
 
-    Readable prefixes: ``*req`` (the wire message), ``*vars``, ``*cgreq``, ``*cgrep``, ``*rep``, ``*diamreq``,
-    ``*opts``, ``*tmp``, ``*cfg`` (when the agent gives its config) and any ``providers`` (``*oreq`` ...);
-    writable: the same but ``*req``/``*cfg``/providers, plus one NavMap per extra ``outputs`` prefix.
+    Readable prefixes: ``*req`` (the wire message), ``*vars``, ``*cgreq``, ``*cgrep``, ``*rep``, ``*opts``, ``*tmp``,
+    ``*cfg`` (when the agent gives its config), any ``providers`` (``*oreq`` ...) and the agent's own ``outputs``
+    (``*diamreq`` ...); writable: the same but ``*req``/``*cfg``/providers, one NavMap per ``outputs`` prefix.
     """
 
     __slots__ = ("processor", "request")
@@ -176,7 +197,7 @@ class AgentRequest(TemplateContext):
         sources: dict[str, Any] = {
             REQ: request, VARS: vars if vars is not None else {}, CGREQ: NavMap(),
             CGREP: cgrep if cgrep is not None else {}, REP: reply if reply is not None else NavMap(),
-            DIAMREQ: NavMap(), OPTS: opts if opts is not None else {}, TMP: {},
+            OPTS: opts if opts is not None else {}, TMP: {},
         }
         if cfg is not None:
             sources[CFG] = cfg
@@ -220,15 +241,11 @@ class AgentRequest(TemplateContext):
         return self.sources[REP]
 
     @property
-    def diam_request(self) -> NavMap:
-        return self.sources[DIAMREQ]
-
-    @property
     def opts(self) -> dict[str, Any]:
         return self.sources[OPTS]
 
     def output(self, prefix: str) -> NavMap:
-        """An extra output NavMap (``*radDAReq`` ...)."""
+        """An output of the agent's own (``*diamreq``, ``*radDAReq`` ...)."""
         return self.sources[prefix]
 
     def cgr_event(self) -> dict[str, Any]:
@@ -270,11 +287,12 @@ async def process_request(processors: Sequence[RequestProcessor], request: DataP
                           handlers: Mapping[str, RequestHandler] | None = None,
                           providers: Mapping[str, DataProvider] | None = None, outputs: Collection[str] = (),
                           cfg: DataProvider | None = None, rounding_decimals: int = 5,
-                          reply: NavMap | None = None) -> tuple[NavMap, bool]:
+                          reply: NavMap | None = None, report: SessionReport | None = None) -> tuple[NavMap, bool]:
     """Run ``processors`` over one request; returns the ``*rep`` NavMap and whether any processor matched.
 
     ``conn`` is the agent's ``sessions_conns`` Conn (``await conn.call(method, args)``); ``handlers`` are the
-    agent's own request types. Raises :class:`RequestError` when a processor's templates fail.
+    agent's own request types; ``report`` hears of the sessions started and ended. Raises :class:`RequestError`
+    when a processor's templates fail.
     """
     vars = vars if vars is not None else {}
     reply = reply if reply is not None else NavMap()
@@ -286,7 +304,7 @@ async def process_request(processors: Sequence[RequestProcessor], request: DataP
                           timezone=timezone_default, filter_service=filter_service, providers=providers,
                           outputs=outputs, cfg=cfg, rounding_decimals=rounding_decimals)
         try:
-            matched = await run_processor(ar, proc, conn, agent=agent, handlers=handlers)
+            matched = await run_processor(ar, proc, conn, agent=agent, handlers=handlers, report=report)
         except RequestError:
             raise
         except _PIPELINE_ERRORS as exc:
@@ -300,7 +318,8 @@ async def process_request(processors: Sequence[RequestProcessor], request: DataP
 
 
 async def run_processor(ar: AgentRequest, proc: RequestProcessor, conn: Any, *, agent: str = "Agent",
-                        handlers: Mapping[str, RequestHandler] | None = None) -> bool:
+                        handlers: Mapping[str, RequestHandler] | None = None,
+                        report: SessionReport | None = None) -> bool:
     """One processor over one request (CGRateS's processRequest); False when its filters do not pass."""
     if proc.filters is not None and not await proc.filters.passes(ar.tenant, ar, ar.filter_service):
         return False
@@ -323,6 +342,11 @@ async def run_processor(ar: AgentRequest, proc: RequestProcessor, conn: Any, *, 
         else:
             result, error = await call_sessions(conn, method, args)
         ar.cgr_reply = {"Error": error} if error is not None else reply_map(rtype, result, needs_max_usage)
+        if report is not None and error is None:
+            if rtype == "*initiate" and args["InitSession"]:
+                report.started(session_key(event), args)
+            elif rtype == "*terminate":
+                report.ended(session_key(event), args)
         if rtype in ("*message", "*event"):
             if error is not None and error.startswith(RALS_ERROR_PREFIX):
                 event["Event"]["Usage"] = 0  # no second debit through the CDR
@@ -352,8 +376,8 @@ async def build_message(fields: Sequence[FieldTemplate], request: DataProvider, 
                         cfg: DataProvider | None = None) -> AgentRequest:
     """Apply a named template (``*err``, ``*cca``, ``*asr``, ``*rar``, ``*dmr`` ...) outside the processors.
 
-    ``error`` (a :class:`RequestError` or text) is readable as ``~*cgrep.Error``. The result's ``reply``,
-    ``diam_request`` or ``output(prefix)`` holds what the template wrote.
+    ``error`` (a :class:`RequestError` or text) is readable as ``~*cgrep.Error``. The result's ``reply`` or
+    ``output(prefix)`` holds what the template wrote.
     """
     cgrep = dict(cgrep or {})
     if error is not None:
@@ -369,76 +393,14 @@ __all__ = [
     "RequestError",
     "RequestHandler",
     "RequestProcessor",
+    "SessionKey",
+    "SessionReport",
     "build_message",
     "compile_processor",
     "compile_processors",
     "describe",
     "process_request",
     "run_processor",
+    "session_key",
 ]
 
-
-# ---------------------------------------------------------------------------------------------------- agent set-up
-
-#: This engine's own addresses as CGRateS configs write them in an agent's sessions_conns.
-SELF_CONNS = {"*localhost": "*birpc_internal", "*bijson_localhost": "*birpc_internal"}
-_TEMPLATE_IN_ERROR = re.compile(r"^templates <([^>]+)>")
-
-
-def agent_sessions_conns(cfg: Any, section: str) -> list[str]:
-    """An agent's ``sessions_conns``, with this engine's own addresses (*localhost, *bijson_localhost) taken in
-    process — refused with the fix named when this engine runs no SessionS."""
-    out = []
-    for cid in cfg.get(section, "sessions_conns", default=None) or []:
-        if cid in SELF_CONNS:
-            if not cfg.get("sessions", "enabled", default=False):
-                raise TemplateError(f"{section}.sessions_conns: {cid} names this engine, whose SessionS is not "
-                                    "enabled; list an rpc_conns pool of *birpc_json connections to the SessionS "
-                                    "engine instead")
-            log.info("%s.sessions_conns: %s is this engine; its SessionS is reached in process, where it can call "
-                     "the agent back", section, cid)
-            cid = SELF_CONNS[cid]
-        out.append(cid)
-    return out
-
-
-def back_call_event(args: Mapping[str, Any], agent: str) -> tuple[dict[str, Any], Mapping[str, Any]]:
-    """(event, APIOpts) of a SessionS back-call: its {EventStart, Reason} or a CGREvent."""
-    if not isinstance(args, Mapping):
-        raise RPCError(f"{agent}: expecting an object with the session's event, have {type(args).__name__}")
-    event = args.get("Event")
-    if not isinstance(event, Mapping):
-        event = args.get("EventStart")
-    opts = args.get("APIOpts")
-    return dict(event or {}), opts if isinstance(opts, Mapping) else {}
-
-
-def compile_agent_templates(raw: Mapping[str, Any] | None, sep: str, agent: str) -> dict[str, tuple]:
-    """The ``templates`` section for an agent; a template that does not compile is left out (logged), the rest
-    stay usable."""
-    remaining = dict(raw or {})
-    while True:
-        try:
-            return compile_named_templates(remaining, sep=sep)
-        except TemplateError as exc:
-            match = _TEMPLATE_IN_ERROR.match(str(exc))
-            if match is None or match.group(1) not in remaining:
-                log.error("config: %s; the %s uses no named templates", exc, agent)
-                return {}
-            log.error("config: %s; template <%s> is not available to the %s", exc, match.group(1), agent)
-            del remaining[match.group(1)]
-
-
-def compile_agent_processors(raw: Sequence[Any], templates: Mapping[str, Sequence[Any]], sep: str, *,
-                             section: str, request_types: Collection[str] = (),
-                             prefixes: Collection[str] = ()) -> tuple[RequestProcessor, ...]:
-    """Each processor on its own: one that does not compile is disabled with a config error naming it and the
-    field (CGRateS loads such processors and fails only when one matches a request); the others run."""
-    out = []
-    for i, proc in enumerate(raw):
-        try:
-            out.append(compile_processor(proc, section=section, templates=templates, request_types=request_types,
-                                         prefixes=prefixes, sep=sep, index=i))
-        except TemplateError as exc:
-            log.error("config: %s; this processor is disabled", exc)
-    return tuple(out)

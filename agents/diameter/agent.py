@@ -9,7 +9,7 @@ processor matched, whose templates failed, or whose reply cannot be encoded, is 
 template with Result-Code 5012 and the E bit, as CGRateS does: never dropped.
 
 A request that arrives again (the same CCR Session-Id and CC-Request-Number, or Origin-Host and End-to-End id;
-T flag or not, in either order) gets the first one's answer and is not processed again (:mod:`.dedup`).
+T flag or not, in either order) gets the first one's answer and is not processed again (:mod:`.duplicates`).
 
 SessionS reaches back through ``AgentV1``: ``DisconnectSession`` sends an Abort-Session-Request built with
 ``asr_template`` (or a Re-Auth-Request with ``rar_template`` when ``forced_disconnect`` is ``*rar``; nothing with
@@ -19,7 +19,7 @@ one Diameter session is several in SessionS) among the Session-Ids of the credit
 The templates read ``*req`` = the session's latest request, ``*vars`` = its variables and ``*ev`` = the event
 SessionS sent (``DisconnectCause`` holds the reason). ``DisconnectPeer`` sends a DPR to the peer named by
 ``OriginHost`` (and ``OriginRealm``). ``GetActiveSessionIDs`` lists the sessions initiated and not yet terminated
-through this agent.
+through this agent (:mod:`agents.base`).
 """
 
 from __future__ import annotations
@@ -28,29 +28,18 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pycgrates.agents.dedup import DuplicateDetector, duplicate_key, replay
-from pycgrates.agents.request import (
-    RequestError,
-    RequestProcessor,
-    agent_sessions_conns,
-    back_call_event,
-    build_message,
-    compile_agent_processors,
-    compile_agent_templates,
-    describe,
-    process_request,
-)
-from pycgrates.engine.rpc.errors import NOT_FOUND, NOT_IMPLEMENTED, RPCError, mandatory_ie_missing
-from pycgrates.engine.rpc.registry import rpc
+from pycgrates.agents.base import Agent, AgentSettings, BackCall, config_folders, dictionary_folder
+from pycgrates.agents.dedup import DuplicateDetector
+from pycgrates.agents.request import RequestError, describe
+from pycgrates.engine.rpc.errors import NOT_FOUND, RPCError, mandatory_ie_missing
 from pycgrates.engine.template.dataprovider import MapDataProvider, as_string
-from pycgrates.engine.template.fields import FieldTemplate, SelectorDataProvider, TemplateError
-from pycgrates.engine.template.rsr import DEFAULT_SEP
+from pycgrates.engine.template.fields import SelectorDataProvider, TemplateError
 
 from .codec import DecodeError, EncodeError, ResultCode, python_value
-from .dictionary import Dictionary, DictionaryError, load_dictionaries
+from .dictionary import SHIPPED_DIR, Dictionary, DictionaryError, load_dictionaries
+from .duplicates import Key, duplicate_key, replay
 from .gy import (
     CC_TERMINATION_REQUEST,
     CMD_ABORT_SESSION,
@@ -67,31 +56,29 @@ from .messages import Message
 from .peer import LocalIdentity, identity_from_config
 from .transport import DiameterConnection, DiameterServer, Listener
 
+if TYPE_CHECKING:
+    from pycgrates.engine.config import Config
+    from pycgrates.engine.context import EngineContext
+
 log = logging.getLogger("cgr.diameter")
 
 AGENT = "DiameterAgent"
 SECTION = "diameter_agent"
+#: what the ASR/RAR templates write: the request's AVPs
+DIAMREQ = "*diamreq"
 #: the dictionary folder CGRateS installs; the shipped dictionaries/diameter tree (always loaded) stands in
 CGRATES_DICT_DIR = "/usr/share/cgrates/diameter/dict"
-#: connections naming this very engine: in one process the in-process bidirectional connection reaches the same
-#: SessionS and carries its back-calls
 #: advertised in CER/CEA when ce_applications is empty: what the shipped templates serve
 DEFAULT_APPLICATIONS = (4, 3)  # Diameter Credit Control, Diameter Base Accounting
 FORCED_DISCONNECT = ("*none", "*asr", "*rar")
-INITIATE = "SessionSv1.InitiateSession"
-TERMINATE = "SessionSv1.TerminateSession"
 PEER_ANSWER_TIMEOUT = 5.0  # seconds an ASR/RAR waits for its answer
 
 
-@dataclass(slots=True)
-class _Settings:
-    """Everything the config decides, compiled once (swapped whole on reload)."""
+@dataclass(slots=True, kw_only=True)
+class DiameterSettings(AgentSettings):
+    """The ``diameter_agent`` options besides the common ones; ``listener_key`` covers the listeners and our
+    identity (CER/CEA)."""
 
-    processors: tuple[RequestProcessor, ...] = ()
-    templates: dict[str, tuple[FieldTemplate, ...]] = field(default_factory=dict)
-    tenant: str = "cgrates.org"
-    timezone: str = ""
-    rounding_decimals: int = 5
     origin_host: str = "CGR-DA"
     origin_realm: str = "cgrates.org"
     product_name: str = "CGRateS"
@@ -103,141 +90,95 @@ class _Settings:
     asr_template: str = "*asr"
     rar_template: str = "*rar"
     forced_disconnect: str = "*none"
-    server_key: Any = None
 
 
-class DiameterAgent:
+class DiameterAgent(Agent[DiameterSettings]):
     """Diameter listeners in front of SessionS, and SessionS's ASR/RAR/DPR channel to the peers."""
 
-    def __init__(self, ctx: Any) -> None:
-        self.ctx = ctx
-        self.cfg = ctx.cfg
-        self.settings = self._compile(ctx.cfg)
-        ids = agent_sessions_conns(ctx.cfg, SECTION)
-        self.sessions = ctx.conns.bidirectional(ids, self) if ids else None
-        self._sessions_conn = _TrackingConn(self) if self.sessions is not None else None
+    name = AGENT
+    section = SECTION
+    outputs = (DIAMREQ,)
+
+    def __init__(self, ctx: EngineContext) -> None:
+        super().__init__(ctx)
         self.server: DiameterServer | None = None
-        self.duplicates = DuplicateDetector()
+        self.duplicates: DuplicateDetector[Key, Message] = DuplicateDetector()
         self.requests = SessionRequests()
-        self._active: dict[tuple[str, str], None] = {}
 
-    # ------------------------------------------------------------------------------------------ life cycle
+    # ------------------------------------------------------------------------------------------ config, listeners
 
-    async def start(self) -> None:
-        self.server = self._new_server(self.settings)
+    def configure(self, cfg: Config, sect: Mapping[str, Any], common: AgentSettings) -> DiameterSettings:
+        origin_host = str(sect.get("origin_host") or "CGR-DA")
+        origin_realm = str(sect.get("origin_realm") or "cgrates.org")
+        product_name = str(sect.get("product_name") or "CGRateS")
+        dict_path = dictionary_folder(sect.get("dictionaries_path"), config_folders(cfg), cgrates_dir=CGRATES_DICT_DIR,
+                                      shipped=SHIPPED_DIR, where=f"{SECTION}.dictionaries_path")
         try:
-            await self.server.start()
-        except BaseException:
-            await self.server.stop(drain_timeout=0)
-            raise
+            dictionary = load_dictionaries(*([dict_path] if dict_path else []))
+        except DictionaryError as exc:
+            raise TemplateError(f"{SECTION}.dictionaries_path: {exc}") from None
+        applications = list(sect.get("ce_applications") or DEFAULT_APPLICATIONS)
+        try:
+            identity = identity_from_config(origin_host, origin_realm, int(sect.get("vendor_id") or 0),
+                                            product_name, applications, dictionary)
+        except ValueError as exc:
+            raise TemplateError(str(exc)) from None
+        forced_disconnect = str(sect.get("forced_disconnect") or "*none")
+        if forced_disconnect not in FORCED_DISCONNECT:
+            raise TemplateError(f"{SECTION}.forced_disconnect: {forced_disconnect!r}; use one of "
+                                f"{', '.join(FORCED_DISCONNECT)}")
+        listeners = _listeners(sect)
+        limit = sect.get("concurrent_requests")
+        return common.extend(
+            DiameterSettings, origin_host=origin_host, origin_realm=origin_realm, product_name=product_name,
+            identity=identity, dictionary=dictionary, listeners=listeners,
+            concurrent_requests=int(limit) if limit is not None else -1,
+            synced_conn_requests=bool(sect.get("synced_conn_requests")),
+            asr_template=str(sect.get("asr_template") or "*asr"), rar_template=str(sect.get("rar_template") or "*rar"),
+            forced_disconnect=forced_disconnect,
+            listener_key=repr((listeners, identity.origin_host, identity.origin_realm, identity.vendor_id,
+                               identity.product_name, identity.application_ids, dict_path)))
 
-    async def stop(self) -> None:
+    async def open_listeners(self, settings: DiameterSettings) -> None:
+        assert settings.identity is not None
+        self.server = DiameterServer(settings.identity, settings.dictionary, self.handle,
+                                     listeners=settings.listeners, concurrent_requests=settings.concurrent_requests,
+                                     synced_conn_requests=settings.synced_conn_requests, tasks=self.tasks)
+        await self.server.start()
+
+    async def close_listeners(self) -> None:
         if self.server is not None:
-            await self.server.stop()
-            self.server = None
+            server, self.server = self.server, None
+            await server.stop()
 
-    async def reload(self, cfg: Any) -> None:
-        """New processors, templates and dictionaries; the listeners reopen only when they or our identity
-        changed."""
-        settings = self._compile(cfg)
-        self.cfg = cfg
-        old, self.settings = self.settings, settings
-        if self.server is None:
-            return
-        if settings.server_key != old.server_key:
-            await self.server.stop()
-            self.server = self._new_server(settings)
-            await self.server.start()
-        else:
+    def keep_listeners(self, settings: DiameterSettings) -> None:
+        if self.server is not None:
             self.server.dictionary = settings.dictionary
             self.server.concurrent_requests = settings.concurrent_requests
-
-    def _new_server(self, s: _Settings) -> DiameterServer:
-        assert s.identity is not None
-        return DiameterServer(s.identity, s.dictionary, self.handle, listeners=s.listeners,
-                              concurrent_requests=s.concurrent_requests,
-                              synced_conn_requests=s.synced_conn_requests)
-
-    @property
-    def filter_service(self) -> Any:
-        return self.ctx.services.get("filters")
 
     @property
     def addresses(self) -> list[tuple[str, int, str]]:
         """Where the listeners are bound (host, port, network): a port 0 in config is resolved here."""
         return list(self.server.addresses) if self.server is not None else []
 
-    # ------------------------------------------------------------------------------------------ config
-
-    def _compile(self, cfg: Any) -> _Settings:
-        sect = cfg.section(SECTION) or {}
-        sep = cfg.get("general", "rsr_separator", default=DEFAULT_SEP) or DEFAULT_SEP
-        s = _Settings()
-        s.tenant = cfg.get("general", "default_tenant", default="cgrates.org") or "cgrates.org"
-        s.timezone = cfg.get("general", "default_timezone", default="") or ""
-        s.rounding_decimals = int(cfg.get("general", "rounding_decimals", default=5) or 5)
-        s.templates = compile_agent_templates(_section_or_empty(cfg, "templates"), sep, AGENT)
-        s.processors = compile_agent_processors(sect.get("request_processors") or [], s.templates, sep, section=SECTION)
-        s.origin_host = str(sect.get("origin_host") or "CGR-DA")
-        s.origin_realm = str(sect.get("origin_realm") or "cgrates.org")
-        s.product_name = str(sect.get("product_name") or "CGRateS")
-        dict_path = _dictionary_path(sect.get("dictionaries_path"), cfg.config_dir)
-        try:
-            s.dictionary = load_dictionaries(*([dict_path] if dict_path else []))
-        except DictionaryError as exc:
-            raise TemplateError(f"{SECTION}.dictionaries_path: {exc}") from None
-        applications = list(sect.get("ce_applications") or DEFAULT_APPLICATIONS)
-        try:
-            s.identity = identity_from_config(s.origin_host, s.origin_realm, int(sect.get("vendor_id") or 0),
-                                              s.product_name, applications, s.dictionary)
-        except ValueError as exc:
-            raise TemplateError(str(exc)) from None
-        s.listeners = _listeners(sect)
-        limit = sect.get("concurrent_requests")
-        s.concurrent_requests = int(limit) if limit is not None else -1
-        s.synced_conn_requests = bool(sect.get("synced_conn_requests"))
-        s.asr_template = str(sect.get("asr_template") or "*asr")
-        s.rar_template = str(sect.get("rar_template") or "*rar")
-        s.forced_disconnect = str(sect.get("forced_disconnect") or "*none")
-        if s.forced_disconnect not in FORCED_DISCONNECT:
-            raise TemplateError(f"{SECTION}.forced_disconnect: {s.forced_disconnect!r}; use one of "
-                                f"{', '.join(FORCED_DISCONNECT)}")
-        ident = s.identity
-        s.server_key = repr((s.listeners, ident.origin_host, ident.origin_realm, ident.vendor_id, ident.product_name,
-                             ident.application_ids, dict_path))
-        return s
-
     # ------------------------------------------------------------------------------------------ requests
 
     async def handle(self, request: Message, conn: DiameterConnection) -> Message:
         """One application request from a peer: its answer (a duplicate gets the first arrival's answer)."""
+        s = self.settings
         key = duplicate_key(request)
         if key is None:
-            return await self._process(self.settings, request, conn)
-        first = self.duplicates.claim(key, asyncio.get_running_loop().time())
-        if first is not None:
-            log.info("<%s> %s %s from %s (%s) is a duplicate%s: answering it as the first one", AGENT,
-                     request.command_name, key[1:], conn.remote_host, conn.remote_address,
-                     " (T flag)" if request.is_retransmit else "")
-            try:
-                return replay(await asyncio.shield(first), request)
-            except asyncio.CancelledError:
-                if not first.cancelled():
-                    raise  # this request's own task is being cancelled
-            except Exception:  # the first arrival got no answer of its own
-                pass
-            # the first arrival was never answered (it failed, or outlived the duplicate window): this one is
-            # processed in its place
-            return await self.handle(request, conn)
-        try:
-            answer = await self._process(self.settings, request, conn)
-        except BaseException as exc:
-            self.duplicates.failed(key, exc)
-            raise
-        self.duplicates.done(key, answer)
-        return answer
+            return await self._process(s, request, conn)
+        answer, duplicate = await self.duplicates.once(key, asyncio.get_running_loop().time,
+                                                       lambda: self._process(s, request, conn))
+        if not duplicate:
+            return answer
+        log.info("<%s> %s %s from %s (%s) is a duplicate%s: answered as the first one", AGENT,
+                 request.command_name, key[1:], conn.remote_host, conn.remote_address,
+                 " (T flag)" if request.is_retransmit else "")
+        return replay(answer, request)
 
-    async def _process(self, s: _Settings, request: Message, conn: DiameterConnection) -> Message:
+    async def _process(self, s: DiameterSettings, request: Message, conn: DiameterConnection) -> Message:
         if request.command is None:
             log.warning("<%s> command %d of application %d is in no loaded dictionary; answering %d", AGENT,
                         request.command_code, request.application_id, ResultCode.COMMAND_UNSUPPORTED)
@@ -246,9 +187,7 @@ class DiameterAgent:
         dp = SelectorDataProvider(request, value_of=python_value)
         session_id = self._remember(request, conn, vars)
         try:
-            rep, processed = await process_request(
-                s.processors, dp, vars, self._sessions_conn, tenant_default=s.tenant, timezone_default=s.timezone,
-                filter_service=self.filter_service, agent=AGENT, rounding_decimals=s.rounding_decimals)
+            rep, processed = await self.process(dp, vars, settings=s)
         except RequestError as exc:
             log.warning("<%s> error: %s processing message: %s from %s", AGENT, exc, describe(dp),
                         conn.remote_address)
@@ -278,14 +217,13 @@ class DiameterAgent:
         self.requests.remember(session_id, request, conn, vars)
         return session_id
 
-    async def _error_answer(self, s: _Settings, request: Message, dp: SelectorDataProvider, vars: dict[str, Any],
-                            error: RequestError | str | None) -> Message:
+    async def _error_answer(self, s: DiameterSettings, request: Message, dp: SelectorDataProvider,
+                            vars: dict[str, Any], error: RequestError | str | None) -> Message:
         """5012 with the E bit and what the ``*err`` template writes; the bare answer when even that fails."""
         fields = s.templates.get("*err")
         if fields:
             try:
-                ar = await build_message(fields, dp, vars, error=error, tenant=s.tenant, timezone=s.timezone,
-                                         filter_service=self.filter_service)
+                ar = await self.apply_template(fields, dp, vars, error=error, settings=s)
                 return error_answer(request, ResultCode.UNABLE_TO_COMPLY, s.origin_host, s.origin_realm,
                                     ar.reply.leaves())
             except Exception as exc:  # any failure here still gets the bare answer below
@@ -294,10 +232,10 @@ class DiameterAgent:
 
     # ------------------------------------------------------------------------------------------ to the peers
 
-    async def _request_about_session(self, command: int, template: str, origin_id: str,
-                                     event: Mapping[str, Any]) -> str:
+    async def _request_about_session(self, command: int, template: str, call: BackCall) -> str:
         """Build an ASR/RAR for a session with ``template``, send it over its peer's connection, expect 2001."""
         s = self.settings
+        origin_id, event = call.origin_id, call.event
         what = "ASR" if command == CMD_ABORT_SESSION else "RAR"
         fields = s.templates.get(template)
         if fields is None:
@@ -311,11 +249,9 @@ class DiameterAgent:
             raise RPCError(f"{what} for session {origin_id}: no request of this Session-Id is known to the "
                            f"agent (ended, or started before a restart): {NOT_FOUND}")
         try:
-            ar = await build_message(fields, SelectorDataProvider(cached.message, value_of=python_value),
-                                     dict(cached.vars), tenant=s.tenant, timezone=s.timezone,
-                                     filter_service=self.filter_service, providers={"*ev": MapDataProvider(
-                                         dict(event))})
-            message = new_request(command, cached.message, ar.diam_request.leaves())
+            ar = await self.apply_template(fields, SelectorDataProvider(cached.message, value_of=python_value),
+                                           dict(cached.vars), providers={"*ev": MapDataProvider(dict(event))})
+            message = new_request(command, cached.message, ar.output(DIAMREQ).leaves())
             conn = self.requests.connection(cached, self.server.connections if self.server else ())
         except (EncodeError, KeyError, ValueError, RPCError, ConnectionError) as exc:
             raise RPCError(f"{what} for session {origin_id}: {_reason(exc)}") from None
@@ -330,34 +266,20 @@ class DiameterAgent:
         log.info("<%s> %s for session %s answered %d by %s", AGENT, what, origin_id, code, conn.remote_host)
         return "OK"
 
-    @rpc("AgentV1.DisconnectSession")
-    async def disconnect_session(self, args: Mapping[str, Any]) -> str:
-        """SessionS asks to end a session: ASR (or RAR, per ``forced_disconnect``) to its peer."""
-        event, _ = back_call_event(args, AGENT)
-        origin_id = as_string(event.get("OriginID") or args.get("OriginID") or "")
-        if not origin_id:
-            raise mandatory_ie_missing("OriginID")
-        reason = args.get("Reason") or event.get("DisconnectCause")
-        if reason:
-            event.setdefault("DisconnectCause", reason)
+    async def on_disconnect_session(self, call: BackCall) -> str:
+        """ASR (or RAR, per ``forced_disconnect``) to the session's peer."""
         s = self.settings
         if s.forced_disconnect == "*none":
             return "OK"
         if s.forced_disconnect == "*rar":
-            return await self._request_about_session(CMD_RE_AUTH, s.rar_template, origin_id, event)
-        return await self._request_about_session(CMD_ABORT_SESSION, s.asr_template, origin_id, event)
+            return await self._request_about_session(CMD_RE_AUTH, s.rar_template, call)
+        return await self._request_about_session(CMD_ABORT_SESSION, s.asr_template, call)
 
-    @rpc("AgentV1.AlterSession")
-    async def alter_session(self, args: Mapping[str, Any]) -> str:
-        """SessionS asks to re-authorize a session: RAR to its peer."""
-        event, _ = back_call_event(args, AGENT)
-        origin_id = as_string(event.get("OriginID") or "")
-        if not origin_id:
-            raise mandatory_ie_missing("OriginID")
-        return await self._request_about_session(CMD_RE_AUTH, self.settings.rar_template, origin_id, event)
+    async def on_alter_session(self, call: BackCall) -> str:
+        """RAR to the session's peer."""
+        return await self._request_about_session(CMD_RE_AUTH, self.settings.rar_template, call)
 
-    @rpc("AgentV1.DisconnectPeer")
-    async def disconnect_peer(self, args: Mapping[str, Any]) -> str:
+    async def on_disconnect_peer(self, args: Any) -> str:
         """DPR to the peer ``OriginHost`` (optionally of ``OriginRealm``) with ``DisconnectCause`` (0 rebooting,
         1 busy, 2 do not want to talk to you)."""
         if not isinstance(args, Mapping) or not args.get("OriginHost"):
@@ -375,42 +297,6 @@ class DiameterAgent:
         await asyncio.gather(*(c.disconnect(cause) for c in conns))
         return "OK"
 
-    @rpc("AgentV1.GetActiveSessionIDs")
-    async def get_active_session_ids(self, args: Any) -> list[dict[str, str]]:
-        """The sessions this agent initiated and has not seen terminate (for SessionS's session sync)."""
-        return [{"OriginHost": host, "OriginID": oid} for host, oid in self._active]
-
-    @rpc("AgentV1.WarnDisconnect")
-    async def warn_disconnect(self, args: Any) -> str:
-        raise RPCError(NOT_IMPLEMENTED)
-
-    def _track(self, method: str, args: Any) -> None:
-        if not isinstance(args, Mapping):
-            return
-        event = args.get("Event") or {}
-        key = (as_string(event.get("OriginHost") or ""), as_string(event.get("OriginID") or ""))
-        if method == INITIATE and args.get("InitSession"):
-            self._active[key] = None
-        elif method == TERMINATE:
-            self._active.pop(key, None)
-
-
-class _TrackingConn:
-    """The SessionS connection as the processors use it: notes the sessions started and ended through it."""
-
-    __slots__ = ("agent",)
-
-    def __init__(self, agent: DiameterAgent) -> None:
-        self.agent = agent
-
-    async def call(self, method: str, args: Any, timeout: float | None = None) -> Any:
-        conn = self.agent.sessions
-        assert conn is not None
-        result = await (conn.call(method, args) if timeout is None else conn.call(method, args, timeout))
-        if method in (INITIATE, TERMINATE):
-            self.agent._track(method, args)
-        return result
-
 
 # ---------------------------------------------------------------------------------------------------- helpers
 
@@ -427,17 +313,6 @@ def _reason(exc: BaseException) -> str:
     return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
 
 
-def _section_or_empty(cfg: Any, section: str) -> Any:
-    try:
-        return cfg.section(section)
-    except KeyError:
-        return {}
-
-
-
-
-
-
 def _listeners(sect: Mapping[str, Any]) -> list[Listener]:
     """``listeners``, or the older single ``listen``/``listen_net`` when set."""
     try:
@@ -448,24 +323,4 @@ def _listeners(sect: Mapping[str, Any]) -> list[Listener]:
         raise TemplateError(str(exc)) from None
 
 
-def _dictionary_path(raw: Any, config_dir: Any) -> str:
-    """The extra dictionaries folder: relative to the config directory; CGRateS's own folder and a missing one
-    leave the shipped dictionaries alone (the latter with a warning)."""
-    text = str(raw or "").strip()
-    if not text:
-        return ""
-    base = Path(config_dir) if config_dir else Path.cwd()
-    if base.is_file():
-        base = base.parent
-    path = Path(text) if Path(text).is_absolute() else base / text
-    if path.exists():
-        return str(path)
-    if text.rstrip("/") == CGRATES_DICT_DIR:
-        log.debug("%s.dictionaries_path: %s is served by the shipped dictionaries", SECTION, text)
-    else:
-        log.warning("%s.dictionaries_path: %s does not exist; only the shipped dictionaries are loaded", SECTION,
-                    path)
-    return ""
-
-
-__all__ = ["DiameterAgent"]
+__all__ = ["DiameterAgent", "DiameterSettings"]

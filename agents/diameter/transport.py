@@ -1,7 +1,8 @@
 """Diameter over TCP (and SCTP where the kernel has it): asyncio listeners and client connections.
 
 The transport only moves bytes between sockets and ``PeerConnection``, runs timers, and runs the application
-handler ``async handler(request, connection) -> answer`` for each application request. Every request gets an
+handler ``async handler(request, connection) -> answer`` for each application request (a task of the server's
+Supervisor: the agent's, when it gives one). Every request gets an
 answer: 3004 when ``concurrent_requests`` are already in flight, the error hook's answer (5012 by default, the
 ``*err`` template later) when the handler raises, times out or returns nothing.
 """
@@ -15,6 +16,8 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+
+from pycgrates.engine.tasks import Supervisor, SupervisorStopped
 
 from .codec import MAX_MESSAGE_LEN, DecodeError, EncodeError, ResultCode
 from .dictionary import Dictionary
@@ -81,7 +84,6 @@ class DiameterConnection(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
         self._pending: dict[int, asyncio.Future[Message]] = {}
-        self._tasks: set[asyncio.Task] = set()
         self._sync_lock = asyncio.Lock() if server.synced_conn_requests else None
 
     @property
@@ -193,11 +195,11 @@ class DiameterConnection(asyncio.Protocol):
             self._answer(self._error_answer(request, ResultCode.TOO_BUSY))
             return
         server.active_requests += 1
-        task = self._loop.create_task(self._run_handler(request))
-        self._tasks.add(task)
-        server.tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        task.add_done_callback(server.tasks.discard)
+        try:
+            server.tasks.spawn(self._run_handler(request), f"{request.command_name} from {self.remote_host}")
+        except SupervisorStopped:  # the agent is stopping: the request is not taken in
+            server.active_requests -= 1
+            self._answer(self._error_answer(request, ResultCode.TOO_BUSY))
 
     async def _run_handler(self, request: Message) -> None:
         server = self.server
@@ -262,7 +264,7 @@ class DiameterServer:
                  listeners: Iterable[dict | str | Listener] = (), concurrent_requests: int = -1,
                  synced_conn_requests: bool = False, timers: Timers | None = None,
                  request_timeout: float | None = None, error_hook: ErrorHook | None = None,
-                 max_message_length: int = MAX_MESSAGE_LEN) -> None:
+                 max_message_length: int = MAX_MESSAGE_LEN, tasks: Supervisor | None = None) -> None:
         self.identity = identity
         self.dictionary = dictionary
         self.handler = handler
@@ -274,7 +276,8 @@ class DiameterServer:
         self.error_hook: ErrorHook = error_hook or default_error_answer
         self.max_message_length = max_message_length
         self.connections: set[DiameterConnection] = set()
-        self.tasks: set[asyncio.Task] = set()
+        #: the application requests being handled
+        self.tasks = tasks if tasks is not None else Supervisor("diameter server")
         self.active_requests = 0
         self.servers: list[asyncio.AbstractServer] = []
         self.addresses: list[tuple[str, int, str]] = []
@@ -323,8 +326,7 @@ class DiameterServer:
         """Stop listening, let in-flight requests answer, DPR every open peer, close."""
         for server in self.servers:
             server.close()
-        if self.tasks:
-            await asyncio.wait(list(self.tasks), timeout=drain_timeout)
+        await self.tasks.drain(timeout=drain_timeout)
         conns = list(self.connections)
         if conns:
             await asyncio.gather(*(c.disconnect() for c in conns), return_exceptions=True)

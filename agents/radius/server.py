@@ -7,8 +7,8 @@ Every received packet goes through ``RadiusServer.receive`` (transport-independe
 2. framing, Request Authenticator (Accounting/CoA/Disconnect) and Message-Authenticator are checked on the raw
    bytes; a failure is logged and the packet dropped, never answered;
 3. duplicates (RFC 5080 §2.2.2: same source address and port, Identifier and Request Authenticator) inside
-   ``duplicate_window`` seconds get the cached reply; one that arrives while the first copy is still being
-   processed waits for that result, so the handler runs once per request;
+   ``duplicate_window`` seconds of the first reply get that reply; one that arrives while the first copy is still
+   being processed waits for that result, so the handler runs once per request (:mod:`agents.dedup`);
 4. Status-Server (RFC 5997) is answered here; other codes go to ``handler(request, client)``, whose returned
    Packet is the reply (None: no reply).
 
@@ -21,10 +21,13 @@ import asyncio
 import ipaddress
 import logging
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+from pycgrates.agents.dedup import DuplicateDetector
+from pycgrates.engine.tasks import Supervisor
 
 from .codec import (
     ACCESS_ACCEPT,
@@ -71,6 +74,8 @@ class RadiusClient:
 
 
 Handler = Callable[[Packet, RadiusClient], Awaitable[Packet | None]]
+#: what makes two packets one request (RFC 5080 §2.2.2): source address and port, Identifier, Request Authenticator
+DuplicateKey = tuple[str, int, int, bytes]
 
 
 class ClientTable(Mapping[str, T]):
@@ -183,7 +188,7 @@ class RadiusServer:
     def __init__(self, handler: Handler, *, secrets: Mapping[str, str | bytes],
                  dictionaries: Mapping[str, Dictionary] | Dictionary, duplicate_window: float = 30.0,
                  require_message_authenticator: bool = False, handler_timeout: float | None = 60.0,
-                 max_in_flight: int = 10000, max_cached: int = 200000) -> None:
+                 max_in_flight: int = 10000, max_cached: int = 200000, tasks: Supervisor | None = None) -> None:
         self.handler = handler
         self.secrets = ClientTable({k: v.encode() if isinstance(v, str) else v for k, v in secrets.items()},
                                    "radius_agent.client_secrets")
@@ -192,16 +197,16 @@ class RadiusServer:
         self.dictionaries = ClientTable(dictionaries, "radius_agent.client_dictionaries")
         if DEFAULT_CLIENT not in dictionaries:
             raise ValueError("radius_agent.client_dictionaries needs a *default entry")
-        self.duplicate_window = duplicate_window
         self.require_message_authenticator = require_message_authenticator
         self.handler_timeout = handler_timeout
         self.max_in_flight = max_in_flight
-        self.max_cached = max_cached
+        #: replies (their bytes, None for no reply) by request, for the retransmissions
+        self.duplicates: DuplicateDetector[DuplicateKey, bytes | None] = DuplicateDetector(duplicate_window,
+                                                                                            max_cached)
+        #: the requests being processed
+        self.tasks = tasks if tasks is not None else Supervisor("RADIUS server")
         self.listeners: list[_Listener] = []
         self.stats: Counter[str] = Counter()
-        self._pending: dict[tuple, asyncio.Future[bytes | None]] = {}
-        self._done: OrderedDict[tuple, tuple[float, bytes | None]] = OrderedDict()
-        self._tasks: set[asyncio.Task] = set()
         self._tcp_writers: set[asyncio.StreamWriter] = set()
         self._drop_log = _DropLog()
 
@@ -262,8 +267,7 @@ class RadiusServer:
         for lst in self.listeners:
             if lst.transport == "tcp":
                 await lst.server.wait_closed()
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=5)
+        await self.tasks.drain(timeout=5)
         self.listeners.clear()
 
     async def __aenter__(self) -> RadiusServer:
@@ -333,43 +337,29 @@ class RadiusServer:
                        CODE_NAMES.get(code, f"code {code}"), host, port, listener.kind)
             return False
         key = (host, port, data[1], data[4:20])
-        pending = self._pending.get(key)
-        if pending is not None:
+        first = self.duplicates.claim(key, time.monotonic())
+        if first is not None:
             self.stats["duplicates"] += 1
-            pending.add_done_callback(lambda fut: _send_result(fut, send))
+            first.add_done_callback(lambda fut: _send_result(fut, send))
             return True
-        done = self._done.get(key)
-        if done is not None:
-            expires, reply = done
-            if expires > time.monotonic():
-                self.stats["duplicates"] += 1
-                if reply is not None:
-                    send(reply)
-                return True
-            del self._done[key]
-        if len(self._pending) >= self.max_in_flight:
+        if self.duplicates.in_flight > self.max_in_flight:
+            self.duplicates.forget(key)
             self.stats["dropped_overload"] += 1
-            self._drop("RADIUS: %d requests in flight; packet from %s:%d dropped", len(self._pending), host, port)
+            self._drop("RADIUS: %d requests in flight; packet from %s:%d dropped", self.max_in_flight, host, port)
             return True
         client = RadiusClient(host, port, transport, listener.kind, local_address, secret,
                               self.dictionaries.lookup(host))  # type: ignore[arg-type]
-        future: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
-        task = asyncio.get_running_loop().create_task(self._process(key, data, code, client, future, send))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.tasks.spawn(self._process(key, data, code, client, send), f"{client.remote_address} id={data[1]}")
         return True
 
-    async def _process(self, key: tuple, data: bytes, code: int, client: RadiusClient,
-                       future: asyncio.Future[bytes | None], send: Callable[[bytes], Any]) -> None:
-        reply_bytes: bytes | None = None
+    async def _process(self, key: DuplicateKey, data: bytes, code: int, client: RadiusClient,
+                       send: Callable[[bytes], Any]) -> None:
         try:
             reply_bytes = await self._answer(data, code, client)
-        finally:
-            self._pending.pop(key, None)
-            self._remember(key, reply_bytes)
-            if not future.done():
-                future.set_result(reply_bytes)
+        except BaseException as exc:
+            self.duplicates.failed(key, exc)
+            raise
+        self.duplicates.done(key, reply_bytes, time.monotonic())
         if reply_bytes is not None:
             self.stats["replies"] += 1
             try:
@@ -419,17 +409,6 @@ class RadiusServer:
             log.error("RADIUS: reply to %s id=%d from %s cannot be encoded: %s",
                       request.code_name, request.identifier, client.remote_address, exc)
             return None
-
-    def _remember(self, key: tuple, reply: bytes | None) -> None:
-        now = time.monotonic()
-        done = self._done
-        done[key] = (now + self.duplicate_window, reply)
-        done.move_to_end(key)
-        while done:
-            oldest_key, (expires, _) = next(iter(done.items()))
-            if expires > now and len(done) <= self.max_cached:
-                break
-            del done[oldest_key]
 
 
 def _send_result(future: asyncio.Future[bytes | None], send: Callable[[bytes], Any]) -> None:

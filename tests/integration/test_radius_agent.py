@@ -396,8 +396,8 @@ def test_voice_sample_config(tmp_path):
 
 
 def test_a_processor_that_does_not_compile_is_disabled_not_fatal(caplog):
+    from pycgrates.agents.base import compile_agent_processors
     from pycgrates.agents.radius.agent import DA_REQUEST, RADAUTH, SECTION
-    from pycgrates.agents.request import compile_agent_processors
 
     good = {"id": "Good", "flags": ["*none"], "reply_fields": [
         {"tag": "Code", "path": "*rep.*radReplyCode", "type": "*constant", "value": "AccessAccept"}]}

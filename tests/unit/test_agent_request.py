@@ -267,6 +267,46 @@ async def test_terminate_then_cdrs() -> None:
     assert sessions.calls[1][1]["Event"] == {"OriginID": "sess-1"}
 
 
+class Report:
+    """Records what the pipeline reports of the sessions it started and ended."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+
+    def started(self, key: tuple[str, str], args: dict) -> None:
+        self.events.append(("started", key, args["Event"]["Account"]))
+
+    def ended(self, key: tuple[str, str], args: dict) -> None:
+        self.events.append(("ended", key))
+
+
+async def test_sessions_started_and_ended_are_reported() -> None:
+    report = Report()
+    accepted = SessionS({"SessionSv1.InitiateSession": {"MaxUsage": 300_000_000_000}})
+    await gy_run(compile_all(gy_processor()), accepted, report=report)
+    await gy_run(compile_all(gy_processor(["*initiate"])), accepted, report=report)  # no *accounts: no session
+    refused = SessionS(errors={"SessionSv1.InitiateSession": "RALS_ERROR:INSUFFICIENT_CREDIT"})
+    await gy_run(compile_all(gy_processor()), refused, report=report)
+    terminate = compile_all(processor("Term", ["*terminate", "*accounts"], request_fields=[
+        {"tag": "OriginID", "path": "*cgreq.OriginID", "type": "*variable", "value": "~*req.Session-Id"},
+        {"tag": "OriginHost", "path": "*cgreq.OriginHost", "type": "*variable", "value": "~*req.Origin-Host"}]))
+    await gy_run(terminate, SessionS(errors={"SessionSv1.TerminateSession": "NOT_FOUND"}), report=report)
+    await gy_run(terminate, accepted, report=report)
+    assert report.events == [("started", ("pcef.example.org", "sess-1"), "1001"),
+                             ("ended", ("pcef.example.org", "sess-1"))]
+
+
+async def test_an_agent_output_is_writable_only_where_the_agent_declares_it() -> None:
+    asr = processor("Asr", request_fields=[{"tag": "S", "path": "*diamreq.Session-Id", "type": "*variable",
+                                            "value": "~*req.Session-Id"}],
+                    reply_fields=[{"tag": "C", "path": "*rep.Copied", "type": "*variable",
+                                   "value": "~*diamreq.Session-Id"}])
+    with pytest.raises(TemplateError, match=r"unsupported field prefix <\*diamreq>"):
+        compile_all(asr)
+    reply, processed = await gy_run(compile_all(asr, prefixes=["*diamreq"]), SessionS(), outputs=["*diamreq"])
+    assert processed and reply.to_dict() == {"Copied": "sess-1"}
+
+
 async def test_cdr_errors_and_message_usage() -> None:
     sessions = SessionS({"SessionSv1.ProcessMessage": {"MaxUsage": 1}}, {"SessionSv1.ProcessCDR": "SERVER_ERROR"})
     procs = compile_all(processor("Msg", ["*message", "*accounts", "*cdrs"], request_fields=[

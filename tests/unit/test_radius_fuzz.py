@@ -169,8 +169,7 @@ async def test_server_answers_only_packets_that_verify(d):
         server.receive(m, "192.0.2.1", 40000 + n % len(seeds), listener, sent.append)
         if n % 500 == 0:
             await asyncio.sleep(0)
-    while server._tasks:
-        await asyncio.gather(*list(server._tasks))
+    await server.tasks.drain()
     await asyncio.sleep(0.01)  # the duplicates' done-callbacks
     assert len(sent) == valid, (len(sent), valid)
     assert calls <= len(seeds)  # duplicates are answered from the cache
