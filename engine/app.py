@@ -34,7 +34,7 @@ SERVICES: list[tuple[str, str]] = [
     ("rals", "pycgrates.engine.rating.service:RatingService"),
     ("rals", "pycgrates.engine.accounts.service:AccountingService"),
     ("schedulers", "pycgrates.engine.scheduler:Scheduler"),
-    ("apiers", "pycgrates.engine.loader.tariffplan:LoaderService"),
+    ("apiers", "pycgrates.engine.loader.service:LoaderService"),
     ("filters", "pycgrates.engine.filters.service:FilterService"),
     ("attributes", "pycgrates.engine.profiles.attributes:AttributeService"),
     ("chargers", "pycgrates.engine.profiles.chargers:ChargerService"),

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from pycgrates.engine.models.account import ANY, Account, Balance, BalanceFilter, smap_equal, smap_includes
+from pycgrates.engine.rating.timings import is_active_at, timing_of
 
 #: prefix → destination IDs holding it, longest prefix first (what the rating engine's reverse index gives)
 PrefixDestinations = list[tuple[str, list[str]]]
@@ -50,33 +51,7 @@ def matching_destination_id(b: Balance, prefixes: PrefixDestinations, number: st
 
 def timing_active(timings: list[dict], t: datetime) -> bool:
     """Whether any of a balance's timings (RITiming-like dicts) covers ``t``; no timings = always."""
-    if not timings:
-        return True
-    for tm in timings:
-        years = tm.get("Years") or []
-        months = tm.get("Months") or []
-        mdays = tm.get("MonthDays") or []
-        wdays = tm.get("WeekDays") or []
-        if years and t.year not in years:
-            continue
-        if months and t.month not in months:
-            continue
-        if mdays:
-            last = calendar.monthrange(t.year, t.month)[1]
-            if t.day not in mdays and not (t.day == last and -1 in mdays):
-                continue
-        go_wd = (t.weekday() + 1) % 7
-        if wdays and go_wd not in wdays and not (go_wd == 0 and 7 in wdays):
-            continue
-        start = tm.get("StartTime") or "00:00:00"
-        end = tm.get("EndTime") or ""
-        hms = t.strftime("%H:%M:%S")
-        if start not in ("", "*asap") and hms < start:
-            continue
-        if end and hms >= end:
-            continue
-        return True
-    return False
+    return not timings or any(is_active_at(timing_of(tm), t) for tm in timings)
 
 
 def applicable(

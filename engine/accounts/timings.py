@@ -3,45 +3,22 @@
 A timing is a set of years, months, month days, week days (empty = any) and a start time "HH:MM:SS" whose
 parts may be "*" (any). ``*asap`` runs once, right away. Built-in IDs (``*daily``, ``*monthly``, ...) are
 fixed relative to the moment the plan is loaded, as CGRateS's loader does: a plan loaded on the 15th at 10:20:30
-with ``*monthly`` runs on the 15th of every month at 10:20:30. Week days follow Go (0 = Sunday; 7 is read as
-Sunday too). A month day of -1 is the last day of the month.
+with ``*monthly`` runs on the 15th of every month at 10:20:30. Which days are due is the one timing rule of
+``engine.rating.timings.day_matches`` in its schedule reading: week days follow Go (0 = Sunday; 7 is read as Sunday
+too) and a month day of -1 is the last day of the month (CGRateS's cron "L").
 """
 
 from __future__ import annotations
 
-import calendar
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any
 
 from pycgrates.engine.models.account import Timing
+from pycgrates.engine.rating.timings import TimingError, day_matches, int_list
+
+__all__ = ["ASAP", "TimingError", "builtin_timing", "int_list", "next_start", "timing_from_record", "validate"]
 
 ASAP = "*asap"
 _SEARCH_YEARS = 12
-
-
-class TimingError(ValueError):
-    """A timing that cannot be read."""
-
-
-def int_list(value: Any) -> list[int]:
-    """CGRateS's ';'-separated integer lists; "*any" and "" mean any (empty list)."""
-    if value is None or value == "" or value == "*any":
-        return []
-    if isinstance(value, int):
-        return [value]
-    if isinstance(value, str):
-        parts = [p.strip() for p in value.split(";") if p.strip()]
-    else:
-        parts = list(value)
-    out = []
-    for p in parts:
-        if p == "*any":
-            return []
-        try:
-            out.append(int(p))
-        except (TypeError, ValueError) as exc:
-            raise TimingError(f"{value!r} is not a list of numbers separated by ';' (or *any)") from exc
-    return out
 
 
 def timing_from_record(rec: dict, timing_id: str = "") -> Timing:
@@ -115,20 +92,6 @@ def validate(timing: Timing) -> None:
             raise TimingError(f"week day {w} is out of range 0..6 (0 is Sunday)")
 
 
-def _day_matches(t: Timing, d: date) -> bool:
-    if t.Months and d.month not in t.Months:
-        return False
-    if t.MonthDays:
-        last = calendar.monthrange(d.year, d.month)[1]
-        if d.day not in t.MonthDays and not (d.day == last and -1 in t.MonthDays):
-            return False
-    if t.WeekDays:
-        go_wd = (d.weekday() + 1) % 7
-        if go_wd not in t.WeekDays and not (go_wd == 0 and 7 in t.WeekDays):
-            return False
-    return True
-
-
 def _first_time_of_day(hms: tuple[int | None, int | None, int | None],
                        floor: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
     """The earliest (h, m, s) matching ``hms`` that is >= ``floor`` (None: from midnight)."""
@@ -169,7 +132,7 @@ def next_start(timing: Timing, after: datetime, tz: tzinfo) -> datetime | None:
         if timing.Months and day.month not in timing.Months:
             day = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
             continue
-        if _day_matches(timing, day):
+        if day_matches(timing, day, month_end=True):
             floor = (floor_dt.hour, floor_dt.minute, floor_dt.second) if day == floor_dt.date() else None
             hit = _first_time_of_day(hms, floor)
             if hit is not None:

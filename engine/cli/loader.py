@@ -51,14 +51,10 @@ def main(argv: list[str] | None = None) -> int:
 
 async def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
     from pycgrates.engine.config import ConfigError, load_config
-    from pycgrates.engine.loader.tariffplan import (
-        SPECS,
-        LoaderError,
-        ProgressBar,
-        count_rows,
-        load_tariff_plan,
-        read_rows,
-    )
+    from pycgrates.engine.loader.rows import LoaderError, read_rows
+    from pycgrates.engine.loader.service import ProgressBar, count_rows
+    from pycgrates.engine.loader.specs import SPECS
+    from pycgrates.engine.loader.tariffplan import load_tariff_plan
     from pycgrates.engine.storage import StorageError, open_datadb, open_stordb
     from pycgrates.engine.storage.cache import Cache
     from pycgrates.engine.storage.datamanager import DataManager

@@ -18,6 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from pycgrates.engine.rating.timings import is_active_at, timing_of
 from pycgrates.engine.rpc.errors import RPCError
 from pycgrates.engine.storage import base as kinds
 from pycgrates.engine.template.dataprovider import (
@@ -358,42 +359,9 @@ async def _pass_timings(rule: FilterRule, dp: DataProvider, fs: FilterService) -
     t = as_time(field, fs.timezone)
     for v in rule.values:
         timing = await fs.dm.get(kinds.TIMING, v.parse(dp))
-        if timing is not None and timing_active_at(timing, t):
+        if timing is not None and is_active_at(timing_of(timing), t):
             return True
     return False
-
-
-def _ints(value: Any) -> set[int]:
-    if value in (None, "", "*any"):
-        return set()
-    if isinstance(value, str):
-        value = [x for x in value.replace(",", ";").split(";") if x and x != "*any"]
-    return {int(x) for x in value}
-
-
-def _hms(text: str) -> tuple[int, int, int] | None:
-    if not text or text == "*any":
-        return None
-    parts = [int(x) for x in text.split(":")] + [0, 0]
-    return parts[0], parts[1], parts[2]
-
-
-def timing_active_at(timing: Any, t: datetime) -> bool:
-    """Whether a Timings record (``{"Years","Months","MonthDays","WeekDays","StartTime","EndTime"}``) covers ``t``."""
-    rec = timing if isinstance(timing, dict) else getattr(timing, "to_json", lambda: vars(timing))()
-    years, months = _ints(rec.get("Years")), _ints(rec.get("Months"))
-    days, weekdays = _ints(rec.get("MonthDays")), _ints(rec.get("WeekDays"))
-    if (years and t.year not in years) or (months and t.month not in months):
-        return False
-    if days and t.day not in days:
-        return False
-    if weekdays and (t.isoweekday() % 7) not in weekdays:
-        return False
-    now_hms = (t.hour, t.minute, t.second)
-    start, end = _hms(rec.get("StartTime") or ""), _hms(rec.get("EndTime") or "")
-    if start and now_hms < start:
-        return False
-    return not (end and now_hms > end)
 
 
 @dataclass(slots=True)

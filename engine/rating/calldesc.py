@@ -277,7 +277,7 @@ async def _rating_infos_for_profile(rater: Rater, rpf: RatingProfile, cd: CallDe
                     candidate = plan.rate_intervals(did)
                     if start_dt is None:
                         start_dt = tm.to_datetime(cd.TimeStart, cd.tz)
-                    if not any(tm.is_active_at(ri.Timing, start_dt) for ri in candidate):
+                    if not any(tm.is_active_at(ri.Timing, start_dt, cd.TimeStart % 1000) for ri in candidate):
                         continue
                     weight = max((ri.Weight for ri in candidate), default=0.0)
                     if best_weight is None or weight > best_weight:
@@ -404,7 +404,7 @@ def select_rate_intervals(ri: RatingInfo, ts: TimeSpan, tz: tzinfo) -> list:
     best_weight = None
     delta = None
     for index, (neg_w, left, interval) in enumerate(keyed):
-        if not tm.is_active_at(interval.Timing, start_dt):
+        if not tm.is_active_at(interval.Timing, start_dt, ts.time_start % 1000):
             continue
         if best_weight is not None and -neg_w < best_weight:
             break

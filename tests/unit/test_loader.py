@@ -12,7 +12,8 @@ import pytest
 
 from pycgrates.engine.cli import loader as cli
 from pycgrates.engine.config import config_from_dict, load_config
-from pycgrates.engine.loader.tariffplan import LoaderError, LoaderService, TariffPlan, load_tariff_plan
+from pycgrates.engine.loader.service import LoaderService
+from pycgrates.engine.loader.tariffplan import LoaderError, TariffPlan, load_tariff_plan
 from pycgrates.engine.rpc.errors import RPCError
 from pycgrates.engine.storage import base as k
 from pycgrates.engine.storage import open_datadb, open_stordb

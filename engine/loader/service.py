@@ -1,0 +1,97 @@
+"""The loader's faces: APIerSv1.LoadTariffPlanFromFolder, and cgr-loader's progress bar."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pycgrates.engine.loader.rows import LoaderError
+from pycgrates.engine.loader.tariffplan import load_tariff_plan
+from pycgrates.engine.rpc.errors import RPCError, mandatory_ie_missing, server_error
+from pycgrates.engine.rpc.registry import rpc
+
+log = logging.getLogger("cgr.loader")
+
+
+class LoaderService:
+    """APIerSv1.LoadTariffPlanFromFolder."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+
+    @rpc("APIerSv1.LoadTariffPlanFromFolder")
+    async def load_tariff_plan_from_folder(self, args: dict) -> str:
+        args = args or {}
+        folder = args.get("FolderPath") or ""
+        if not folder:
+            raise mandatory_ie_missing("FolderPath")
+        if not os.path.isdir(folder):
+            raise RPCError("INVALID_PATH")
+        tz = self.ctx.cfg.get("general", "default_timezone", default="UTC") if self.ctx.cfg is not None else "UTC"
+        try:
+            result = await load_tariff_plan(self.ctx.dm, folder, dry_run=bool(args.get("DryRun")), timezone=tz)
+        except LoaderError as exc:
+            raise server_error(exc) from None
+        for w in result.warnings:
+            log.warning("load %s: %s", folder, w)
+        if not args.get("DryRun"):
+            await self._after_load()
+        return "OK"
+
+    async def _after_load(self) -> None:
+        """A load writes profiles and plans in bulk: filter indexes are recomputed on next use, and the
+        scheduler re-reads the action plans."""
+        from pycgrates.engine.filters.indexes import reset_filter_indexes
+
+        await reset_filter_indexes(self.ctx.dm)
+        scheduler = getattr(self.ctx, "services", {}).get("schedulers")
+        if scheduler is not None:
+            await scheduler.reload()
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal (silent when the stream is not a terminal)."""
+
+    def __init__(self, stream: Any = None, total: int = 0) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.total = total
+        self.rows: dict[str, int] = {}
+        self._last = 0.0
+
+    def __call__(self, file: str, rows: int) -> None:
+        self.rows[file] = rows
+        if not self.enabled:
+            return
+        now_ = time.monotonic()
+        if now_ - self._last < 0.1:
+            return
+        self._last = now_
+        done = sum(self.rows.values())
+        width = 30
+        if self.total:
+            frac = min(1.0, done / self.total)
+            filled = int(frac * width)
+            bar = "#" * filled + "-" * (width - filled)
+            self.stream.write(f"\r[{bar}] {frac * 100:5.1f}% {file:<24} {done:>9} rows")
+        else:
+            self.stream.write(f"\r{file:<24} {done:>9} rows")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            self.stream.write("\r" + " " * 78 + "\r")
+            self.stream.flush()
+
+
+def count_rows(folder: str | Path) -> int:
+    """Data lines in the CSV files of a folder (for the progress bar)."""
+    total = 0
+    for p in Path(folder).glob("*.csv"):
+        with open(p, encoding="utf-8-sig", errors="replace") as fh:
+            total += sum(1 for line in fh if line.strip() and not line.lstrip().startswith("#"))
+    return total
