@@ -218,6 +218,7 @@ class ServerTransaction:
         self._last_data = b""
         self._deadlines: dict[str, float] = {}
         self._interval_g = self.timers.t1
+        self._g_due = 0.0
         self._effects: list[Effect] = []
         self._now = 0.0
         #: the deadline the layer has queued for this transaction
@@ -297,7 +298,7 @@ class ServerTransaction:
         self._send(response)
         if self.kind is TxKind.INVITE:
             if not self.reliable:
-                self._deadlines["G"] = self._now + self._interval_g
+                self._g_due = self._deadlines["G"] = self._now + self._interval_g
             self._deadlines["H"] = self._now + 64 * self.timers.t1
         else:
             self._deadlines["J"] = self._now + (0 if self.reliable else 64 * self.timers.t1)
@@ -305,7 +306,7 @@ class ServerTransaction:
     def send_success(self, response: SipResponse | None) -> None:
         assert response is not None
         self._send(response)
-        self._deadlines["G"] = self._now + self._interval_g   # §13.3.1.4: until the ACK, on any transport
+        self._g_due = self._deadlines["G"] = self._now + self._interval_g  # §13.3.1.4: until the ACK, any transport
         self._deadlines["L"] = self._now + 64 * self.timers.t1
 
     def resend_last(self, _response: SipResponse | None) -> None:
@@ -316,7 +317,11 @@ class ServerTransaction:
         self.retransmissions += 1
         self.resend_last(None)
         self._interval_g = min(2 * self._interval_g, self.timers.t2)
-        self._deadlines["G"] = self._now + self._interval_g
+        # from when G was due, not from when it ran: a late timer must not stretch the schedule, or fewer
+        # retransmissions fit before H; a timer late by a whole interval starts afresh rather than in a burst
+        due = self._g_due + self._interval_g
+        self._g_due = due if due > self._now else self._now + self._interval_g
+        self._deadlines["G"] = self._g_due
 
     def confirm(self, _response: SipResponse | None) -> None:
         self.acknowledged = True
