@@ -192,7 +192,8 @@ class DnsServer:
         self.supervisor = Supervisor(name)
         self.addresses: list[tuple[str, int, str]] = []
         self.connections: set[_Stream] = set()
-        #: packets dropped because they were no DNS query
+        #: messages received, and those dropped because they were no DNS query
+        self.stats_messages = 0
         self.stats_garbage = 0
         self._endpoints: list[asyncio.DatagramTransport] = []
         self._servers: list[asyncio.AbstractServer] = []
@@ -239,6 +240,7 @@ class DnsServer:
     def received(self, data: bytes, source: Source, reply: Replier) -> None:
         """One message from a client: a query is answered through ``reply(query, answer, source)``; garbage is
         dropped (``reply(None, None, source)``: nothing to send)."""
+        self.stats_messages += 1
         try:
             query = parse_query(data)
         except DnsError as exc:

@@ -391,6 +391,8 @@ def parse_message(data: bytes, *, require_mandatory: bool = True) -> SipRequest 
         raise SipError("no empty line ends the headers")
     head = data[:end.start()].decode("utf-8", "surrogateescape")
     lines = _LINE.split(head)
+    if "\r" in head.replace("\r\n", ""):
+        raise SipError("a bare CR in the start line or headers")  # it would split the line for another reader
     start = lines[0]
     headers = Headers()
     fields = headers._fields
@@ -399,7 +401,9 @@ def parse_message(data: bytes, *, require_mandatory: bool = True) -> SipRequest 
             if not fields:
                 raise SipError("a continuation line precedes the first header")
             name, value = fields[-1]
-            fields[-1] = (name, f"{value} {line.strip()}" if value else line.strip())
+            more = line.strip(" \t")
+            if more:
+                fields[-1] = (name, f"{value} {more}" if value else more)
             continue
         name, colon, value = line.partition(":")
         name = name.rstrip(" \t")
@@ -445,6 +449,9 @@ def _check_mandatory(message: SipRequest | SipResponse) -> None:
     _, method = message.cseq
     if isinstance(message, SipRequest) and method != message.method:
         raise SipError(f"CSeq method {method} differs from the request method {message.method}")
+    for via in message.headers.fields("Via"):
+        if not split_list(via):
+            raise SipError("an empty Via header")
     message.top_via  # noqa: B018  (parses the top Via: transactions need its branch and sent-by)
 
 
@@ -546,6 +553,8 @@ def stamp_received(request: SipRequest, host: str, port: int) -> None:
         if name != "Via":
             continue
         parts = split_list(value)
+        if not parts:
+            continue
         top = parts[0]
         via = Via.parse(top)
         if "rport" in via.params and not via.params["rport"]:

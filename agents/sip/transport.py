@@ -90,6 +90,7 @@ class _Datagrams(asyncio.DatagramProtocol):
         self.server.unregister_connection(self.id)
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
+        self.server.stats_messages += 1
         source = Source("udp", addr[0], addr[1], self.id)
         if not data.strip(b"\r\n\x00 "):
             return  # a keep-alive (RFC 5626 §4.4.1 over UDP is STUN; a CRLF is what many phones send)
@@ -127,6 +128,7 @@ class _Stream(asyncio.Protocol):
                 self.transport.abort()
             return
         for frame in frames:
+            self.server.stats_messages += 1
             if frame == KEEPALIVE_PING:
                 self.send(b"\r\n", self.source)  # the pong (RFC 5626 §4.4.1)
                 continue
@@ -157,7 +159,8 @@ class SipServer:
         self.max_message_size = max_message_size
         self.supervisor = Supervisor(name)
         self.addresses: list[tuple[str, int, str]] = []
-        #: messages dropped because they were not SIP
+        #: datagrams and TCP frames received (keep-alives included), and those dropped because they were not SIP
+        self.stats_messages = 0
         self.stats_garbage = 0
         self._endpoints: list[_Datagrams] = []
         self._servers: list[asyncio.AbstractServer] = []

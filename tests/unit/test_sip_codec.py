@@ -87,6 +87,7 @@ def test_bare_lf_line_ends_are_accepted():
     (b"INVITE sip:a@b SIP/2.0\r\nno colon here\r\n\r\n", "is not 'name: value'"),
     (b"INVITE sip:a@b SIP/2.0\r\nBad Name: x\r\n\r\n", "is not 'name: value'"),
     (b"INVITE sip:a@b SIP/2.0\r\nContent-Length: ten\r\n\r\n", "Content-Length <ten>"),
+    (b"INVITE sip:a@b SIP/2.0\r\nFrom: <sip:a@b>\rVia: x\r\n\r\n", "bare CR"),
     (b"INVITE sip:a@b SIP/2.0\r\nContent-Length: 10\r\n\r\nabc", "Content-Length 10 but 3"),
 ])
 def test_malformed_messages_raise_sip_error(raw, error):
