@@ -18,13 +18,16 @@ from .codec import (
     servfail,
     udp_payload_size,
 )
+from .fields import DnsDataProvider, apply_reply_fields, request_vars
 from .transport import DnsListener, DnsServer, Source, server_tls_context
 
 __all__ = [
+    "DnsDataProvider",
     "DnsError",
     "DnsListener",
     "DnsServer",
     "Source",
+    "apply_reply_fields",
     "error_reply",
     "formerr",
     "notimp",
@@ -35,6 +38,7 @@ __all__ = [
     "query_problem",
     "refused",
     "reply_to",
+    "request_vars",
     "server_tls_context",
     "servfail",
     "udp_payload_size",

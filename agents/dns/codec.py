@@ -4,7 +4,7 @@
 (dnslib raises several exception types, and a few bytes it does not expect raise others). :func:`query_problem`
 says which error code an acceptable packet that is no answerable query deserves (opcode, question count, EDNS
 version); :func:`reply_to` starts a reply the way a resolver expects it (id, opcode, RD and CD copied, the question,
-the client's EDNS0 OPT echoed with its payload size), :func:`error_reply` and the ``nxdomain``/``servfail``/
+the client's EDNS0 payload size and DO flag echoed in an OPT), :func:`error_reply` and the ``nxdomain``/``servfail``/
 ``formerr``/``refused``/``notimp`` helpers make the negative ones, :func:`pack_reply` packs within the room the client
 has over UDP (RFC 1035 §4.2.1: 512 bytes; RFC 6891 §6.2.5: the OPT payload size) and sets TC when it does not fit.
 """
@@ -91,10 +91,10 @@ def udp_payload_size(query: DNSRecord) -> int:
 
 
 def echo_opt(query_opt: RR, extended_rcode: int = 0) -> RR:
-    """The OPT of a reply: the client's payload size, DO flag and options (CGRateS echoes them), version 0."""
+    """The OPT of a reply: the client's payload size and DO flag, version 0, no options (they are per message:
+    a cookie or padding echoed blindly is wrong; reply templates add options with ``*rep.Option``)."""
     flags = query_opt.ttl & DO_FLAG
-    options = [EDNSOption(o.code, o.data) for o in query_opt.rdata or [] if isinstance(o, EDNSOption)]
-    return RR(".", TYPE_OPT, rclass=query_opt.rclass, ttl=(extended_rcode << 24) | flags, rdata=options)
+    return RR(".", TYPE_OPT, rclass=query_opt.rclass, ttl=(extended_rcode << 24) | flags, rdata=[])
 
 
 def options_of(message: DNSRecord) -> list[EDNSOption]:

@@ -5,7 +5,6 @@
 
 from .codec import (
     Headers,
-    SipDataProvider,
     SipError,
     SipMessage,
     SipRequest,
@@ -18,25 +17,32 @@ from .codec import (
     parse_status_line,
     response_to,
 )
+from .fields import SipDataProvider, apply_reply_fields, request_vars
 from .transaction import ServerTransaction, SipTimers, TransactionLayer, TxState, transaction_key
+from .transport import SipListener, SipServer, Source
 
 __all__ = [
     "Headers",
     "ServerTransaction",
     "SipDataProvider",
     "SipError",
+    "SipListener",
     "SipMessage",
     "SipRequest",
     "SipResponse",
+    "SipServer",
     "SipTimers",
+    "Source",
     "StreamFramer",
     "TransactionLayer",
     "TxState",
     "Via",
     "address_uri",
+    "apply_reply_fields",
     "header_params",
     "parse_message",
     "parse_status_line",
+    "request_vars",
     "response_to",
     "transaction_key",
 ]

@@ -6,8 +6,7 @@ as long as Content-Length says. Whatever is not a SIP message raises :class:`Sip
 another exception, whatever the bytes. :func:`response_to` builds a response to a request as §8.2.6 wants (Via,
 From, Call-ID, CSeq copied; To copied and tagged); ``message.pack()`` serializes with a correct Content-Length.
 
-:class:`SipDataProvider` is the message as templates read it (``*req.From``, ``*req.Request``, ``*req.Via[1]``);
-parts of a value (the user of a URI, ...) are left to the RSR converters (``{*sipuri_user}``, ...).
+What templates read and write of a message is in :mod:`.fields`.
 """
 
 from __future__ import annotations
@@ -16,11 +15,8 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
-
-from pycgrates.engine.template.dataprovider import NotFoundError, as_string, parse_segment
 
 SIP_VERSION = "SIP/2.0"
 #: RFC 3261 §8.1.1.7: a branch starting with it was made by an RFC 3261 element (unique per transaction)
@@ -592,68 +588,6 @@ def response_to(request: SipRequest, status: int, reason: str | None = None, *,
     return SipResponse(out, b"", status, REASON_PHRASES.get(status, "") if reason is None else reason)
 
 
-# ---------------------------------------------------------------------------------------------------- templates
-
-
-REQUEST_LINE = "Request"
-REQUEST_URI = "Request-URI"
-METHOD = "Method"
-CONTENT = "Content"
-
-
-class SipDataProvider:
-    """A message as ``*req``: ``Request`` is the start line, ``Request-URI`` and ``Method`` its parts, ``Content``
-    the body, any other name a header (compact or full, any case) with its fields joined by ``,``; ``Name[i]``
-    is the i-th value of a list header (``Via[1]``, ``Contact[0]``) or the i-th field of another."""
-
-    __slots__ = ("message",)
-
-    def __init__(self, message: SipRequest | SipResponse) -> None:
-        self.message = message
-
-    def __repr__(self) -> str:
-        return f"SipDataProvider({self.message.start_line()!r})"
-
-    def field_as_any(self, path: Sequence[str]) -> Any:
-        if len(path) != 1:
-            raise NotFoundError()
-        name, idxs = parse_segment(path[0])
-        msg = self.message
-        if not idxs:
-            if name == REQUEST_LINE:
-                return msg.start_line()
-            if isinstance(msg, SipRequest) and name == REQUEST_URI:
-                return msg.uri
-            if isinstance(msg, SipRequest) and name == METHOD:
-                return msg.method
-            if name == CONTENT:
-                return msg.body.decode("utf-8", "replace")
-            value = msg.headers.joined(name)
-            if value is None:
-                raise NotFoundError()
-            return value
-        if len(idxs) != 1:
-            raise NotFoundError()
-        values = msg.headers.values(name)
-        try:
-            return values[int(idxs[0])]
-        except (ValueError, IndexError):
-            raise NotFoundError() from None
-
-    def field_as_string(self, path: Sequence[str]) -> str:
-        return as_string(self.field_as_any(path))
-
-    def to_dict(self) -> dict[str, str]:
-        """The message for the logs: start line, headers (fields joined), body."""
-        out: dict[str, str] = {REQUEST_LINE: self.message.start_line()}
-        for name, _ in self.message.headers:
-            if name not in out:
-                out[name] = self.message.headers.joined(name) or ""
-        if self.message.body:
-            out[CONTENT] = self.message.body.decode("utf-8", "replace")
-        return out
-
-
 __all__ = [
     "COMPACT_FORMS",
     "KEEPALIVE_PING",
@@ -661,7 +595,6 @@ __all__ = [
     "MAX_MESSAGE_SIZE",
     "REASON_PHRASES",
     "Headers",
-    "SipDataProvider",
     "SipError",
     "SipMessage",
     "SipRequest",

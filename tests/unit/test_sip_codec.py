@@ -7,7 +7,6 @@ import pytest
 from pycgrates.agents.sip.codec import (
     KEEPALIVE_PING,
     Headers,
-    SipDataProvider,
     SipError,
     SipRequest,
     SipResponse,
@@ -23,8 +22,6 @@ from pycgrates.agents.sip.codec import (
     split_list,
     stamp_received,
 )
-from pycgrates.engine.template.dataprovider import MapDataProvider, NotFoundError
-from pycgrates.engine.template.rsr import parse_rsr
 
 INVITE = (
     b"INVITE sip:1002@cgrates.org SIP/2.0\r\n"
@@ -214,24 +211,3 @@ def test_stream_framer_errors():
         StreamFramer(max_size=100).feed(b"INVITE sip:a@b SIP/2.0\r\nContent-Length: 500\r\n\r\n")
     with pytest.raises(SipError, match="no end of headers"):
         StreamFramer(max_size=100).feed(b"X" * 101)
-
-
-def test_data_provider_reads_headers_the_cgrates_way():
-    request = parse_message(INVITE)
-    dp = SipDataProvider(request)
-    assert dp.field_as_any(("Request",)) == "INVITE sip:1002@cgrates.org SIP/2.0"
-    assert dp.field_as_any(("Request-URI",)) == "sip:1002@cgrates.org"
-    assert dp.field_as_any(("Method",)) == "INVITE"
-    assert dp.field_as_any(("From",)) == '"Smith, J" <sip:1001@cgrates.org>;tag=abc'
-    assert dp.field_as_any(("f",)) == dp.field_as_any(("from",))
-    assert dp.field_as_any(("Via[1]",)) == "SIP/2.0/TCP proxy.example:5070;branch=z9hG4bK-mid"
-    assert dp.field_as_any(("Via",)).count(",") == 2
-    assert dp.field_as_any(("Content",)) == "v=0\r\n"
-    for path in (("Missing",), ("Via[3]",), ("Via[x]",), ("From", "tag")):
-        with pytest.raises(NotFoundError):
-            dp.field_as_any(path)
-    root = MapDataProvider({"*req": dp})
-    assert parse_rsr("~*req.From{*sipuri_user}").parse(root) == "1001"
-    assert parse_rsr("~*req.To{*sipuri_host}").parse(root) == "cgrates.org"
-    assert parse_rsr("~*req.Request{*sipuri_method}").parse(root) == "INVITE"
-    assert SipDataProvider(response_to(request, 302)).to_dict()["Request"] == "SIP/2.0 302 Moved Temporarily"
