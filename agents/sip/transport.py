@@ -4,7 +4,8 @@ The transport moves bytes: datagrams and TCP frames (cut by Content-Length) are 
 the layer, and new requests go to ``async handler(request, source) -> SipResponse``, whose response the layer
 sends (after the 100 Trying it sent at once for an INVITE) and retransmits on its timers. What is no SIP message is
 dropped with a log line naming the peer and never answered; a TCP stream that cannot be framed any more is closed.
-A handler that raises, times out or returns nothing is answered by ``error_response`` (500 by default).
+A handler that raises, takes longer than ``request_timeout`` (30 s by default: an INVITE transaction has no timer
+of its own before its final response) or returns nothing is answered by ``error_response`` (500 by default).
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ class SipServer:
     """The listeners, the transaction layer and the handler tasks of one SIP endpoint."""
 
     def __init__(self, handler: Handler, *, listeners: Iterable[SipListener] = (), timers: SipTimers | None = None,
-                 answer_options: bool = True, request_timeout: float | None = None,
+                 answer_options: bool = True, request_timeout: float | None = 30.0,
                  error_response: ErrorResponse = server_error, max_message_size: int = 65535,
                  name: str = "sip") -> None:
         self.handler = handler
@@ -282,7 +283,11 @@ class SipServer:
             level = logging.WARNING if isinstance(exc, LookupError | TimeoutError | SipError) else logging.ERROR
             log.log(level, "SIP %s %s from %s: %s", request.method, request.call_id, source,
                     exc or type(exc).__name__, exc_info=level == logging.ERROR)
-            response = self.error_response(request, exc)
+            try:
+                response = self.error_response(request, exc)
+            except Exception as hook_exc:
+                log.error("SIP: the error response for %s %s failed: %s", request.method, request.call_id, hook_exc)
+                response = server_error(request, exc)
         finally:
             self._handlers.pop(key, None)
         self._apply(self.layer.respond(key, response, self._now()))

@@ -313,3 +313,18 @@ async def test_sipp_builtin_uac_against_a_302_gets_no_ack_and_the_302_is_retrans
         assert server.layer.stats.ack_timeouts == 3 and server.layer.stats.final_retransmissions == 30
     finally:
         await server.stop()
+
+
+async def test_slow_handler_times_out_and_a_failing_error_hook_still_answers():
+    def broken_hook(request: SipRequest, exc: BaseException) -> SipResponse:
+        raise RuntimeError("the *err template failed")
+
+    server, port = await start(Recorder(delay=5.0), request_timeout=0.2, error_response=broken_hook)
+    transport, peer, my_port = await udp_peer(port)
+    try:
+        transport.sendto(invite(my_port))
+        assert (await peer.next()).status == 100
+        assert (await peer.next(1.0)).status == 500
+    finally:
+        transport.close()
+        await server.stop()
