@@ -38,7 +38,7 @@ SERVICES: list[tuple[str, str]] = [
     ("filters", "pycgrates.engine.filters.service:FilterService"),
     ("attributes", "pycgrates.engine.profiles.attributes:AttributeService"),
     ("chargers", "pycgrates.engine.profiles.chargers:ChargerService"),
-    ("resources", "pycgrates.engine.resources:ResourceService"),
+    ("resources", "pycgrates.engine.profiles.resources:ResourceService"),
     ("stats", "pycgrates.engine.stats:StatService"),
     ("thresholds", "pycgrates.engine.thresholds:ThresholdService"),
     ("routes", "pycgrates.engine.routes:RouteService"),
