@@ -180,8 +180,9 @@ class StatService(ProfileService[StatQueueProfile]):
 
     # ------------------------------------------------------------------------------------------ processing
 
-    async def process_event(self, args: dict) -> list[str]:
-        """Count an event in every matching queue; the queue IDs. ThresholdS and EEs hear of the new values."""
+    async def process_event(self, args: dict) -> tuple[list[str], bool]:
+        """Count an event in every matching queue: the queue IDs, and whether ThresholdS and EEs (when connected)
+        heard of the new values without an error."""
         tenant = self.tenant_of(args)
         profiles = await self.matching_for_event(args)
         filter_dp = self.event_dp(args)
@@ -198,9 +199,7 @@ class StatService(ProfileService[StatQueueProfile]):
                 updated.append((prf, queue.event_metrics(self.decimals)))
         notified = await self._notify_thresholds(updated, args.get("APIOpts") or {})
         exported = await self._export(updated, args.get("APIOpts") or {})
-        if not (notified and exported):
-            raise RPCError(PARTIALLY_EXECUTED)
-        return [prf.id for prf in profiles]
+        return [prf.id for prf in profiles], notified and exported
 
     async def _notify_thresholds(self, updated: list[tuple[StatQueueProfile, dict]], opts: dict) -> bool:
         """ThresholdSv1.ProcessEvent per updated queue; False when any call failed (NOT_FOUND is no failure)."""
@@ -257,8 +256,14 @@ class StatService(ProfileService[StatQueueProfile]):
         return "Pong"
 
     @rpc("StatSv1.ProcessEvent")
-    @maps_errors
     async def v1_process_event(self, args: Any) -> list[str]:
+        queue_ids, complete = await self._process_event(args)
+        if not complete:
+            raise RPCError(PARTIALLY_EXECUTED)  # as CGRateS answers it, not as a SERVER_ERROR
+        return queue_ids
+
+    @maps_errors
+    async def _process_event(self, args: Any) -> tuple[list[str], bool]:
         return await self.process_event(_event_args(args))
 
     @rpc("StatSv1.GetStatQueuesForEvent")

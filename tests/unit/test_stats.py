@@ -212,8 +212,9 @@ async def test_threshold_events_have_cgrates_shape():
     peer.answer = "NOT_FOUND"
     assert await process(svc, "e2", Usage="1m", Cost=1) == ["SQ_TH", "SQ_ANY", "SQ_NONE"]
     peer.answer = "SERVER_ERROR: boom"
-    with pytest.raises(RPCError, match="PARTIALLY_EXECUTED"):
+    with pytest.raises(RPCError) as exc:
         await process(svc, "e3", Usage="1m", Cost=3)
+    assert exc.value.message == "PARTIALLY_EXECUTED"
     assert (await strings(svc, "SQ_TH"))["*acc"] == "2"  # the queues were updated all the same
 
 
@@ -305,3 +306,27 @@ async def test_periodic_store_interval_writes_at_stop(tmp_path):
     await svc.stop()
     assert [i["EventID"] for i in (await svc.dm.datadb.get(STATQUEUE, f"{T}:SQ_ALL"))["SQItems"]] == ["e1"]
     await svc.dm.datadb.close()
+
+
+async def test_a_queue_follows_its_profile_reloaded_from_a_tariff_plan(tmp_path):
+    from pycgrates.engine.filters.indexes import reset_filter_indexes
+    from pycgrates.engine.loader.tariffplan import load_tariff_plan
+
+    svc, _, _ = make_stats()
+    header = "#Tenant,Id,FilterIDs,ActivationInterval,QueueLength,TTL,MinItems,Metrics,MetricFilterIDs,Stored," \
+             "Blocker,Weight,ThresholdIDs\n"
+
+    async def load(rows: str) -> None:
+        (tmp_path / "Stats.csv").write_text(header + rows)
+        await load_tariff_plan(svc.dm, tmp_path)
+        await reset_filter_indexes(svc.dm)
+
+    await load("cgrates.org,SQ_TP,*string:~*req.Account:1001,,10,,1,*tcc;*tcd,,true,false,10,*none\n")
+    await process(svc, "e1", Account="1001", Cost=2, Usage="1m")
+    assert await strings(svc, "SQ_TP") == {"*tcc": "2", "*tcd": "1m0s"}
+    # a metric more, the others as they were: the events stay
+    await load("cgrates.org,SQ_TP,*string:~*req.Account:1001,,10,,1,*tcc;*tcd;*acc,,true,false,10,*none\n")
+    assert await strings(svc, "SQ_TP") == {"*tcc": "2", "*tcd": "1m0s", "*acc": "N/A"}
+    # QueueLength changed: CGRateS starts the queue afresh
+    await load("cgrates.org,SQ_TP,*string:~*req.Account:1001,,20,,1,*tcc;*tcd;*acc,,true,false,10,*none\n")
+    assert await strings(svc, "SQ_TP") == {"*tcc": "N/A", "*tcd": "N/A", "*acc": "N/A"}
