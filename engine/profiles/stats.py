@@ -132,9 +132,8 @@ class StatService(ProfileService[StatQueueProfile]):
         return queue
 
     async def _read_queue(self, args: Any) -> StatQueue:
-        """The queue of ``{"Tenant", "ID"}`` with its expired events gone; NOT_FOUND without its profile.
-
-        Call under the queue's lock (:meth:`_locked_read`)."""
+        """The queue of ``{"Tenant", "ID"}`` with its expired events gone, NOT_FOUND without its profile (call under
+        the queue's lock: :meth:`_locked_read`)."""
         tenant = self.tenant_of(args)
         prf = await self.get_profile(tenant, str(args["ID"]).strip())
         if prf is None:

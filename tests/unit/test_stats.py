@@ -330,3 +330,30 @@ async def test_a_queue_follows_its_profile_reloaded_from_a_tariff_plan(tmp_path)
     # QueueLength changed: CGRateS starts the queue afresh
     await load("cgrates.org,SQ_TP,*string:~*req.Account:1001,,20,,1,*tcc;*tcd;*acc,,true,false,10,*none\n")
     assert await strings(svc, "SQ_TP") == {"*tcc": "N/A", "*tcd": "N/A", "*acc": "N/A"}
+
+
+class EEsPeer:
+    """Stands in for EEs: records the exports StatS asks for."""
+
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+
+    @rpc("EeSv1.ProcessEvent")
+    async def process_event(self, args: dict) -> dict:
+        self.events.append(args)
+        return {}
+
+
+async def test_updates_are_exported_to_ees():
+    svc, clock, _ = make_stats({"stats": {"store_interval": -1, "ees_conns": ["*internal"],
+                                          "ees_exporter_ids": ["stats_csv"]}})
+    ees = EEsPeer()
+    svc.ctx.registry.register_object(ees)
+    await svc.api_set(queue_profile(metrics=["*tcd", "*asr"], MinItems=1, ThresholdIDs=["*none"]))
+    await svc.v1_process_event({"Tenant": T, "ID": "e1", "Event": {"Tenant": T, "Usage": "1m"},
+                                "APIOpts": {"*ct": "x"}})
+    [export] = ees.events
+    assert export["Event"] == {"EventType": "StatUpdate", "StatID": "SQ_ALL",
+                               "Metrics": {"*asr": 0.0, "*tcd": 60 * SECOND}}
+    assert (export["Tenant"], export["Time"], export["EeIDs"], export["APIOpts"]) == (
+        T, clock.at, ["stats_csv"], {"*ct": "x"})
