@@ -39,7 +39,7 @@ SERVICES: list[tuple[str, str]] = [
     ("attributes", "pycgrates.engine.profiles.attributes:AttributeService"),
     ("chargers", "pycgrates.engine.profiles.chargers:ChargerService"),
     ("resources", "pycgrates.engine.profiles.resources:ResourceService"),
-    ("stats", "pycgrates.engine.stats:StatService"),
+    ("stats", "pycgrates.engine.profiles.stats:StatService"),
     ("thresholds", "pycgrates.engine.thresholds:ThresholdService"),
     ("routes", "pycgrates.engine.routes:RouteService"),
     ("cdrs", "pycgrates.engine.cdrs.service:CDRService"),

@@ -437,7 +437,7 @@ def as_duration(value: Any) -> int:
 
 
 def as_float(value: Any) -> float:
-    """Go's ``IfaceAsFloat64``."""
+    """Go's ``IfaceAsFloat64``: numbers, numeric strings, and durations as nanoseconds (Go text too: ``"1m30s"``)."""
     if isinstance(value, bool):
         raise ValueError(f"cannot convert field: {value!r} to float64")
     if isinstance(value, int | float | Decimal):
@@ -445,6 +445,11 @@ def as_float(value: Any) -> float:
     if isinstance(value, timedelta):
         return float(timedelta_to_ns(value))
     if isinstance(value, str):
+        if value.endswith(("s", "m", "h")):  # Go reads "1m30s" as a duration: its nanoseconds
+            try:
+                return float(parse_go_duration(value))
+            except DurationError:
+                raise ValueError(f'time: invalid duration "{value}"') from None
         s = value.strip()
         if _GO_FLOAT.fullmatch(s):
             return float(s)

@@ -208,7 +208,7 @@ def test_console_interactive_help_completion_and_history(tmp_path):
         child.sendline("help")
         child.expect("commands:")
         child.expect("cgr> ")
-        child.send("stat\t")  # tab completes the command
+        child.send("statu\t")  # tab completes the command ("stat" is also stats_metrics, stats_profile...)
         child.expect("status ")
         child.sendline("")
         child.expect('"NodeID"')
