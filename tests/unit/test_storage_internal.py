@@ -273,6 +273,22 @@ async def test_fsync_never_leaves_it_to_the_os(tmp_path: Path, fsync_counter):
     assert fsync_counter
 
 
+def _store_tasks() -> list[str]:
+    return sorted(t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("internal DB "))
+
+
+async def test_background_work_runs_under_the_stores_supervisors_and_stops_at_close(tmp_path: Path):
+    db = InternalDataDB(tmp_path, fsync="*interval", compact_ratio=2.0, compact_min_bytes=1)
+    await db.set("a", "1", 1)
+    await db.set("a", "1", 2)  # the log outgrew twice its size: a compaction starts in the background
+    assert _store_tasks() == ["internal DB datadb log:fsync every interval", "internal DB datadb:compaction"]
+    await db.close()
+    assert _store_tasks() == []
+    db2 = InternalDataDB(tmp_path)
+    assert await db2.get("a", "1") == 2
+    await db2.close()
+
+
 def test_bad_fsync_policy(tmp_path: Path):
     with pytest.raises(StorageError, match=r"\*always, \*interval, \*never"):
         InternalDataDB(tmp_path, fsync="*sometimes")
