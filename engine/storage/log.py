@@ -194,12 +194,18 @@ class AppendLog:
         self._lock()
         try:
             return self._recover_and_open()
+        except OSError as exc:
+            self._unlock()
+            raise StorageError(f"cannot open {self.path}: {exc.strerror}") from exc
         except BaseException:
             self._unlock()
             raise
 
     def _lock(self) -> None:
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StorageError(f"cannot open the lock file {self.lock_path}: {exc.strerror}") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

@@ -21,6 +21,7 @@ from tests.engine_proc import (
     pipeline,
     port_is_free,
     storage_overrides,
+    without_unavailable_services,
 )
 
 ENGINE = command("engine")
@@ -36,6 +37,7 @@ def test_tutinternal_config_starts_and_answers_on_tcp_http_and_ws(tmp_path):
     cfg = make_config_dir(tmp_path, src, overrides={
         "data_db": {"opts": {"internalDBDumpPath": str(tmp_path / "datadb")}},
         "stor_db": {"opts": {"internalDBDumpPath": str(tmp_path / "stordb")}},
+        **without_unavailable_services(src),
     })
     eng = EngineProcess(cfg, 2012, tmp_path / "engine.log").start()
     try:
