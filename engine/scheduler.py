@@ -10,6 +10,7 @@ What has run is recorded in DataDB (kind ``sch``) so restarts neither repeat nor
 A slot missed while the engine was down runs once when it comes back (several missed slots of a recurrent
 timing coalesce into the latest one). A one-time timing has no slot after its own, so it never runs twice.
 ``*asap`` timings are not scheduled: they run when the plan is attached (loader, SetAccount, SetActionPlan).
+The loop runs under the scheduler's :class:`~pycgrates.engine.tasks.Supervisor`; stop cancels it and waits.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pycgrates.engine.accounts.accounting import Accounting
 from pycgrates.engine.accounts.timings import next_start
 from pycgrates.engine.models.account import ActionPlan, ActionTiming, time_from_json, time_to_json
 from pycgrates.engine.storage.base import ACTION_PLAN, SCHEDULER_STATE
+from pycgrates.engine.tasks import Supervisor
 from pycgrates.engine.units import get_timezone
 from pycgrates.engine.units import now as utc_now
 
@@ -57,7 +59,7 @@ class Scheduler:
         self._plan_accounts: dict[str, set[str]] = {}
         self._dirty = True
         self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._tasks = Supervisor("scheduler")
         self._running = False
         self._listener = self.request_reload
         self.acc.on_plans_changed.append(self._listener)
@@ -67,16 +69,12 @@ class Scheduler:
     async def start(self) -> None:
         await self.load()
         self._running = True
-        self._task = asyncio.create_task(self._loop(), name="scheduler")
+        self._tasks.spawn(self._loop(), name="action plans")
 
     async def stop(self) -> None:
         self._running = False
         self._wake.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._tasks.stop()
         with contextlib.suppress(ValueError):
             self.acc.on_plans_changed.remove(self._listener)
 

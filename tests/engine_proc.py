@@ -123,6 +123,19 @@ def make_config_dir(tmp: Path, *sources: Path, overrides: dict | None = None) ->
     return cfg
 
 
+def without_unavailable_services(*sources: Path) -> dict:
+    """Overrides switching off what these config dirs enable but this build has no service for (ResourceS, ...):
+    cgr-engine refuses to start with such a section enabled."""
+    from pycgrates.engine.config import load_config
+    from pycgrates.engine.services import unavailable_sections
+
+    off: dict = {}
+    for src in sources:
+        for spec in unavailable_sections(load_config(src)):
+            off[spec.section] = [] if spec.section == "http_agent" else {"enabled": False}
+    return off
+
+
 def storage_overrides(tmp: Path, rpc_port: int, http_port: int | None = None, birpc: str = "") -> dict:
     return {
         "listen": {"rpc_json": f"127.0.0.1:{rpc_port}", "http": f"127.0.0.1:{http_port}" if http_port else "",

@@ -1,4 +1,9 @@
-"""cgr-engine: start the services the configuration enables."""
+"""cgr-engine: start the services the configuration enables.
+
+A start that fails prints one line on stderr, ``cgr-engine: configuration error: ...`` (exit status 2) or
+``cgr-engine: cannot start: ...`` (exit status 1), naming the problem and its fix; never a traceback.
+``-check_config`` runs the same checks and lists every problem found, one per line.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from pycgrates.engine import VERSION_NAME
 
@@ -29,7 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("-load_tp", "--load_tp", default="",
                    help="tariff-plan folder to load (APIerSv1.LoadTariffPlanFromFolder) once the services are up")
     p.add_argument("-check_config", "--check_config", action="store_true",
-                   help="load and validate the configuration, print warnings, and exit")
+                   help="check the configuration as start would (every problem, one per line) and exit")
     return p.parse_args(argv)
 
 
@@ -44,18 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config_dir)
     except ConfigError as exc:
-        print(f"cgr-engine: configuration error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(f"configuration error: {exc}", 2)
     if args.node_id:
         cfg.data.setdefault("general", {})["node_id"] = args.node_id
     if args.print_config:
         print(json.dumps(cfg.data, indent=2, default=str))
         return 0
     if args.check_config:
-        for w in cfg.warnings:
-            print(f"warning: {w}", file=sys.stderr)
-        print("configuration OK")
-        return 0
+        setup_logging(4)  # what building the services warns about, formatted as the engine logs it
+        return _check(cfg)
     level = args.log_level if args.log_level is not None else int(cfg.get("general", "log_level", default=6))
     setup_logging(level)
     try:
@@ -70,17 +73,55 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
-async def _serve(cfg, pid_file: str, load_tp: str = "") -> int:
+def _fail(message: str, status: int) -> int:
+    print(f"cgr-engine: {' '.join(message.split())}", file=sys.stderr)
+    return status
+
+
+def _refusal(exc: BaseException, *, every: bool = False) -> int:
+    """Print why the engine cannot start (one line; with ``every``, one line per configuration problem)."""
+    from pycgrates.engine.app import StartupError
+    from pycgrates.engine.config import ConfigError
+    from pycgrates.engine.config.checks import ConfigProblems
+
+    if isinstance(exc, ConfigProblems):
+        if every:
+            for problem in exc.problems:
+                _fail(f"configuration error: {problem}", 2)
+            return 2
+        more = len(exc.problems) - 1
+        tail = f" (and {more} more: cgr-engine -check_config lists every problem)" if more else ""
+        return _fail(f"configuration error: {exc.problems[0]}{tail}", 2)
+    if isinstance(exc, ConfigError):
+        return _fail(f"configuration error: {exc}", 2)
+    if isinstance(exc, StartupError):
+        return _fail(f"cannot start: {exc}", 1)
+    log.debug("start-up failed", exc_info=(type(exc), exc, exc.__traceback__))
+    return _fail(f"cannot start: unexpected {type(exc).__name__}: {exc} (a bug: please report it; "
+                 "-log_level 7 logs where it happened)", 1)
+
+
+def _check(cfg: Any) -> int:
     from pycgrates.engine.app import Engine
-    from pycgrates.engine.storage.base import StorageError
+
+    for w in cfg.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    try:
+        asyncio.run(Engine(cfg).check())
+    except Exception as exc:
+        return _refusal(exc, every=True)
+    print("configuration OK")
+    return 0
+
+
+async def _serve(cfg: Any, pid_file: str, load_tp: str = "") -> int:
+    from pycgrates.engine.app import Engine
 
     engine = Engine(cfg)
     try:
         await engine.start()
-    except (StorageError, OSError, ValueError) as exc:
-        log.error("cannot start: %s", exc)
-        await engine.stop()
-        return 1
+    except Exception as exc:  # start stopped whatever it had started
+        return _refusal(exc)
     if load_tp:
         from pycgrates.engine.rpc.errors import RPCError
 
@@ -90,29 +131,15 @@ async def _serve(cfg, pid_file: str, load_tp: str = "") -> int:
             )
             log.info("tariff plan %s loaded", load_tp)
         except RPCError as exc:
-            log.error("cannot load tariff plan %s: %s", load_tp, exc)
             await engine.stop()
-            return 1
+            return _fail(f"cannot load tariff plan {load_tp}: {exc}", 1)
     if pid_file:
         Path(pid_file).write_text(f"{os.getpid()}\n")
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop_requested.set)
     loop.add_signal_handler(signal.SIGINT, stop_requested.set)
-
-    def _reload() -> None:
-        async def run() -> None:
-            try:
-                await engine.reload()
-            except Exception as exc:  # a bad config file must not stop a running engine
-                log.error("configuration reload failed, keeping the running configuration: %s", exc)
-
-        task = loop.create_task(run())
-        reloads.add(task)
-        task.add_done_callback(reloads.discard)
-
-    reloads: set[asyncio.Task] = set()
-    loop.add_signal_handler(signal.SIGHUP, _reload)
+    loop.add_signal_handler(signal.SIGHUP, engine.request_reload)
     await stop_requested.wait()
     log.info("shutdown requested; draining")
     await engine.stop()

@@ -10,7 +10,9 @@ just before it (``pycgrates:templates/diameter/gy_voice.json`` names shipped req
 relative to the including file), so a config folder can use shipped templates without copying or linking them.
 
 Unknown sections and options are collected as warnings (real configs carry stale options); a value of the wrong
-type, an unset environment variable or malformed JSON is a :class:`ConfigError` naming file and option.
+type, an unset environment variable or malformed JSON is a :class:`ConfigError` naming file and option. What is
+readable but CGRateS refuses (a number where a duration string belongs) loads, and is listed in
+:attr:`Config.refused`: cgr-engine and its -check_config refuse it, tools reading a config need not.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pycgrates.engine import shipped
 from pycgrates.engine.config import schema
 from pycgrates.engine.config.jsonc import JsoncError, load_file
 from pycgrates.engine.config.schema import ANY, BOOL, KEYED, LIST, MAP, NUMBER, OBJECT, STRING, Node
-from pycgrates.engine.units import NS, DurationError, parse_duration
+from pycgrates.engine.units import NS, DurationError, format_duration, parse_duration
 
 __all__ = [
     "Config",
@@ -75,11 +77,14 @@ class Config:
     """A loaded configuration: ``data`` is the merged JSON, one key per section."""
 
     def __init__(self, data: dict, *, config_dir: Path | None = None, sources: list[Path] | None = None,
-                 warnings: list[str] | None = None, env: Mapping[str, str] | None = None) -> None:
+                 warnings: list[str] | None = None, env: Mapping[str, str] | None = None,
+                 refused: list[str] | None = None) -> None:
         self.data = data
         self.config_dir = config_dir
         self.sources = sources or []
         self.warnings = warnings or []
+        #: what CGRateS refuses although it reads (each names file, option and fix): the engine will not start
+        self.refused = refused or []
         self._env = env  # None: the process environment at (re)load time
 
     def __repr__(self) -> str:
@@ -106,7 +111,7 @@ class Config:
                 break
         if node is _MISSING:
             if default is _MISSING:
-                raise KeyError(f"no config option {_dotted((section, *path))}")
+                raise KeyError(f"no config option {option_path((section, *path))}")
             return default
         return node
 
@@ -116,11 +121,11 @@ class Config:
         try:
             return parse_duration(value, plain_unit)
         except DurationError as exc:
-            raise ConfigError(f"{_dotted((section, *path))}: {exc}") from None
+            raise ConfigError(f"{option_path((section, *path))}: {exc}") from None
 
     def listen_address(self, section: str, *path: str | int, default_host: str = "127.0.0.1") -> tuple[str, int]:
         """A ``host:port`` option as a (host, port) pair; an empty host is ``default_host``."""
-        return parse_listen_address(self.get(section, *path), default_host, option=_dotted((section, *path)))
+        return parse_listen_address(self.get(section, *path), default_host, option=option_path((section, *path)))
 
     def rpc_conns(self) -> dict[str, dict]:
         """``rpc_conns`` with the built-in pools added: *internal, *birpc_internal, *localhost, *bijson_localhost."""
@@ -156,13 +161,14 @@ def load_config(config_dir: str | Path | None, *, env: Mapping[str, str] | None 
     base, root = _defaults_and_schema()
     data = copy.deepcopy(base)
     warnings: list[str] = []
+    refused: list[str] = []
     sources: list[Path] = []
     directory: Path | None = None
     if config_dir is not None and str(config_dir) != "":
         directory = Path(config_dir)
         for path in _config_files(directory):
-            _load_into(data, path, root, warnings, os.environ if env is None else env, sources, ())
-    return Config(data, config_dir=directory, sources=sources, warnings=warnings, env=env)
+            _load_into(data, path, root, (warnings, refused), os.environ if env is None else env, sources, ())
+    return Config(data, config_dir=directory, sources=sources, warnings=warnings, env=env, refused=refused)
 
 
 def _read(path: Path, included_by: str = "") -> Any:
@@ -175,7 +181,7 @@ def _read(path: Path, included_by: str = "") -> Any:
         raise ConfigError(f"{where}: cannot read ({exc.strerror})") from None
 
 
-def _load_into(data: dict, path: Path, root: Node, warnings: list[str], env: Mapping[str, str],
+def _load_into(data: dict, path: Path, root: Node, notes: tuple[list[str], list[str]], env: Mapping[str, str],
                sources: list[Path], chain: tuple[Path, ...], included_by: str = "") -> None:
     """One config file merged into ``data``, after the files its ``include`` list names (in order)."""
     content = _read(path, included_by)
@@ -185,8 +191,8 @@ def _load_into(data: dict, path: Path, root: Node, warnings: list[str], env: Map
         for target in _includes(content.pop(INCLUDE), path):
             if target.resolve() in chain or target.resolve() == path.resolve():
                 raise ConfigError(f"{path}: include {target}: includes itself")
-            _load_into(data, target, root, warnings, env, sources, (*chain, path.resolve()), str(path))
-    _merge_file(data, content, root, _Context(str(path), warnings, env))
+            _load_into(data, target, root, notes, env, sources, (*chain, path.resolve()), str(path))
+    _merge_file(data, content, root, _Context(str(path), *notes, env))
 
 
 def _includes(raw: Any, path: Path) -> list[Path]:
@@ -214,9 +220,10 @@ def config_from_dict(overrides: Mapping[str, Any], *, source: str = "<dict>",
     base, root = _defaults_and_schema()
     data = copy.deepcopy(base)
     warnings: list[str] = []
-    _merge_file(data, copy.deepcopy(dict(overrides)), root, _Context(source, warnings,
-                                                                    os.environ if env is None else env))
-    return Config(data, warnings=warnings, env=env)
+    refused: list[str] = []
+    _merge_file(data, copy.deepcopy(dict(overrides)), root,
+                _Context(source, warnings, refused, os.environ if env is None else env))
+    return Config(data, warnings=warnings, env=env, refused=refused)
 
 
 def default_config() -> Config:
@@ -252,18 +259,20 @@ def _config_files(directory: Path) -> list[Path]:
 
 
 class _Context:
-    __slots__ = ("env", "source", "warnings")
+    __slots__ = ("env", "refused", "source", "warnings")
 
-    def __init__(self, source: str, warnings: list[str], env: Mapping[str, str]) -> None:
+    def __init__(self, source: str, warnings: list[str], refused: list[str], env: Mapping[str, str]) -> None:
         self.source = source
         self.warnings = warnings
+        self.refused = refused
         self.env = env
 
     def error(self, path: tuple, message: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {_dotted(path)}: {message}")
+        return ConfigError(f"{self.source}: {option_path(path)}: {message}")
 
 
-def _dotted(path: tuple) -> str:
+def option_path(path: tuple) -> str:
+    """``('a', 'b', 0, 'c')`` → ``a.b[0].c``, as messages name an option."""
     out = ""
     for step in path:
         if isinstance(step, int):
@@ -304,7 +313,7 @@ def _merge(base: Any, value: Any, node: Node, path: tuple, ctx: _Context) -> Any
         for key, v in value.items():
             child = node.fields.get(key)
             if child is None:
-                ctx.warnings.append(f"{ctx.source}: unknown option {_dotted((*path, key))}")
+                ctx.warnings.append(f"{ctx.source}: unknown option {option_path((*path, key))}")
                 continue
             out[key] = _merge(out.get(key), v, child, (*path, key), ctx)
         return out
@@ -363,6 +372,9 @@ def _check_leaf(value: Any, node: Node, path: tuple, ctx: _Context) -> None:
             except DurationError:
                 raise ctx.error(path, f"expected a duration string (such as \"90s\" or \"1h30m\"), "
                                       f"got {value!r}") from None
+        else:
+            ctx.refused.append(f"{ctx.source}: {option_path(path)}: expected a duration string, got the number "
+                               f"{value!r} (CGRateS refuses numbers here); write {_duration_hint(value)}")
         return
     if kind == BOOL:
         ok = isinstance(value, bool)
@@ -373,6 +385,13 @@ def _check_leaf(value: Any, node: Node, path: tuple, ctx: _Context) -> None:
     else:  # pragma: no cover - every leaf kind is handled above
         ok = True
     _expect(ok, value, node, path, ctx)
+
+
+def _duration_hint(value: float) -> str:
+    """What to write instead of a number: the duration it means (nanoseconds), or the -1/0 sentinels as text."""
+    if value in (0, -1):
+        return f'"{int(value)}"'
+    return f'"{format_duration(int(value))}" (what the number means: nanoseconds) or the duration meant'
 
 
 def _env_value(name: str, path: tuple, ctx: _Context) -> str:

@@ -33,7 +33,9 @@ DURATION_KEYS = frozenset(
         "session_ttl_usage", "session_last_usage", "channel_sync_interval", "stale_chan_max_extra_usage",
         "min_dur_low_balance", "backup_interval", "payload_maxduration", "max_wait_connection", "store_interval",
         "run_delay", "start_delay", "partial_cache_ttl", "refresh_interval", "cleanup_interval",
-        "retransmission_timer", "*usageTTL", "max_usage",
+        "retransmission_timer", "*usageTTL", "max_usage", "min_call_duration", "max_call_duration",
+        "replication_interval", "channel_sync_timeout", "conn_health_check_interval", "session_ttl_last_usage",
+        "*ttl",
     }
 )
 # Free-form maps whose values are durations (per ToR).
@@ -47,6 +49,7 @@ NULL_DEFAULT_KINDS: dict[str, tuple[str, bool]] = {
     "session_ttl_last_used": (STRING, True),
     "session_ttl_usage": (STRING, True),
     "session_last_usage": (STRING, True),
+    "session_ttl_last_usage": (STRING, True),
     "listen": (STRING, False),
     "listen_net": (STRING, False),
     "listen_auth": (STRING, False),
@@ -105,10 +108,12 @@ PROCESSOR = _obj(
 )
 PROCESSORS = Node(KEYED, item=PROCESSOR)
 
+# CGRateS v0.11 reads key_path/cert_path/ca_path/conn_attempts here; its defaults file's comment says
+# client_key/client_certificate/ca_certificate/connect_attempts. Both spellings are accepted.
 REMOTE_HOST = _obj(
     id=_S, address=_S, transport=_S, synchronous=_B, tls=_B, client_key=_S, client_certificate=_S,
     ca_certificate=_S, connect_attempts=_N, reconnects=_N, max_reconnect_interval=_D, connect_timeout=_D,
-    reply_timeout=_D,
+    reply_timeout=_D, key_path=_S, cert_path=_S, ca_path=_S, conn_attempts=_N,
 )
 RPC_CONN = _obj(
     strategy=_S, pool_size=_N, conns=Node(LIST, item=REMOTE_HOST),
@@ -144,6 +149,11 @@ OVERRIDES: dict[tuple[str, ...], Node] = {
     ("dns_agent", "request_processors"): PROCESSORS,
     ("sip_agent", "request_processors"): PROCESSORS,
     ("janus_agent", "request_processors"): PROCESSORS,
+}
+# Options accepted in an object that defaults.json leaves out of it, so that the default item new list entries
+# start from keeps its shape (the agent applies its own default): path of the object (as in OVERRIDES) -> options.
+EXTRA_FIELDS: dict[tuple[str, ...], dict[str, Node]] = {
+    ("freeswitch_agent", "event_socket_conns", "[]"): {"reply_timeout": _D},
 }
 # Lists of id'ed objects where a new id starts from the "*default" item of the defaults.
 KEYED_FROM_DEFAULT = frozenset({("ers", "readers"), ("ees", "exporters"), ("loaders",)})
@@ -184,7 +194,8 @@ def _build(value: Any, path: tuple[str, ...]) -> Node:
     if isinstance(value, dict):
         if not value:  # an empty object by default: free-form (opts, DSN params, scheduled IDs, ...)
             return Node(MAP, item=_A)
-        return Node(OBJECT, fields={k: _build(v, (*path, k)) for k, v in value.items()})
+        fields = {k: _build(v, (*path, k)) for k, v in value.items()}
+        return Node(OBJECT, fields={**fields, **EXTRA_FIELDS.get(path, {})})
     if isinstance(value, list):
         if key in FIELD_LIST_KEYS:
             return FIELD_LIST

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from pycgrates.engine.config.checks import config_problems
 from pycgrates.engine.config.loader import Config, ConfigError, load_config
 from pycgrates.engine.rpc.errors import NOT_FOUND, RPCError, server_error
 from pycgrates.engine.rpc.registry import rpc
@@ -20,12 +21,15 @@ class ConfigService:
 
     ``current`` returns the Config in use; ``reload(section)`` is the engine's coroutine that re-reads the
     config_dir and tells the services of changed sections ("" means every section). When a request names another
-    directory (``Path``), it is passed as a second argument: ``reload(section, path)``.
+    directory (``Path``), it is passed as a second argument: ``reload(section, path)``. ``check`` lists what the
+    engine refuses in a configuration that loads (the engine passes its own; the config checks by default).
     """
 
-    def __init__(self, current: Callable[[], Config], reload: Callable[..., Awaitable[Any]]) -> None:
+    def __init__(self, current: Callable[[], Config], reload: Callable[..., Awaitable[Any]],
+                 check: Callable[[Config], list[str]] = config_problems) -> None:
         self._current = current
         self._reload = reload
+        self._check = check
 
     @rpc("ConfigSv1.GetConfig")
     async def get_config(self, args: Any) -> dict:
@@ -49,9 +53,11 @@ class ConfigService:
         if not directory:
             raise server_error("no config_dir to reload from (the engine runs on defaults); give Path")
         try:
-            load_config(directory)
+            problems = self._check(load_config(directory))
         except ConfigError as exc:
             raise server_error(exc) from None
+        if problems:
+            raise server_error(problems[0])
         if dry_run:
             return "OK"
         target = "" if section == "*all" else section

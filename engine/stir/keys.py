@@ -11,8 +11,9 @@ A verifier is told by the PASSporT which certificate to use (the ``x5u``), so th
 - What was read is cached for ``cache_ttl`` (never beyond the certificate's notAfter); a failure is cached briefly
   so that a flood of calls naming a dead URL does not become a flood of fetches. Concurrent look-ups of one ``x5u``
   share one fetch.
-- Optionally the certificate chain is validated up to a configured STI-CA root, and the leaf's TNAuthList
-  (RFC 8226) must authorize the originating number or its service provider code (SPC).
+- Optionally the certificate chain is validated up to a configured STI-CA root (:mod:`engine.stir.chain`), and
+  the leaf's TNAuthList (RFC 8226, :mod:`engine.stir.tnauth`) must authorize the originating number or its
+  service provider code (SPC).
 """
 
 from __future__ import annotations
@@ -24,18 +25,27 @@ import stat
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_private_key, load_pem_public_key
 
-#: RFC 8226 id-pe-TNAuthList.
-TN_AUTH_LIST_OID = x509.ObjectIdentifier("1.3.6.1.5.5.7.1.26")
+from pycgrates.engine.stir.chain import not_after, validate_chain
+from pycgrates.engine.stir.errors import StirError
+from pycgrates.engine.stir.tnauth import (
+    TN_AUTH_LIST_OID,
+    TNAuthEntry,
+    decode_tn_auth_list,
+    encode_tn_auth_list,
+    normalize_tn,
+    spc_for_tn,
+    tn_auth_list_of,
+    tn_authorized,
+)
+from pycgrates.engine.tasks import Supervisor
 
 # jwt-go's wording, which CGRateS passes through to the caller.
 ERR_KEY_MUST_BE_PEM = "Invalid Key: Key must be PEM encoded PKCS1 or PKCS8 private key"
@@ -43,42 +53,6 @@ ERR_NOT_EC_PUBLIC_KEY = "Key is not a valid ECDSA public key"
 ERR_NOT_EC_PRIVATE_KEY = "Key is not a valid ECDSA private key"
 
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.+?-----END \1-----", re.DOTALL)
-_MAX_CHAIN = 8
-
-
-class StirError(Exception):
-    """A STIR/SHAKEN check that failed; ``reason`` is the text after ``*stir_authenticate: ``."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return self.reason
-
-
-@dataclass(frozen=True)
-class TNAuthEntry:
-    """One TNEntry of a TNAuthList: ``spc`` (service provider code), ``one`` number, or a ``range``."""
-
-    kind: str  # "spc" | "one" | "range"
-    value: str
-    count: int = 1
-
-    def covers(self, tn: str) -> bool:
-        if self.kind == "one":
-            return normalize_tn(self.value) == tn
-        if self.kind == "range":
-            start = normalize_tn(self.value)
-            if not tn.isdigit() or not start.isdigit() or len(tn) != len(start):
-                return False
-            return int(start) <= int(tn) < int(start) + self.count
-        return False
-
-    def __str__(self) -> str:
-        if self.kind == "range":
-            return f"range {self.value}+{self.count}"
-        return f"{self.kind} {self.value}"
 
 
 @dataclass(frozen=True)
@@ -96,147 +70,6 @@ class _Entry:
     expires_ns: int
     value: Any = None
     error: str | None = None
-
-
-# ------------------------------------------------------------------------------------------ TN helpers
-
-
-def normalize_tn(tn: str) -> str:
-    """A telephone number as digits (and ``#``/``*``): no ``+``, spaces, dashes, dots or brackets."""
-    return re.sub(r"[+\s().\-]", "", tn)
-
-
-def tn_authorized(entries: Iterable[TNAuthEntry], tn: str, spc: str | None = None) -> bool:
-    """True when ``tn`` is one of the numbers or ranges, or ``spc`` is one of the service provider codes."""
-    digits = normalize_tn(tn)
-    for entry in entries:
-        if entry.kind == "spc":
-            if spc is not None and entry.value.strip().lower() == spc.strip().lower():
-                return True
-        elif digits and entry.covers(digits):
-            return True
-    return False
-
-
-def spc_for_tn(tn: str, tn_spc: Mapping[str, str]) -> str | None:
-    """The SPC of the longest ``tn_spc`` prefix that ``tn`` starts with."""
-    digits = normalize_tn(tn)
-    best: str | None = None
-    best_len = -1
-    for prefix, spc in tn_spc.items():
-        p = normalize_tn(prefix)
-        if digits.startswith(p) and len(p) > best_len:
-            best, best_len = spc, len(p)
-    return best
-
-
-# -------------------------------------------------------------------------------------- DER (RFC 8226)
-
-
-def _der_read(buf: bytes, pos: int) -> tuple[int, bytes, int]:
-    """One TLV at ``pos``: (tag, value, position after it)."""
-    if pos + 2 > len(buf):
-        raise ValueError("truncated DER")
-    tag = buf[pos]
-    if tag & 0x1F == 0x1F:
-        raise ValueError("multi-byte DER tags are not used by TNAuthList")
-    length = buf[pos + 1]
-    pos += 2
-    if length & 0x80:
-        n = length & 0x7F
-        if n == 0 or n > 4 or pos + n > len(buf):
-            raise ValueError("bad DER length")
-        length = int.from_bytes(buf[pos : pos + n], "big")
-        pos += n
-    end = pos + length
-    if end > len(buf):
-        raise ValueError("truncated DER")
-    return tag, buf[pos:end], end
-
-
-def _der_items(buf: bytes) -> list[tuple[int, bytes]]:
-    items, pos = [], 0
-    while pos < len(buf):
-        tag, value, pos = _der_read(buf, pos)
-        items.append((tag, value))
-    return items
-
-
-def _der_tlv(tag: int, value: bytes) -> bytes:
-    n = len(value)
-    if n < 0x80:
-        return bytes([tag, n]) + value
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(raw)]) + raw + value
-
-
-def _der_int(value: int) -> bytes:
-    raw = value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True)
-    return _der_tlv(0x02, raw)
-
-
-def _ia5(value: bytes) -> str:
-    return value.decode("ascii")
-
-
-def decode_tn_auth_list(der: bytes) -> tuple[TNAuthEntry, ...]:
-    """Parse a DER TNAuthorizationList (RFC 8226 §9; explicit tags, implicit ones tolerated)."""
-    tag, body, end = _der_read(der, 0)
-    if tag != 0x30 or end != len(der):
-        raise ValueError("TNAuthList is not a DER SEQUENCE")
-    entries: list[TNAuthEntry] = []
-    for tag, value in _der_items(body):
-        number = tag & 0x1F
-        inner = value
-        if tag & 0x20 and number in (0, 2):  # explicit [0]/[2]: an IA5String inside
-            itag, inner, iend = _der_read(value, 0)
-            if itag != 0x16 or iend != len(value):
-                raise ValueError("TNAuthList entry is not an IA5String")
-        if tag & 0xC0 != 0x80:
-            raise ValueError(f"unexpected tag 0x{tag:02x} in TNAuthList")
-        if number == 0:
-            entries.append(TNAuthEntry("spc", _ia5(inner)))
-        elif number == 2:
-            entries.append(TNAuthEntry("one", _ia5(inner)))
-        elif number == 1:
-            parts = _der_items(value)
-            if len(parts) == 1 and parts[0][0] == 0x30:  # explicit [1] wraps the SEQUENCE
-                parts = _der_items(parts[0][1])
-            if len(parts) < 2 or parts[0][0] != 0x16 or parts[1][0] != 0x02:
-                raise ValueError("TNAuthList range is not {start IA5String, count INTEGER}")
-            entries.append(TNAuthEntry("range", _ia5(parts[0][1]), int.from_bytes(parts[1][1], "big", signed=True)))
-        else:
-            raise ValueError(f"unknown TNEntry [{number}]")
-    if not entries:
-        raise ValueError("empty TNAuthList")
-    return tuple(entries)
-
-
-def encode_tn_auth_list(entries: Iterable[TNAuthEntry]) -> bytes:
-    """DER of a TNAuthorizationList with RFC 8226's explicit tags (for issuing test and lab certificates)."""
-    body = b""
-    for e in entries:
-        if e.kind == "spc":
-            body += _der_tlv(0xA0, _der_tlv(0x16, e.value.encode("ascii")))
-        elif e.kind == "one":
-            body += _der_tlv(0xA2, _der_tlv(0x16, e.value.encode("ascii")))
-        elif e.kind == "range":
-            seq = _der_tlv(0x30, _der_tlv(0x16, e.value.encode("ascii")) + _der_int(e.count))
-            body += _der_tlv(0xA1, seq)
-        else:
-            raise ValueError(f"unknown TNEntry kind {e.kind!r}")
-    return _der_tlv(0x30, body)
-
-
-def tn_auth_list_of(cert: x509.Certificate) -> tuple[TNAuthEntry, ...] | None:
-    """The certificate's TNAuthList, or None when it has none."""
-    try:
-        ext = cert.extensions.get_extension_for_oid(TN_AUTH_LIST_OID)
-    except x509.ExtensionNotFound:
-        return None
-    value = ext.value
-    raw = value.value if isinstance(value, x509.UnrecognizedExtension) else value.public_bytes()
-    return decode_tn_auth_list(raw)
 
 
 # ---------------------------------------------------------------------------------------- key material
@@ -304,87 +137,6 @@ def load_certificates(path: str) -> list[x509.Certificate]:
     if blocks:
         return [x509.load_pem_x509_certificate(b) for b in blocks]
     return [x509.load_der_x509_certificate(data)]
-
-
-# ------------------------------------------------------------------------------------ chain validation
-
-
-def _not_before(cert: x509.Certificate) -> datetime:
-    value = getattr(cert, "not_valid_before_utc", None)
-    return value if value is not None else cert.not_valid_before.replace(tzinfo=UTC)
-
-
-def _not_after(cert: x509.Certificate) -> datetime:
-    value = getattr(cert, "not_valid_after_utc", None)
-    return value if value is not None else cert.not_valid_after.replace(tzinfo=UTC)
-
-
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
-
-
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    if cert.issuer != issuer.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
-def _check_time(cert: x509.Certificate, now: datetime) -> None:
-    if now < _not_before(cert):
-        raise StirError(f"certificate {cert.subject.rfc4514_string()} is not valid before {_not_before(cert)}")
-    if now > _not_after(cert):
-        raise StirError(f"certificate {cert.subject.rfc4514_string()} expired at {_not_after(cert)}")
-
-
-def validate_chain(
-    chain: Iterable[x509.Certificate], roots: Iterable[x509.Certificate], now: datetime | None = None
-) -> None:
-    """Raise StirError unless the leaf (first) chains to one of ``roots`` through the other certificates.
-
-    Checks issuer names, signatures, validity periods, the CA flag of issuers and the leaf's digitalSignature
-    key usage. Revocation is not checked.
-    """
-    certs = list(chain)
-    trusted = list(roots)
-    if not certs:
-        raise StirError("certificate chain: the x5u holds a bare public key; sti_ca_roots needs a certificate")
-    now = now or datetime.now(UTC)
-    leaf = certs[0]
-    try:
-        ku = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
-        if not ku.digital_signature:
-            raise StirError("certificate chain: the signing certificate lacks the digitalSignature key usage")
-    except x509.ExtensionNotFound:
-        pass
-    current, pool = leaf, certs[1:]
-    for _ in range(_MAX_CHAIN):
-        _check_time(current, now)
-        if current in trusted:
-            return
-        for root in trusted:
-            if _issued_by(current, root):
-                _check_time(root, now)
-                if not _is_ca(root):
-                    raise StirError(f"certificate chain: root {root.subject.rfc4514_string()} is not a CA")
-                return
-        nxt = next((c for c in pool if _issued_by(current, c)), None)
-        if nxt is None:
-            raise StirError(
-                f"certificate chain: no configured STI-CA root issued {current.issuer.rfc4514_string()} "
-                f"(add it to sessions.stir sti_ca_roots if it is trusted)"
-            )
-        if not _is_ca(nxt):
-            raise StirError(f"certificate chain: issuer {nxt.subject.rfc4514_string()} is not a CA")
-        pool.remove(nxt)
-        current = nxt
-    raise StirError(f"certificate chain: longer than {_MAX_CHAIN} certificates")
 
 
 # ------------------------------------------------------------------------------------------- locations
@@ -462,6 +214,7 @@ class KeyStore:
         self._clock = clock
         self._cache: dict[tuple[str, str], _Entry] = {}
         self._inflight: dict[tuple[str, str], asyncio.Task] = {}
+        self._tasks = Supervisor("stir keys")  # the shared loads; a caller that gives up does not cancel them
         self._session: aiohttp.ClientSession | None = None
         self.fetches = 0  # reads that reached a file or the network (for metrics and tests)
 
@@ -483,8 +236,9 @@ class KeyStore:
     # ------------------------------------------------------------------------------------------------ lifecycle
 
     async def close(self) -> None:
-        for task in self._inflight.values():
-            task.cancel()
+        """Stop the loads under way and close the HTTP client (a later look-up starts afresh)."""
+        await self._tasks.stop()
+        self._tasks = Supervisor("stir keys")
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -570,23 +324,26 @@ class KeyStore:
             del self._cache[key]
         task = self._inflight.get(key)
         if task is None:
-            task = asyncio.ensure_future(self._load_into_cache(key, load))
+            task = self._tasks.spawn(self._load_into_cache(key, load), name=f"load {key[1]}")
             self._inflight[key] = task
             task.add_done_callback(lambda t: self._loaded(key, t))
-        return await asyncio.shield(task)
+        outcome = await asyncio.shield(task)
+        if isinstance(outcome, StirError):
+            raise StirError(outcome.reason)
+        return outcome
 
     def _loaded(self, key: tuple[str, str], task: asyncio.Task) -> None:
         if self._inflight.get(key) is task:
             del self._inflight[key]
-        if not task.cancelled():
-            task.exception()  # retrieved here too, so a load nobody waits for any more is not reported as lost
 
     async def _load_into_cache(self, key: tuple[str, str], load: Callable[[], Any]) -> Any:
+        """The loaded value, or the StirError that refused it (returned: a refusal is an answer, not a failure of
+        the task; anything else raised is a bug the supervisor logs)."""
         try:
             value, expires_ns = await load()
         except StirError as exc:
             self._cache[key] = _Entry(self._clock() + self._negative_ttl_ns, error=exc.reason)
-            raise
+            return exc
         self._cache[key] = _Entry(min(self._clock() + self._ttl_ns, expires_ns), value=value)
         return value
 
@@ -662,7 +419,7 @@ class KeyStore:
                     raise StirError(f"TNAuthList: cannot read the extension: {exc}") from exc
         expires = self._clock() + self._ttl_ns
         if certs and self.sti_ca_roots:  # a validated chain must be validated again once a certificate expires
-            left_s = min(_not_after(c) for c in certs).timestamp() - time.time()
+            left_s = min(not_after(c) for c in certs).timestamp() - time.time()
             expires = min(expires, self._clock() + max(0, int(left_s * 1e9)))
         return SignerKey(source, key, certs, tn_list), expires
 

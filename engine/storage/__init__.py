@@ -6,10 +6,15 @@
 default ``1s``), ``internalDBCompactRatio`` (default 4), ``internalDBCompactMinSize`` (bytes, default 16 MiB),
 ``internalDBRepair`` (true: start after damage in the middle of a log, keeping what precedes it).
 The DataDB logs to ``datadb.log`` and the StorDB to ``stordb.log``, so both may share one directory.
+
+:func:`store_problems` finds, without opening anything, what opening a store would refuse (``db_type``, the
+options above, a directory this user may not create or write), for start-up and ``cgr-engine -check_config``.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +38,13 @@ __all__ = [
     "StorageError",
     "open_datadb",
     "open_stordb",
+    "store_problems",
 ]
 
-_LATER = {"data_db": ("*redis",), "stor_db": ("*postgres", "*mysql")}
+#: CGRateS's other db_types, which this build cannot open.
+_LATER = {"data_db": ("*redis", "*mongo"), "stor_db": ("*postgres", "*mysql", "*mongo")}
+_LOG_NAMES = {"data_db": InternalDataDB.LOG_NAME, "stor_db": InternalStorDB.LOG_NAME}
+_NO_ACCESS = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
 def _db_type(section: dict, name: str) -> str:
@@ -44,7 +53,8 @@ def _db_type(section: dict, name: str) -> str:
     if db_type == "*internal":
         return db_type
     if db_type in _LATER[name]:
-        raise StorageError(f"{name}.db_type {db_type} is not available yet in this build (use *internal)")
+        raise StorageError(f"{name}.db_type {db_type} is not available yet in this build (use *internal: "
+                           f'set {name}.db_type to "*internal", the embedded durable store)')
     allowed = ", ".join(("*internal", *_LATER[name]))
     raise StorageError(f"{name}.db_type {raw!r} is not supported (allowed values: {allowed})")
 
@@ -86,13 +96,57 @@ def _internal_kwargs(section: dict, name: str, data_dir_override: Path | None) -
     }
 
 
+def _access_fix(name: str) -> str:
+    return (f"set {name}.opts.internalDBDumpPath to a directory this user may write, or run cgr-engine as a user "
+            "who may write it")
+
+
+def _open_internal(cls: type, section: dict, name: str, data_dir_override: Path | None) -> Any:
+    _db_type(section, name)
+    kwargs = _internal_kwargs(section, name, data_dir_override)
+    try:
+        return cls(**kwargs)
+    except StorageError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, OSError) and cause.errno in _NO_ACCESS:
+            raise StorageError(f"{name}: {exc}; {_access_fix(name)}") from cause
+        raise
+
+
 async def open_datadb(section: dict, data_dir_override: Path | None = None) -> DataDB:
     """The DataDB the ``data_db`` section describes; ``data_dir_override`` replaces ``internalDBDumpPath``."""
-    _db_type(section, "data_db")
-    return InternalDataDB(**_internal_kwargs(section, "data_db", data_dir_override))
+    return _open_internal(InternalDataDB, section, "data_db", data_dir_override)
 
 
 async def open_stordb(section: dict, data_dir_override: Path | None = None) -> StorDB:
     """The StorDB the ``stor_db`` section describes; ``data_dir_override`` replaces ``internalDBDumpPath``."""
-    _db_type(section, "stor_db")
-    return InternalStorDB(**_internal_kwargs(section, "stor_db", data_dir_override))
+    return _open_internal(InternalStorDB, section, "stor_db", data_dir_override)
+
+
+def store_problems(section: dict, name: str) -> list[str]:
+    """What opening the ``data_db``/``stor_db`` store would refuse, found without creating or opening anything."""
+    try:
+        _db_type(section, name)
+        path = _internal_kwargs(section, name, None)["path"]
+    except StorageError as exc:
+        return [str(exc)]
+    if path is None:
+        return []
+    problem = _directory_problem(Path(path), _LOG_NAMES[name])
+    return [f"{name}: cannot write the store directory {path} ({problem}); {_access_fix(name)}"] if problem else []
+
+
+def _directory_problem(path: Path, log_name: str) -> str | None:
+    """Why this process could not keep its log under ``path`` (created when missing), or None."""
+    existing = path
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable" if existing == path else f"cannot create it: {existing} is not writable"
+    if existing == path:
+        for file in (path / f"{log_name}.log", path / f"{log_name}.lock"):
+            if file.exists() and not os.access(file, os.R_OK | os.W_OK):
+                return f"{file} is not writable"
+    return None

@@ -25,6 +25,7 @@ import orjson
 from pycgrates.engine.rpc.errors import EXISTS, RPCError
 from pycgrates.engine.storage.base import BatchOp, CDRFilter, MemoryDataDB, StorageError, StorDB
 from pycgrates.engine.storage.log import FSYNC_ALWAYS, FSYNC_INTERVAL, AppendLog
+from pycgrates.engine.tasks import Supervisor
 from pycgrates.engine.units import SECOND, parse_duration, parse_time, to_decimal
 
 log = logging.getLogger("cgr.storage")
@@ -53,7 +54,8 @@ def dumps(obj: Any) -> bytes:
 class DurableState:
     """``{kind: {key: value}}`` kept in memory and, when ``path`` is set, in an :class:`AppendLog`.
 
-    Shared by the DataDB and the StorDB so the log, replay and compaction exist once.
+    Shared by the DataDB and the StorDB so the log, replay and compaction exist once. A compaction started by a
+    write runs in the background under the state's supervisor; :meth:`close` waits for it.
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class DurableState:
         self.compact_ratio = compact_ratio
         self.compact_min_bytes = compact_min_bytes
         self._compaction: asyncio.Task | None = None
+        self._tasks = Supervisor(f"internal DB {name}")
         self.log: AppendLog | None = None
         if path is not None:
             self.log = AppendLog(Path(path), name, fsync=fsync, fsync_interval_ns=fsync_interval_ns, repair=repair)
@@ -180,7 +183,7 @@ class DurableState:
 
     def _start_compaction(self) -> None:
         if self._compaction is None or self._compaction.done():
-            self._compaction = asyncio.get_running_loop().create_task(self.compact())
+            self._compaction = self._tasks.spawn(self.compact(), name="compaction")
 
     async def compact(self) -> None:
         """Rewrite the log as a snapshot of the live state (writers are not blocked while it is written)."""
@@ -211,7 +214,8 @@ class DurableState:
         if lg is None or lg.closed:
             return
         if self._compaction is not None and not self._compaction.done():
-            await self._compaction
+            await asyncio.gather(self._compaction, return_exceptions=True)  # a failure was logged by the supervisor
+        await self._tasks.stop()
         if lg.size > lg.base_size:
             try:
                 lg.rewrite_now(self.snapshot())

@@ -7,6 +7,8 @@ File layout: an 8-byte magic (format and version), then records. A record is::
 The payload is opaque here (the stores put orjson there). One record is written with one ``os.write``: once that
 returns, the record is in the kernel and survives ``kill -9`` of the process; surviving a power cut needs an fsync,
 which the policy decides (``*always`` before acknowledging, ``*interval`` from a background task, ``*never``).
+The log's tasks (the interval flusher, the fsync that concurrent committers share) run under its own
+:class:`~pycgrates.engine.tasks.Supervisor`, which :meth:`AppendLog.close` stops.
 
 Recovery on open (:func:`scan` is pure and tested without files):
 
@@ -40,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pycgrates.engine.storage.base import StorageError
+from pycgrates.engine.tasks import Supervisor
 from pycgrates.engine.units import SECOND
 
 log = logging.getLogger("cgr.storage")
@@ -177,6 +180,7 @@ class AppendLog:
         self._synced = 0
         self._sync_future: asyncio.Future | None = None
         self._flusher: asyncio.Task | None = None
+        self._tasks = Supervisor(f"internal DB {name} log")
         self._capture: list[bytes] | None = None
 
     # ------------------------------------------------------------------------------------------------ open
@@ -190,12 +194,18 @@ class AppendLog:
         self._lock()
         try:
             return self._recover_and_open()
+        except OSError as exc:
+            self._unlock()
+            raise StorageError(f"cannot open {self.path}: {exc.strerror}") from exc
         except BaseException:
             self._unlock()
             raise
 
     def _lock(self) -> None:
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StorageError(f"cannot open the lock file {self.lock_path}: {exc.strerror}") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -287,7 +297,7 @@ class AppendLog:
         if self._capture is not None:
             self._capture.append(rec)
         if self._flusher is None and self.policy == FSYNC_INTERVAL:
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_every_interval())
+            self._flusher = self._tasks.spawn(self._flush_every_interval(), name="fsync every interval")
 
     def _rollback(self) -> None:
         with contextlib.suppress(OSError):
@@ -307,7 +317,7 @@ class AppendLog:
         target = self._written
         while self._synced < target:
             if self._sync_future is None:
-                self._sync_future = asyncio.ensure_future(self._fsync_once())
+                self._sync_future = self._tasks.spawn(self._fsync_once(), name="fsync")
             await asyncio.shield(self._sync_future)
 
     async def _fsync_once(self) -> None:
@@ -327,10 +337,8 @@ class AppendLog:
         while True:
             await asyncio.sleep(self._interval_s)
             if self._synced < self._written:
-                try:
+                with contextlib.suppress(StorageError):  # the failed fsync task was logged by the supervisor
                     await self.sync()
-                except StorageError as exc:
-                    log.error("%s", exc)
 
     # ------------------------------------------------------------------------------------------ compaction
 
@@ -388,14 +396,12 @@ class AppendLog:
     # ---------------------------------------------------------------------------------------------- close
 
     async def close(self) -> None:
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
-            self._flusher = None
+        """Let a running fsync finish (its thread holds a descriptor), stop the flusher, final fsync, release."""
         while self._sync_future is not None:
             with contextlib.suppress(StorageError):
                 await asyncio.shield(self._sync_future)
+        await self._tasks.stop()
+        self._flusher = None
         self.close_now()
 
     def close_now(self) -> None:

@@ -20,6 +20,7 @@ from tests.engine_proc import (
     make_config_dir,
     pipeline,
     storage_overrides,
+    without_unavailable_services,
 )
 
 ENGINE = command("engine")
@@ -35,6 +36,7 @@ def test_tutinternal_config_starts_and_answers_on_tcp_http_and_ws(tmp_path):
         "listen": {"rpc_json": f"127.0.0.1:{rpc_port}", "http": f"127.0.0.1:{http_port}", "birpc_json": ""},
         "data_db": {"opts": {"internalDBDumpPath": str(tmp_path / "datadb")}},
         "stor_db": {"opts": {"internalDBDumpPath": str(tmp_path / "stordb")}},
+        **without_unavailable_services(src),
     })
     eng = EngineProcess(cfg, rpc_port, tmp_path / "engine.log").start()
     try:

@@ -20,7 +20,14 @@ import pytest
 from pycgrates.agents.radius import Packet, load_dictionary
 from pycgrates.agents.radius.auth import mschapv2_authenticator_response, mschapv2_nt_response
 from tests.conftest import require_binary, shared_data
-from tests.engine_proc import REPO, EngineProcess, free_port, make_config_dir, storage_overrides
+from tests.engine_proc import (
+    REPO,
+    EngineProcess,
+    free_port,
+    make_config_dir,
+    storage_overrides,
+    without_unavailable_services,
+)
 
 SECRET = "CGRateS.org"
 SESSION_ID = "e4921177ab0e3586c37f6a185864b71a@0:0:0:0:0:0:0:0"
@@ -97,7 +104,9 @@ def agent(tmp_path_factory):
         "client_dictionaries": {"*default": [str(shared_data("radius", "dict"))]},
         "request_processors": processors,
     }
-    cfg = make_config_dir(tmp / "cfg", shared_data("conf", "samples", "radagent_internal"), overrides=overrides)
+    src = shared_data("conf", "samples", "radagent_internal")
+    overrides.update(without_unavailable_services(src))
+    cfg = make_config_dir(tmp / "cfg", src, overrides=overrides)
     eng = EngineProcess(cfg, port, tmp / "engine.log").start()
     try:
         assert eng.call("APIerSv1.LoadTariffPlanFromFolder",

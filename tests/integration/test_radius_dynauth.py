@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.conftest import require_binary, shared_data
-from tests.engine_proc import EngineProcess, free_port, make_config_dir, storage_overrides
+from tests.engine_proc import (
+    EngineProcess,
+    free_port,
+    make_config_dir,
+    storage_overrides,
+    without_unavailable_services,
+)
 
 SECRET = b"CGRateS.org"
 DISCONNECT_REQUEST, DISCONNECT_ACK, DISCONNECT_NAK, COA_REQUEST, COA_ACK, COA_NAK = 40, 41, 42, 43, 44, 45
@@ -83,7 +89,9 @@ def setup(tmp_path_factory):
     if importlib.util.find_spec("pycgrates.engine.resources") is None:  # ResourceS is not in this build yet
         overrides["radius_agent"]["request_processors"] = [
             {"id": "Accounting", "flags": ["*initiate", "*attributes", "*accounts"]}]
-    cfg = make_config_dir(tmp / "cfg", shared_data("conf", "samples", "radius_coa_disconnect"), overrides=overrides)
+    src = shared_data("conf", "samples", "radius_coa_disconnect")
+    overrides.update(without_unavailable_services(src))
+    cfg = make_config_dir(tmp / "cfg", src, overrides=overrides)
     eng = EngineProcess(cfg, port, tmp / "engine.log").start()
     try:
         assert eng.call("APIerSv1.LoadTariffPlanFromFolder",

@@ -181,3 +181,27 @@ async def test_path_map_sends_an_x5u_to_a_local_copy(cert_server, stir_dir):
     async with KeyStore(x5u_path_map={"https://cr.example.com/": f"{base}/"}, x5u_allow=[f"{base}/certs/"]) as keys:
         await _auth(identity, keys)
     assert hits["/certs/stir_cert.pem"] == 1
+
+
+def _loads_running() -> list[asyncio.Task]:
+    return [t for t in asyncio.all_tasks() if t.get_name().startswith("stir keys:")]
+
+
+async def test_a_shared_fetch_outlives_its_first_caller_and_close_stops_it(cert_server, stir_dir, caplog):
+    base, hits = cert_server
+    identity = await _identity(stir_dir, f"{base}/certs/slow.pem")
+    keys = KeyStore(x5u_allow=[f"{base}/certs/"], x5u_timeout_s=5)
+    caller = asyncio.get_running_loop().create_task(_auth(identity, keys))
+    for _ in range(100):
+        if hits["/certs/slow.pem"]:
+            break
+        await asyncio.sleep(0.02)
+    caller.cancel()
+    await asyncio.gather(caller, return_exceptions=True)
+    assert len(_loads_running()) == 1  # the fetch is shared: one caller giving up does not cancel it
+    await keys.close()
+    assert _loads_running() == []  # close cancelled it and waited for it
+    # refusals are answers, not task failures: nothing is logged as a failed background task
+    async with KeyStore(x5u_allow=[f"{base}/certs/"]) as keys:
+        await _auth_error(await _identity(stir_dir, f"{base}/certs/none.pem"), keys)
+    assert "background task" not in caplog.text

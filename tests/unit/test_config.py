@@ -158,6 +158,41 @@ class TestDefaults:
         p = default_config().get("caches", "partitions", "*rpc_responses")
         assert p == {"limit": 0, "ttl": "2s", "static_ttl": False, "replicate": False}
 
+    def test_cgrates_v0_11_options_are_known(self, tmp_path):
+        """Options of CGRateS v0.11's defaults (and its config structs) load without an unknown-option warning."""
+        write(tmp_path, "v011.json", """{
+            "general": {"min_call_duration": "0s", "max_call_duration": "3h"},
+            "rpc_conns": {"c": {"conns": [{"address": "10.0.0.1:2012", "key_path": "k.pem", "cert_path": "c.pem",
+                                            "ca_path": "ca.pem", "conn_attempts": 3}]}},
+            "data_db": {"replication_failed_dir": "/var/spool/rpl", "replication_interval": "1s",
+                        "opts": {"redisBatchSize": 500}},
+            "stor_db": {"opts": {"pgSSLCert": "c", "pgSSLKey": "k", "pgSSLPassword": "p", "pgSSLCertMode": "require",
+                                 "pgSSLRootCert": "ca"}},
+            "rals": {"sessions_conns": ["*internal"]},
+            "ers": {"stats_conns": [], "thresholds_conns": [], "concurrent_events": 4},
+            "ees": {"failed_posts": {"dir": "/tmp/fp", "ttl": "10s", "static_ttl": false},
+                    "exporters": [{"id": "e1", "metrics_reset_schedule": "@daily"}]},
+            "sessions": {"ips_conns": [], "channel_sync_timeout": "30s", "session_ttl_last_usage": "1s"},
+            "asterisk_agent": {"route_profile": true},
+            "freeswitch_agent": {"route_profile": true, "sched_transfer_extension": "X",
+                                 "event_socket_conns": [{"address": "10.0.0.2:8021", "reply_timeout": "30s"}]},
+            "kamailio_agent": {"route_profile": true},
+            "diameter_agent": {"dictionaries_append_defaults": false, "slr_template": "*slr", "str_template": "*str",
+                               "conn_status_stat_queue_ids": ["q"], "conn_status_threshold_ids": ["t"],
+                               "conn_health_check_interval": "10s"},
+            "attributes": {"opts": {"*context": "*sessions"}},
+            "routes": {"opts": {"*limit": 2, "*offset": 1}},
+            "registrarc": {"rpc": {"enabled": false}, "dispatchers": {"enabled": false}},
+            "prometheus_agent": {"apiers_conns": []},
+            "ips": {"enabled": false, "store_interval": "-1", "opts": {"*allocationID": "", "*ttl": "1h"}}}""")
+        cfg = load_config(tmp_path)
+        assert cfg.warnings == []
+        assert cfg.duration("sessions", "channel_sync_timeout") == 30 * SECOND
+        assert cfg.get("freeswitch_agent", "event_socket_conns", 0, "password") == "ClueCon"  # from the default item
+        write(tmp_path, "v011.json", '{"sessions": {"channel_sync_timeout": true}}')
+        with pytest.raises(ConfigError, match=re.escape("sessions.channel_sync_timeout: expected a duration string")):
+            load_config(tmp_path)
+
 
 # ---------------------------------------------------------------------------------------------------- loading
 

@@ -208,6 +208,19 @@ async def test_scheduler_loop_runs_due_plans_and_reloads_on_plan_change():
         await sched.stop()
 
 
+async def test_the_plan_loop_runs_under_the_schedulers_supervisor_and_stops_with_it():
+    _, ctx = make(MemoryDataDB())
+    sched = Scheduler(ctx)
+
+    def loops() -> list[str]:
+        return [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("scheduler")]
+
+    await sched.start()
+    assert loops() == ["scheduler:action plans"]
+    await sched.stop()
+    assert loops() == []
+
+
 async def test_asap_runs_when_attached_and_is_not_scheduled():
     dm = MemoryDataDB()
     svc, ctx = make(dm)

@@ -12,7 +12,15 @@ import orjson
 import pytest
 
 from pycgrates.engine.rpc.errors import RPCError
-from pycgrates.engine.storage import CDRFilter, InternalDataDB, InternalStorDB, StorageError, open_datadb, open_stordb
+from pycgrates.engine.storage import (
+    CDRFilter,
+    InternalDataDB,
+    InternalStorDB,
+    StorageError,
+    open_datadb,
+    open_stordb,
+    store_problems,
+)
 from pycgrates.engine.storage import log as logmod
 from pycgrates.engine.storage.log import HEADER_SIZE, MAGIC, frame, iter_records, scan
 
@@ -273,6 +281,22 @@ async def test_fsync_never_leaves_it_to_the_os(tmp_path: Path, fsync_counter):
     assert fsync_counter
 
 
+def _store_tasks() -> list[str]:
+    return sorted(t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("internal DB "))
+
+
+async def test_background_work_runs_under_the_stores_supervisors_and_stops_at_close(tmp_path: Path):
+    db = InternalDataDB(tmp_path, fsync="*interval", compact_ratio=2.0, compact_min_bytes=1)
+    await db.set("a", "1", 1)
+    await db.set("a", "1", 2)  # the log outgrew twice its size: a compaction starts in the background
+    assert _store_tasks() == ["internal DB datadb log:fsync every interval", "internal DB datadb:compaction"]
+    await db.close()
+    assert _store_tasks() == []
+    db2 = InternalDataDB(tmp_path)
+    assert await db2.get("a", "1") == 2
+    await db2.close()
+
+
 def test_bad_fsync_policy(tmp_path: Path):
     with pytest.raises(StorageError, match=r"\*always, \*interval, \*never"):
         InternalDataDB(tmp_path, fsync="*sometimes")
@@ -328,6 +352,31 @@ async def test_factory_errors():
         await open_datadb({"db_type": "*internal", "opts": {"internalDBFsync": "*maybe"}})
     with pytest.raises(StorageError, match="internalDBFsyncInterval"):
         await open_datadb({"db_type": "*internal", "opts": {"internalDBFsyncInterval": "soon"}})
+
+
+async def test_a_store_directory_this_user_may_not_create_names_the_fix():
+    """/sys takes no new directory from anyone (root included): the open fails with the way out."""
+    with pytest.raises(StorageError) as err:
+        await open_datadb({"opts": {"internalDBDumpPath": "/sys/pycgrates-test/datadb"}})
+    assert str(err.value).startswith("data_db: cannot create the store directory /sys/pycgrates-test/datadb: ")
+    assert str(err.value).endswith("; set data_db.opts.internalDBDumpPath to a directory this user may write, or "
+                                   "run cgr-engine as a user who may write it")
+
+
+def test_store_problems_are_found_without_opening_anything(tmp_path: Path):
+    (tmp_path / "file").write_text("x")
+    assert store_problems({"opts": {"internalDBDumpPath": str(tmp_path / "file" / "db")}}, "data_db") == [
+        f"data_db: cannot write the store directory {tmp_path}/file/db ({tmp_path}/file is not a directory); set "
+        "data_db.opts.internalDBDumpPath to a directory this user may write, or run cgr-engine as a user who may "
+        "write it"]
+    assert store_problems({"opts": {"internalDBDumpPath": str(tmp_path / "new" / "db")}}, "stor_db") == []
+    assert not (tmp_path / "new").exists()
+    assert store_problems({"opts": {"internalDBDumpPath": ""}}, "data_db") == []
+    assert store_problems({"db_type": "*mongo"}, "stor_db") == [
+        'stor_db.db_type *mongo is not available yet in this build (use *internal: set stor_db.db_type to '
+        '"*internal", the embedded durable store)']
+    assert store_problems({"opts": {"internalDBFsync": "*sometimes"}}, "data_db") == [
+        "data_db.opts.internalDBFsync '*sometimes' is not valid (use *always, *interval, *never)"]
 
 
 # ------------------------------------------------------------------------------------------------ StorDB
