@@ -12,6 +12,7 @@ key: its record is written in the same change, and a repeated call with that key
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -47,48 +48,11 @@ async def _journal_once(accounting: Accounting, tx: Transaction, journal: tuple[
     return True
 
 
-async def refund_increments(accounting: Accounting, tor: str, increments: list[Increment],
-                            journal: tuple[str, str] | None = None) -> dict[str, Account]:
-    """Give back what increments took (by their BalanceInfo): units to the unit balance, Cost to the money one."""
-    by_account = _by_account(increments, paid_only=True)
-    if not by_account:
-        return {}
-    out: dict[str, Account] = {}
-    async with accounting.transaction(*by_account, from_debit=True) as tx:
-        if not await _journal_once(accounting, tx, journal, increments):
-            return out
-        for key, incs in by_account.items():
-            acc = await tx.load(key)
-            if acc is None:
-                log.warning("refund: account %s not found", key)
-                continue
-            for inc in incs:
-                n = inc.compress_factor
-                bi = inc.balance_info
-                unit = balance_part(bi, "Unit")
-                if unit and unit.get("UUID"):
-                    b = find_balance(acc, unit["UUID"], tor)
-                    if b is not None:
-                        amount = Decimal(str(unit.get("Consumed") or inc.duration or 0)) * n
-                        tx.set_value(acc, b, b.Value + amount)
-                        await accounting.count_units(tx, acc, -amount, unit.get("ToR") or tor, None, b)
-                money = balance_part(bi, "Monetary")
-                if money and money.get("UUID"):
-                    b = next((x for x in acc.BalanceMap.get(MONETARY, []) if x.Uuid == money["UUID"]), None)
-                    if b is not None:
-                        amount = inc.cost * n
-                        tx.set_value(acc, b, b.Value + amount)
-                        await accounting.count_units(tx, acc, -amount, MONETARY, None, b)
-            tx.put(acc)
-            out[key] = acc
-    return out
-
-
-async def refund_rounding(accounting: Accounting, increments: list[Increment],
-                          journal: tuple[str, str] | None = None) -> dict[str, Account]:
-    """Charge (positive Cost) or give back (negative) the rounding of a session's cost (CGRateS RefundRounding):
-    on the increment's monetary balance, else on the account's default balance."""
-    by_account = _by_account(increments, paid_only=False)
+async def _refund(accounting: Accounting, increments: list[Increment], journal: tuple[str, str] | None,
+                  what: str, apply: Callable[[Transaction, Account, list[Increment]], Awaitable[None]], *,
+                  paid_only: bool) -> dict[str, Account]:
+    """One atomic change applying ``apply`` to every account the increments name (after the journal check)."""
+    by_account = _by_account(increments, paid_only)
     out: dict[str, Account] = {}
     if not by_account:
         return out
@@ -98,20 +62,57 @@ async def refund_rounding(accounting: Accounting, increments: list[Increment],
         for key, incs in by_account.items():
             acc = await tx.load(key)
             if acc is None:
-                log.warning("rounding: account %s not found", key)
+                log.warning("%s: account %s not found", what, key)
                 continue
-            for inc in incs:
-                money = balance_part(inc.balance_info, "Monetary") or {}
-                b = find_balance(acc, money["UUID"], MONETARY) if money.get("UUID") else None
-                if b is None:
-                    b = accounting.default_money_balance(tx, acc)
-                amount = inc.cost * inc.compress_factor
-                tx.set_value(acc, b, b.Value - amount)
-                await accounting.count_units(tx, acc, amount, MONETARY, None, b)
-            tx.put(acc)
-            await accounting.run_triggers(tx, acc)
+            await apply(tx, acc, incs)
             out[key] = acc
     return out
+
+
+async def refund_increments(accounting: Accounting, tor: str, increments: list[Increment],
+                            journal: tuple[str, str] | None = None) -> dict[str, Account]:
+    """Give back what increments took (by their BalanceInfo): units to the unit balance, Cost to the money one."""
+
+    async def give_back(tx: Transaction, acc: Account, incs: list[Increment]) -> None:
+        for inc in incs:
+            n = inc.compress_factor
+            unit = balance_part(inc.balance_info, "Unit")
+            if unit and unit.get("UUID"):
+                b = find_balance(acc, unit["UUID"], tor)
+                if b is not None:
+                    amount = Decimal(str(unit.get("Consumed") or inc.duration or 0)) * n
+                    tx.set_value(acc, b, b.Value + amount)
+                    await accounting.count_units(tx, acc, -amount, unit.get("ToR") or tor, None, b)
+            money = balance_part(inc.balance_info, "Monetary")
+            if money and money.get("UUID"):
+                b = next((x for x in acc.BalanceMap.get(MONETARY, []) if x.Uuid == money["UUID"]), None)
+                if b is not None:
+                    amount = inc.cost * n
+                    tx.set_value(acc, b, b.Value + amount)
+                    await accounting.count_units(tx, acc, -amount, MONETARY, None, b)
+        tx.put(acc)
+
+    return await _refund(accounting, increments, journal, "refund", give_back, paid_only=True)
+
+
+async def refund_rounding(accounting: Accounting, increments: list[Increment],
+                          journal: tuple[str, str] | None = None) -> dict[str, Account]:
+    """Charge (positive Cost) or give back (negative) the rounding of a session's cost (CGRateS RefundRounding):
+    on the increment's monetary balance, else on the account's default balance."""
+
+    async def settle(tx: Transaction, acc: Account, incs: list[Increment]) -> None:
+        for inc in incs:
+            money = balance_part(inc.balance_info, "Monetary") or {}
+            b = find_balance(acc, money["UUID"], MONETARY) if money.get("UUID") else None
+            if b is None:
+                b = accounting.default_money_balance(tx, acc)
+            amount = inc.cost * inc.compress_factor
+            tx.set_value(acc, b, b.Value - amount)
+            await accounting.count_units(tx, acc, amount, MONETARY, None, b)
+        tx.put(acc)
+        await accounting.run_triggers(tx, acc)
+
+    return await _refund(accounting, increments, journal, "rounding", settle, paid_only=False)
 
 
 def event_cost_increments(ec: dict) -> list[Increment]:

@@ -59,34 +59,42 @@ class SessionArgs(CGREvent):
         return out
 
 
+# The flags the SessionSv1 arguments share, in layers (CGRateS repeats them in each struct).
+
+
 @dataclass(slots=True)
-class V1AuthorizeArgs(SessionArgs):
-    GetAttributes: bool = False
-    AuthorizeResources: bool = False
-    GetMaxUsage: bool = False
+class _WithThresholdsStats(SessionArgs):
     ForceDuration: bool = False
     ProcessThresholds: bool = False
     ProcessStats: bool = False
+    ThresholdIDs: list[str] = field(default_factory=list)
+    StatIDs: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _WithAttributes(_WithThresholdsStats):
+    GetAttributes: bool = False
+    AttributeIDs: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _WithRoutes(_WithAttributes):
     GetRoutes: bool = False
     RoutesMaxCost: str = ""
     RoutesIgnoreErrors: bool = False
-    AttributeIDs: list[str] = field(default_factory=list)
-    ThresholdIDs: list[str] = field(default_factory=list)
-    StatIDs: list[str] = field(default_factory=list)
     Paginator: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
-class V1InitSessionArgs(SessionArgs):
-    GetAttributes: bool = False
+class V1AuthorizeArgs(_WithRoutes):
+    AuthorizeResources: bool = False
+    GetMaxUsage: bool = False
+
+
+@dataclass(slots=True)
+class V1InitSessionArgs(_WithAttributes):
     AllocateResources: bool = False
     InitSession: bool = False
-    ForceDuration: bool = False
-    ProcessThresholds: bool = False
-    ProcessStats: bool = False
-    AttributeIDs: list[str] = field(default_factory=list)
-    ThresholdIDs: list[str] = field(default_factory=list)
-    StatIDs: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -98,31 +106,15 @@ class V1UpdateSessionArgs(SessionArgs):
 
 
 @dataclass(slots=True)
-class V1TerminateSessionArgs(SessionArgs):
+class V1TerminateSessionArgs(_WithThresholdsStats):
     TerminateSession: bool = False
-    ForceDuration: bool = False
     ReleaseResources: bool = False
-    ProcessThresholds: bool = False
-    ProcessStats: bool = False
-    ThresholdIDs: list[str] = field(default_factory=list)
-    StatIDs: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
-class V1ProcessMessageArgs(SessionArgs):
-    GetAttributes: bool = False
+class V1ProcessMessageArgs(_WithRoutes):
     AllocateResources: bool = False
     Debit: bool = False
-    ForceDuration: bool = False
-    ProcessThresholds: bool = False
-    ProcessStats: bool = False
-    GetRoutes: bool = False
-    RoutesMaxCost: str = ""
-    RoutesIgnoreErrors: bool = False
-    AttributeIDs: list[str] = field(default_factory=list)
-    ThresholdIDs: list[str] = field(default_factory=list)
-    StatIDs: list[str] = field(default_factory=list)
-    Paginator: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
