@@ -14,7 +14,7 @@ from pycgrates.engine.cdrs.api import ArgV1ProcessEvent, CDRsQuery
 from pycgrates.engine.config import config_from_dict
 from pycgrates.engine.rating import api as rals
 from pycgrates.engine.rating.calldesc import CallDescriptor
-from pycgrates.engine.rpc.errors import Disconnected, Exists
+from pycgrates.engine.rpc.errors import Disconnected, Exists, RPCError
 from pycgrates.engine.sessions import api
 from tests.conftest import shared_data
 from tests.engine_proc import free_port
@@ -149,3 +149,26 @@ async def test_debit_loops_and_timers_run_under_the_service_supervisor():
     await eng.stop()
     assert len(sessions.tasks) == 0 and all(t.done() for t in loop_and_ttl)
     assert sessions.tasks.stopped
+
+
+async def test_process_event_signs_and_checks_stir_identities():
+    stir = shared_data("stir")
+    eng = await start(stir={"payload_maxduration": "-1", "x5u_path_map": {"/usr/share/cgrates/stir/": f"{stir}/"},
+                            "publickey_path": str(stir / "stir_pubkey.pem"),
+                            "privatekey_path": str(stir / "stir_privatekey.pem")})
+    try:
+        conn = eng.conns.get(["*internal"])
+        event = {"Account": "1001", "Destination": "1002"}
+        signed = await api.PROCESS_EVENT.call(conn, api.V1ProcessEventArgs(Flags=["*stir_initiate"], ID="ev1",
+                                                                           Event=event))
+        identity = signed["STIRIdentity"]["*default"]
+        assert identity.endswith(";alg=ES256;ppt=shaken")
+        checked = await api.PROCESS_EVENT.call(conn, api.V1ProcessEventArgs(
+            Flags=["*stir_authenticate"], Event=event, APIOpts={"*stirIdentity": identity}))
+        assert checked["STIRIdentity"] is None
+        with pytest.raises(RPCError, match="wrong originatorTn"):
+            await api.PROCESS_EVENT.call(conn, api.V1ProcessEventArgs(
+                Flags=["*stir_authenticate"], Event={**event, "Account": "1003"},
+                APIOpts={"*stirIdentity": identity}))
+    finally:
+        await eng.stop()
