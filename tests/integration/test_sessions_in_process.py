@@ -172,3 +172,22 @@ async def test_process_event_signs_and_checks_stir_identities():
                 APIOpts={"*stirIdentity": identity}))
     finally:
         await eng.stop()
+
+
+@pytest.mark.parametrize("cdrs_conns", [["*internal"], []])
+async def test_session_costs_are_stored_through_cdrs_conns_only(cdrs_conns):
+    eng = await start(store_session_costs=True, cdrs_conns=cdrs_conns)
+    try:
+        conn = eng.conns.get(["*internal"])
+        await api.INITIATE.call(conn, api.V1InitSessionArgs(InitSession=True, Event=dict(EVENT)))
+        await api.TERMINATE.call(conn, api.V1TerminateSessionArgs(TerminateSession=True, Event=dict(EVENT)))
+        s, _ = next(iter(eng.ctx.services["sessions"].closed.values()))
+        costs = await eng.ctx.stordb.get_session_costs(s.cgrid, "*default")
+        if cdrs_conns:
+            [cost] = costs
+            assert cost["CostSource"] == "*sessions" and cost["Usage"] == 90 * S
+            assert cost["CostDetails"]["Cost"] == 1.3  # 1.29999 rounded *up to 4 decimals (oldtutorial)
+        else:  # no CDRs to give them to: SessionS does not write StorDB itself
+            assert costs == []
+    finally:
+        await eng.stop()
