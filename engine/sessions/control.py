@@ -16,7 +16,7 @@ from pycgrates.engine.models import cdr as C
 from pycgrates.engine.rpc.errors import INSUFFICIENT_CREDIT, NotFound, RPCError, server_error
 from pycgrates.engine.rpc.registry import rpc
 from pycgrates.engine.sessions.session import Event, Session, State
-from pycgrates.engine.sessions.settlement import _jsonable
+from pycgrates.engine.sessions.settlement import jsonable_event
 from pycgrates.engine.units import SECOND, parse_duration
 
 log = logging.getLogger("cgr.sessions")
@@ -139,7 +139,7 @@ class SessionControl:
                     await self._end_session(s, None, None, None, reason=reason)
             await self._try_write_cdrs(s)
             return
-        await s.client.call("AgentV1.DisconnectSession", {"EventStart": _jsonable(s.event_start), "Reason": reason,
+        await s.client.call("AgentV1.DisconnectSession", {"EventStart": jsonable_event(s.event_start), "Reason": reason,
                                                           "CGRID": s.cgrid, "OriginID": s.origin_id})
 
     async def _disconnect_after(self, s: Session, delay_ns: int, reason: str) -> None:
@@ -184,7 +184,7 @@ class SessionControl:
 
     async def _warn(self, s: Session) -> None:
         try:
-            await s.client.call("AgentV1.WarnDisconnect", _jsonable(s.event_start))
+            await s.client.call("AgentV1.WarnDisconnect", jsonable_event(s.event_start))
         except RPCError as exc:
             log.debug("low balance warning for %s: %s", s.cgrid, exc)
 

@@ -28,7 +28,7 @@ log = logging.getLogger("cgr.sessions")
 UNRATED_TYPES = ("*postpaid", "*pseudoprepaid", "*rated")
 
 
-def _jsonable(event: dict) -> dict:
+def jsonable_event(event: dict) -> dict:
     """The event with times as CGRateS writes them (for CDRs and the agents)."""
     out = {}
     for k, v in event.items():
@@ -159,7 +159,7 @@ class Settlement:
                 flags.append("*rals:true")
             try:
                 await cdrs_api.PROCESS_EVENT.call(cdrs, ArgV1ProcessEvent(Flags=flags, Tenant=s.tenant, ID=s.cgrid,
-                                                                          Event=_jsonable(ev)))
+                                                                          Event=jsonable_event(ev)))
             except Exists:
                 pass
             except RPCError as exc:
