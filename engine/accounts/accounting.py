@@ -15,7 +15,7 @@ import asyncio
 import logging
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -38,7 +38,9 @@ from pycgrates.engine.models.account import (
     SharedGroup,
     UnitCounter,
 )
+from pycgrates.engine.rpc.errors import RPCError, error_from_message, server_error
 from pycgrates.engine.storage.base import ACCOUNT_ACTION_PLANS, ACTION_PLAN, ACTIONS, SHARED_GROUP, BatchOp
+from pycgrates.engine.tasks import Supervisor, SupervisorStopped
 from pycgrates.engine.units import now as utc_now
 
 log = logging.getLogger("cgr.accounts")
@@ -48,6 +50,16 @@ Effect = Callable[[], Awaitable[Any]]
 
 class ActionError(Exception):
     """An action that cannot run; the message names what to fix."""
+
+
+def rpc_error(exc: Exception) -> RPCError:
+    """CGRateS-worded errors: bare codes pass as they are (typed), anything else is a SERVER_ERROR."""
+    if isinstance(exc, RPCError):
+        return exc
+    msg = str(exc)
+    if msg and msg.split(":")[0].replace("_", "").isupper() and " " not in msg.split(":")[0]:
+        return error_from_message(msg)
+    return server_error(msg)
 
 
 def new_uuid() -> str:
@@ -166,7 +178,7 @@ class Transaction:
             except Exception:
                 log.exception("action effect failed after commit")
         for effect in self.background:
-            self.acc.spawn(effect())
+            self.acc.spawn(effect(), name=getattr(effect, "__qualname__", "effect after commit"))
 
 
 class Accounting:
@@ -190,7 +202,8 @@ class Accounting:
         self.default_tenant = "cgrates.org"
         self.default_category = "call"
         self._rater: Any = None
-        self._tasks: set[asyncio.Task] = set()
+        #: effects of committed changes that run in the background (HTTP posts, disconnects after a debit)
+        self.tasks = Supervisor("accounts")
         #: called with the plan IDs whose accounts or timings changed (the scheduler listens)
         self.on_plans_changed: list[Callable[[], None]] = []
 
@@ -237,21 +250,22 @@ class Accounting:
             self._rater = Rater.for_dm(self.dm, self.cfg)
         return self._rater
 
-    def spawn(self, coro: Awaitable[Any]) -> None:
-        async def guarded() -> None:
-            try:
-                await coro
-            except Exception:
-                log.exception("background action effect failed")
-
-        task = asyncio.ensure_future(guarded())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "") -> None:
+        """Run an effect of a committed change in the background (failures are logged by the supervisor)."""
+        try:
+            self.tasks.spawn(coro, name=name)
+        except SupervisorStopped:
+            log.warning("accounting is stopping: %s not run", name or "a background effect")
 
     async def drain(self) -> None:
-        """Wait for background effects (used on shutdown and in tests)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait for background effects (used in tests)."""
+        await self.tasks.drain()
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Let running effects finish (up to ``timeout``), then cancel what is left and refuse new ones."""
+        if not await self.tasks.drain(timeout):
+            log.warning("accounting: background effects still running after %.0fs; cancelling them", timeout)
+        await self.tasks.stop()
 
     def plans_changed(self) -> None:
         for cb in list(self.on_plans_changed):

@@ -1,4 +1,4 @@
-"""Debiting calls from accounts (CGRateS's debitCreditBalance, MaxDebit, GetMaxSessionDuration, RefundIncrements).
+"""Debiting calls from accounts (CGRateS's debitCreditBalance, MaxDebit, GetMaxSessionDuration).
 
 The order is CGRateS's: the unit balances of the call's ToR that apply (destination, category, timing; best
 precision, then weight first) are spent first, each priced by its RatingSubject — ``*zero<step>`` subjects (and
@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from pycgrates.engine.accounts.accounting import Accounting, ActionError, Transaction
+from pycgrates.engine.accounts.accounting import Accounting, Transaction
 from pycgrates.engine.accounts.balances import balances_for, matching_destination_id, round_value, timing_active
 from pycgrates.engine.models.account import (
     DEFAULT_BALANCE_ID,
@@ -46,11 +46,12 @@ from pycgrates.engine.rating import timings as rtm
 from pycgrates.engine.rating.callcost import accounting_map
 from pycgrates.engine.rating.timespans import Increment, TimeSpan, compress_increments, max_cost
 from pycgrates.engine.rpc.errors import (
-    ACCOUNT_DISABLED,
-    ACCOUNT_NOT_FOUND,
-    INSUFFICIENT_CREDIT,
-    MAX_USAGE_EXCEEDED,
-    RPCError,
+    AccountDisabled,
+    AccountNotFound,
+    InsufficientCredit,
+    MaxUsageExceeded,
+    error_from_message,
+    server_error,
 )
 from pycgrates.engine.storage.base import RALS_JOURNAL
 
@@ -58,11 +59,10 @@ log = logging.getLogger("cgr.accounts")
 
 ZERO = Decimal(0)
 
-#: SessionS's journal (kind and APIOpts key): a record of each accounting call made for a session, written in the
-#: same batch as the account change, so a session restored after a crash knows every acknowledged debit; a
-#: repeated call with a key already journaled is answered from the journal instead of charging twice.
+#: SessionS's journal: a record of each accounting call made for a session (its CallDescriptor's ``journal_key``),
+#: written in the same batch as the account change, so a session restored after a crash knows every acknowledged
+#: debit; a repeated call with a key already journaled is answered from the journal instead of charging twice.
 JOURNAL_KIND = RALS_JOURNAL
-JOURNAL_OPT = "*journalKey"
 
 
 @dataclass(slots=True)
@@ -460,14 +460,6 @@ class DebitRun:
 # ------------------------------------------------------------------------------------------------ entry points
 
 
-def _negative_allowed(acc: Account, cd_args: dict | None) -> bool:
-    """AllowNegative on the account, or a request that explicitly does not deny it (CGRateS postpaid debits
-    send DenyNegativeAccount: false)."""
-    if acc.AllowNegative:
-        return True
-    return cd_args is not None and cd_args.get("DenyNegativeAccount") is False
-
-
 async def _finish(tx: Transaction, run: DebitRun) -> None:
     """Counters, dirty marks and triggers of a real debit, inside its transaction."""
     accounting = run.accounting
@@ -507,9 +499,9 @@ async def _with_accounts(accounting: Accounting, cd: CallDescriptor, fn, *, lock
             async with accounting.transaction(key, *members, from_debit=True) as tx:
                 acc = await tx.load(key)
                 if acc is None:
-                    raise RPCError(ACCOUNT_NOT_FOUND)
+                    raise AccountNotFound()
                 if acc.Disabled:
-                    raise RPCError(ACCOUNT_DISABLED)
+                    raise AccountDisabled()
                 now_members = await shared_members(accounting, acc, cd, prefixes, at)
                 if not now_members <= members:
                     members |= now_members
@@ -522,12 +514,12 @@ async def _with_accounts(accounting: Accounting, cd: CallDescriptor, fn, *, lock
                 return await fn(tx, acc, accounts, prefixes)
         except _Retry:
             continue
-    raise RPCError("SERVER_ERROR: shared group members kept changing during the debit")
+    raise server_error("shared group members kept changing during the debit")
 
 
 def _check_usage(accounting: Accounting, cd: CallDescriptor) -> None:
     if not accounting.rater.usage_allowed(cd.ToR, cd.get_duration()):
-        raise RPCError(MAX_USAGE_EXCEEDED)
+        raise MaxUsageExceeded()
 
 
 async def _max_usage(accounting: Accounting, acc: Account, accounts: dict[str, Account], cd: CallDescriptor,
@@ -544,7 +536,7 @@ async def _max_usage(accounting: Accounting, acc: Account, accounts: dict[str, A
     try:
         res = await run.run()
     except RatingError as exc:
-        raise RPCError(exc.code) from exc
+        raise error_from_message(exc.code) from exc
     total = 0
     for ts in res.cc.Timespans:
         if cd.MaxRate > 0 and cd.MaxRateUnit > 0 and ts.rate_interval is not None:
@@ -593,7 +585,7 @@ async def debit(accounting: Accounting, cd: CallDescriptor, *, max_debit: bool =
         if max_debit:
             remaining = await _max_usage(accounting, acc, accounts, cd, prefixes)
             if cd.ForceDuration and not acc.AllowNegative and remaining < cd.get_duration():
-                raise RPCError(INSUFFICIENT_CREDIT)
+                raise InsufficientCredit()
             if remaining == 0:
                 cc = cd.create_call_cost()
                 cc.AccountSummary = account_summary(acc, initial)
@@ -606,9 +598,9 @@ async def debit(accounting: Accounting, cd: CallDescriptor, *, max_debit: bool =
         try:
             res = await run.run()
         except RatingError as exc:
-            raise RPCError(exc.code) from exc
+            raise error_from_message(exc.code) from exc
         if not max_debit and not neg and (res.went_negative or res.uncovered > 0):
-            raise RPCError(INSUFFICIENT_CREDIT)
+            raise InsufficientCredit()
         if cd.PerformRounding:
             _round_cost(run, res.cc)
         if not dry_run:
@@ -644,7 +636,7 @@ def _round_cost(run: DebitRun, cc: CallCost) -> None:
             bi = inc.balance_info
             if isinstance(bi, DebitInfo) and bi.Monetary:
                 owner = run.accounts.get(bi.AccountID, run.acc)
-                payer = _find_balance(owner, bi.Monetary["UUID"], MONETARY)
+                payer = find_balance(owner, bi.Monetary["UUID"], MONETARY)
                 break
         if payer is not None:
             break
@@ -672,62 +664,8 @@ class _DryRunDone(Exception):
         self.summary = summary
 
 
-async def refund_increments(accounting: Accounting, tor: str, increments: list[dict],
-                            journal: tuple[str, str] | None = None) -> dict[str, Account]:
-    """Give back what increments took (by their BalanceInfo): units to the unit balance, Cost to the money one."""
-    by_account: dict[str, list[dict]] = {}
-    for inc in increments:
-        bi = inc.get("BalanceInfo") or {}
-        if not bi or not (bi.get("Unit") or bi.get("Monetary")):
-            continue
-        by_account.setdefault(bi.get("AccountID") or "", []).append(inc)
-    by_account.pop("", None)
-    if not by_account:
-        return {}
-    out: dict[str, Account] = {}
-    async with accounting.transaction(*by_account, from_debit=True) as tx:
-        if not await _journal_once(accounting, tx, journal, {"Increments": increments}):
-            return out
-        for key, incs in by_account.items():
-            acc = await tx.load(key)
-            if acc is None:
-                log.warning("refund: account %s not found", key)
-                continue
-            for inc in incs:
-                n = int(inc.get("CompressFactor") or 1)
-                bi = inc["BalanceInfo"]
-                unit = bi.get("Unit")
-                if unit and unit.get("UUID"):
-                    b = _find_balance(acc, unit["UUID"], tor)
-                    if b is not None:
-                        amount = Decimal(str(unit.get("Consumed") or inc.get("Duration") or 0)) * n
-                        tx.set_value(acc, b, b.Value + amount)
-                        await accounting.count_units(tx, acc, -amount, unit.get("ToR") or tor, None, b)
-                money = bi.get("Monetary")
-                if money and money.get("UUID"):
-                    b = next((x for x in acc.BalanceMap.get(MONETARY, []) if x.Uuid == money["UUID"]), None)
-                    if b is not None:
-                        amount = Decimal(str(inc.get("Cost") or 0)) * n
-                        tx.set_value(acc, b, b.Value + amount)
-                        await accounting.count_units(tx, acc, -amount, MONETARY, None, b)
-            tx.put(acc)
-            out[key] = acc
-    return out
-
-
-async def _journal_once(accounting: Accounting, tx: Transaction, journal: tuple[str, str] | None,
-                        record: dict) -> bool:
-    """Add SessionS's journal record to the transaction; False when the key is journaled already (a repeated
-    call: nothing is to be done again)."""
-    if not journal:
-        return True
-    if await accounting.dm.get(JOURNAL_KIND, journal[0]) is not None:
-        return False
-    tx.extra_ops.append(("set", JOURNAL_KIND, journal[0], {"Method": journal[1], **record}))
-    return True
-
-
-def _find_balance(acc: Account, uuid: str, tor: str) -> Balance | None:
+def find_balance(acc: Account, uuid: str, tor: str) -> Balance | None:
+    """The balance ``uuid`` of ``acc``, looked up among ``tor``'s balances first."""
     for b in acc.BalanceMap.get(tor, []):
         if b.Uuid == uuid:
             return b
@@ -735,149 +673,6 @@ def _find_balance(acc: Account, uuid: str, tor: str) -> Balance | None:
     return found[1] if found else None
 
 
-async def refund_rounding(accounting: Accounting, increments: list[dict],
-                          journal: tuple[str, str] | None = None) -> dict[str, Account]:
-    """Charge (positive Cost) or give back (negative) the rounding of a session's cost (CGRateS RefundRounding):
-    on the increment's monetary balance, else on the account's default balance."""
-    by_account: dict[str, list[dict]] = {}
-    for inc in increments:
-        key = (inc.get("BalanceInfo") or {}).get("AccountID") or ""
-        if key:
-            by_account.setdefault(key, []).append(inc)
-    out: dict[str, Account] = {}
-    if not by_account:
-        return out
-    async with accounting.transaction(*by_account, from_debit=True) as tx:
-        if not await _journal_once(accounting, tx, journal, {"Increments": increments}):
-            return out
-        for key, incs in by_account.items():
-            acc = await tx.load(key)
-            if acc is None:
-                log.warning("rounding: account %s not found", key)
-                continue
-            for inc in incs:
-                money = (inc.get("BalanceInfo") or {}).get("Monetary") or {}
-                b = _find_balance(acc, money["UUID"], MONETARY) if money.get("UUID") else None
-                if b is None:
-                    b = accounting.default_money_balance(tx, acc)
-                amount = Decimal(str(inc.get("Cost") or 0)) * int(inc.get("CompressFactor") or 1)
-                tx.set_value(acc, b, b.Value - amount)
-                await accounting.count_units(tx, acc, amount, MONETARY, None, b)
-            tx.put(acc)
-            await accounting.run_triggers(tx, acc)
-            out[key] = acc
-    return out
-
-
-def event_cost_increments(ec: dict) -> list[dict]:
-    """The increments (CGRateS Increment JSON with BalanceInfo) an EventCost charged, for a refund."""
-    accounting = ec.get("Accounting") or {}
-    out: list[dict] = []
-    for charge in ec.get("Charges") or []:
-        cf_charge = int(charge.get("CompressFactor") or 1)
-        for inc in charge.get("Increments") or []:
-            bc = accounting.get(inc.get("AccountingID") or "")
-            if not bc:
-                continue
-            n = cf_charge * int(inc.get("CompressFactor") or 1)
-            info: dict[str, Any] = {"AccountID": bc.get("AccountID") or ""}
-            extra_id = bc.get("ExtraChargeID") or ""
-            cost = 0.0
-            if extra_id:  # a unit balance ("*none": free units, else its money charge)
-                info["Unit"] = {"UUID": bc.get("BalanceUUID"), "Consumed": bc.get("Units") or 0}
-                extra = accounting.get(extra_id)
-                if extra:
-                    info["Monetary"] = {"UUID": extra.get("BalanceUUID")}
-                    cost = extra.get("Units") or 0
-            else:
-                info["Monetary"] = {"UUID": bc.get("BalanceUUID")}
-                cost = bc.get("Units") or 0
-            out.append({"Duration": inc.get("Usage") or 0, "Cost": cost, "CompressFactor": n, "BalanceInfo": info})
-    return out
-
-
-# ------------------------------------------------------------------------------------------------ RPC faces
-
-
-def _cd_from_args(accounting: Accounting, args: dict) -> CallDescriptor:
-    try:
-        cd = CallDescriptor.from_json(args, accounting.timezone)
-    except (ValueError, TypeError) as exc:
-        raise RPCError(f"SERVER_ERROR: {exc}") from exc
-    if not cd.Tenant:
-        cd.Tenant = accounting.default_tenant
-    if not cd.Category:
-        cd.Category = accounting.default_category
-    if not (cd.Account or cd.Subject):
-        raise RPCError("MANDATORY_IE_MISSING: [Account]")
-    return cd
-
-
-def _cc_json(cc: CallCost) -> dict:
-    out = cc.to_json()
-    return out
-
-
-def _journal(args: dict, method: str) -> tuple[str, str] | None:
-    key = (args.get("APIOpts") or {}).get(JOURNAL_OPT)
-    return (str(key), method) if key else None
-
-
-async def debit_cd(accounting: Accounting, args: dict) -> dict:
-    cd = _cd_from_args(accounting, args)
-    negative_ok = args.get("DenyNegativeAccount") is False
-    try:
-        return _cc_json(await debit(accounting, cd, negative_ok=negative_ok, dry_run=cd.DryRun,
-                                    journal=_journal(args, "Responder.Debit")))
-    except Replayed as done:
-        return done.record.get("Reply") or {}
-
-
-async def max_debit_cd(accounting: Accounting, args: dict) -> dict:
-    cd = _cd_from_args(accounting, args)
-    try:
-        return _cc_json(await debit(accounting, cd, max_debit=True, dry_run=cd.DryRun,
-                                    journal=_journal(args, "Responder.MaxDebit")))
-    except Replayed as done:
-        return done.record.get("Reply") or {}
-
-
-async def max_session_time_cd(accounting: Accounting, args: dict) -> int:
-    cd = _cd_from_args(accounting, args)
-    return await max_session_time(accounting, cd)
-
-
-async def refund_increments_cd(accounting: Accounting, args: dict) -> dict | None:
-    cd = _cd_from_args(accounting, args)
-    incs = args.get("Increments") or []
-    if isinstance(incs, dict):  # a compressed EventCost-like shape is not supported here
-        raise RPCError("SERVER_ERROR: Increments must be a list of CGRateS Increments")
-    try:
-        refunded = await refund_increments(accounting, cd.ToR, incs, _journal(args, "Responder.RefundIncrements"))
-    except ActionError as exc:
-        raise RPCError(f"SERVER_ERROR: {exc}") from exc
-    acc = refunded.get(cd.account_key()) or next(iter(refunded.values()), None)
-    return acc.to_dict() if acc is not None else None
-
-
-# ------------------------------------------------------------------------------------------------ EventCost accounting
-
-
 def accounting_for(cc: CallCost) -> dict[str, dict]:
     """CGRateS's EventCost ``Accounting`` map for a debited CallCost (see engine.rating.callcost.accounting_map)."""
     return accounting_map(cc)
-
-
-async def refund_rounding_cd(accounting: Accounting, args: dict) -> dict | None:
-    refunded = await refund_rounding(accounting, list(args.get("Increments") or []),
-                                     _journal(args, "Responder.RefundRounding"))
-    acc = next(iter(refunded.values()), None)
-    return acc.to_dict() if acc is not None else None
-
-
-async def refund_event_cost_args(accounting: Accounting, args: dict) -> str:
-    ec = args.get("EventCost") or {}
-    if not isinstance(ec, dict):
-        raise RPCError("MANDATORY_IE_MISSING: [EventCost]")
-    await refund_increments(accounting, args.get("ToR") or "*voice", event_cost_increments(ec))
-    return "OK"

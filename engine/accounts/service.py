@@ -10,7 +10,7 @@ import json
 import logging
 from typing import Any
 
-from pycgrates.engine.accounts.accounting import Accounting, ActionError, new_uuid
+from pycgrates.engine.accounts.accounting import Accounting, ActionError, new_uuid, rpc_error
 from pycgrates.engine.accounts.loading import resolve_timing, timing_uuid
 from pycgrates.engine.accounts.parse import (
     FieldError,
@@ -20,6 +20,7 @@ from pycgrates.engine.accounts.parse import (
     parse_units,
     trigger_from_row,
 )
+from pycgrates.engine.accounts.responder import Responder
 from pycgrates.engine.accounts.timings import TimingError
 from pycgrates.engine.models.account import (
     MONETARY,
@@ -51,18 +52,8 @@ log = logging.getLogger("cgr.accounts")
 OK = "OK"
 
 
-def rpc_error(exc: Exception) -> RPCError:
-    """CGRateS-worded errors: bare codes pass as they are, anything else is a SERVER_ERROR."""
-    if isinstance(exc, RPCError):
-        return exc
-    msg = str(exc)
-    if msg and msg.split(":")[0].replace("_", "").isupper() and " " not in msg.split(":")[0]:
-        return RPCError(msg)
-    return server_error(msg)
-
-
-class AccountingService:
-    """APIerSv1/APIerSv2 accounting methods and Responder.Debit/MaxDebit/RefundIncrements/GetMaxSessionTime."""
+class AccountingService(Responder):
+    """APIerSv1/APIerSv2 accounting methods and the Responder debit face (:mod:`engine.accounts.responder`)."""
 
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
@@ -70,7 +61,7 @@ class AccountingService:
         self.acc.configure(getattr(ctx, "cfg", None), getattr(ctx, "conns", None), getattr(ctx, "stordb", None))
 
     async def stop(self) -> None:
-        await self.acc.drain()
+        await self.acc.stop()
 
     async def reload(self, cfg: Any = None) -> None:
         self.acc.configure(cfg or getattr(self.ctx, "cfg", None))
@@ -563,46 +554,6 @@ class AccountingService:
             if not executed:
                 await self.acc.run_triggers(tx, acc)
         return OK
-
-    # ---------------------------------------------------------------------------------------- Responder
-
-    async def _with_debit(self, fn: str, args: dict) -> Any:
-        from pycgrates.engine.accounts import debit as d
-
-        try:
-            return await getattr(d, fn)(self.acc, self._check_args(args))
-        except ActionError as exc:
-            raise rpc_error(exc) from exc
-
-    @rpc("Responder.Debit")
-    async def responder_debit(self, args: dict) -> dict:
-        """Debit the whole usage of a CallDescriptor; returns the CallCost (which balance paid what)."""
-        return await self._with_debit("debit_cd", args)
-
-    @rpc("Responder.MaxDebit")
-    async def responder_max_debit(self, args: dict) -> dict:
-        """Debit as much of the usage as the balances allow; returns the CallCost of what was debited."""
-        return await self._with_debit("max_debit_cd", args)
-
-    @rpc("Responder.GetMaxSessionTime")
-    async def responder_max_session_time(self, args: dict) -> int:
-        """The usage (ns) the balances allow for a CallDescriptor, without debiting (-1: AllowNegative)."""
-        return await self._with_debit("max_session_time_cd", args)
-
-    @rpc("Responder.RefundRounding")
-    async def responder_refund_rounding(self, args: dict) -> dict | None:
-        """Charge the rounding of a session's cost (positive Cost) or give it back (negative)."""
-        return await self._with_debit("refund_rounding_cd", args)
-
-    @rpc("Responder.RefundEventCost")
-    async def responder_refund_event_cost(self, args: dict) -> str:
-        """Give back what an EventCost (a rated CDR's CostDetails) charged, before re-rating it."""
-        return await self._with_debit("refund_event_cost_args", args)
-
-    @rpc("Responder.RefundIncrements")
-    async def responder_refund_increments(self, args: dict) -> dict | None:
-        """Give back what the increments of a CallDescriptor took; returns the refunded account."""
-        return await self._with_debit("refund_increments_cd", args)
 
 
 def _trigger_row(at: ActionTrigger | None) -> dict:

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
+from pycgrates.engine.cdrs import api
+from pycgrates.engine.cdrs.api import ArgV1ProcessEvent, AttrCDRSStoreSMCost, CDRsQuery
 from pycgrates.engine.models import cdr as C
-from pycgrates.engine.models.tariffplan import time_to_json
-from pycgrates.engine.rating.callcost import event_cost_from_json
-from pycgrates.engine.rpc.errors import EXISTS, NOT_FOUND, RPCError, server_error
+from pycgrates.engine.rating import api as api_rals
+from pycgrates.engine.rating.callcost import event_cost_of
+from pycgrates.engine.rating.calldesc import CallDescriptor
+from pycgrates.engine.rpc.errors import Exists, NotFound, RPCError, mandatory_ie_missing, server_error
 from pycgrates.engine.rpc.registry import rpc
 from pycgrates.engine.storage.base import RALS_JOURNAL, CDRFilter
-from pycgrates.engine.units import SECOND, parse_duration, parse_time, to_decimal
+from pycgrates.engine.units import SECOND, parse_time
 
 log = logging.getLogger("cgr.cdrs")
 
@@ -32,63 +34,24 @@ def debit_journal_key(cdr: dict) -> str:
     return f"cdr:{cdr[C.CGRID]}:{cdr[C.RUN_ID]}"
 
 
-def call_descriptor_for(cdr: dict) -> dict:
-    """The CallDescriptor JSON rating a CDR (CGRateS's CDRServer.getCostFromRater)."""
+def call_descriptor_for(cdr: dict) -> CallDescriptor:
+    """The CallDescriptor rating a CDR (CGRateS's CDRServer.getCostFromRater)."""
     start = parse_time(cdr.get(C.ANSWER_TIME)) or parse_time(cdr.get(C.SETUP_TIME))
     if start is None:
-        raise RPCError("MANDATORY_IE_MISSING: [AnswerTime]")
+        raise mandatory_ie_missing("AnswerTime")
     usage = int(cdr.get(C.USAGE) or 0)
     start_ns = int(start.timestamp()) * SECOND + start.microsecond * 1000
-    return {
-        "CgrID": cdr[C.CGRID], "RunID": cdr[C.RUN_ID], "ToR": cdr[C.TOR], "Tenant": cdr[C.TENANT],
-        "Category": cdr[C.CATEGORY], "Subject": cdr[C.SUBJECT], "Account": cdr[C.ACCOUNT],
-        "Destination": cdr[C.DESTINATION], "TimeStart": time_to_json(start_ns),
-        "TimeEnd": time_to_json(start_ns + usage),
-        "DurationIndex": usage, "PerformRounding": True, "ExtraFields": cdr.get("ExtraFields") or {},
-    }
-
-
-def event_cost_json(cc: Any, cgrid: str, run_id: str) -> Any:
-    """CGRateS's EventCost for a CallCost reply (JSON in, JSON out), with the Accounting of what paid."""
-    if isinstance(cc, dict):
-        return event_cost_from_json(cc, cgrid, run_id)
-    return cc
+    return CallDescriptor(
+        CgrID=cdr[C.CGRID], RunID=cdr[C.RUN_ID], ToR=cdr[C.TOR], Tenant=cdr[C.TENANT], Category=cdr[C.CATEGORY],
+        Subject=cdr[C.SUBJECT], Account=cdr[C.ACCOUNT], Destination=str(cdr[C.DESTINATION] or ""),
+        TimeStart=start_ns, TimeEnd=start_ns + usage, DurationIndex=usage, PerformRounding=True,
+        ExtraFields=dict(cdr.get("ExtraFields") or {}),
+    )
 
 
 def filter_from_args(args: dict) -> CDRFilter:
     """CGRateS's RPCCDRsFilter (JSON) → CDRFilter."""
-    f = CDRFilter()
-    mapping = {
-        "CGRIDs": "cgrids", "RunIDs": "run_ids", "NotRunIDs": "not_run_ids", "OriginIDs": "origin_ids",
-        "OriginHosts": "origin_hosts", "Sources": "sources", "ToRs": "tors", "RequestTypes": "request_types",
-        "Tenants": "tenants", "Categories": "categories", "Accounts": "accounts", "Subjects": "subjects",
-        "DestinationPrefixes": "destination_prefixes",
-    }
-    for key, attr in mapping.items():
-        if args.get(key):
-            setattr(f, attr, list(args[key]))
-    for key, attr in (("SetupTimeStart", "setup_time_start"), ("SetupTimeEnd", "setup_time_end"),
-                      ("AnswerTimeStart", "answer_time_start"), ("AnswerTimeEnd", "answer_time_end")):
-        if args.get(key):
-            setattr(f, attr, args[key])
-    for key, attr in (("OrderIDStart", "order_id_start"), ("OrderIDEnd", "order_id_end")):
-        if args.get(key) is not None:
-            setattr(f, attr, int(args[key]))
-    if args.get("MinUsage"):
-        f.min_usage = parse_duration(args["MinUsage"])
-    if args.get("MaxUsage"):
-        f.max_usage = parse_duration(args["MaxUsage"])
-    if args.get("MinCost") is not None:
-        f.min_cost = float(args["MinCost"])
-    if args.get("MaxCost") is not None:
-        f.max_cost = float(args["MaxCost"])
-    f.order_by = args.get("OrderBy") or ""
-    paginator = args.get("Paginator") or args
-    if paginator.get("Limit") is not None:
-        f.limit = int(paginator["Limit"])
-    if paginator.get("Offset") is not None:
-        f.offset = int(paginator["Offset"])
-    return f
+    return CDRsQuery.from_json(args).filter
 
 
 class CDRService:
@@ -114,9 +77,9 @@ class CDRService:
     async def ping(self, args: Any) -> str:
         return "Pong"
 
-    @rpc("CDRsV1.ProcessEvent")
-    async def process_event_rpc(self, args: dict) -> str:
-        flags = _flags(args.get("Flags") or [])
+    @rpc(api.PROCESS_EVENT)
+    async def process_event_rpc(self, args: ArgV1ProcessEvent) -> str:
+        flags = _flags(args.Flags)
         cfg = self.cfg
         opts = {
             "attributes": flags.get("*attributes", bool(cfg.get("attributes_conns"))),
@@ -131,7 +94,7 @@ class CDRService:
         }
         if opts["rerate"]:
             opts["rals"] = True
-        await self.process_event(_cgr_event(args), **opts)
+        await self.process_event(args.cgr_event().to_json(), **opts)
         return "OK"
 
     @rpc("CDRsV1.ProcessCDR")
@@ -152,16 +115,16 @@ class CDRService:
         )
         return "OK"
 
-    @rpc("CDRsV1.GetCDRs", "APIerSv1.GetCDRs", "APIerSv2.GetCDRs")
-    async def get_cdrs(self, args: dict) -> list[dict]:
-        cdrs = await self.ctx.stordb.get_cdrs(filter_from_args(args or {}))
+    @rpc(api.GET_CDRS, "APIerSv1.GetCDRs", "APIerSv2.GetCDRs")
+    async def get_cdrs(self, query: CDRsQuery) -> list[dict]:
+        cdrs = await self.ctx.stordb.get_cdrs(query.filter)
         if not cdrs:
-            raise RPCError(NOT_FOUND)
+            raise NotFound()
         return cdrs
 
-    @rpc("CDRsV1.GetCDRsCount", "APIerSv1.CountCDRs")
-    async def count_cdrs(self, args: dict) -> int:
-        return await self.ctx.stordb.count_cdrs(filter_from_args(args or {}))
+    @rpc(api.GET_CDRS_COUNT, "APIerSv1.CountCDRs")
+    async def count_cdrs(self, query: CDRsQuery) -> int:
+        return await self.ctx.stordb.count_cdrs(query.filter)
 
     @rpc("CDRsV1.RateCDRs")
     async def rate_cdrs(self, args: dict) -> str:
@@ -177,14 +140,12 @@ class CDRService:
             )
         return "OK"
 
-    @rpc("CDRsV1.StoreSessionCost", "CDRsV2.StoreSessionCost")
-    async def store_session_cost(self, args: dict) -> str:
-        cost = args.get("Cost") or args
-        if args.get("CheckDuplicate"):
-            existing = await self.ctx.stordb.get_session_costs(cost["CGRID"], cost.get("RunID", ""))
-            if existing:
-                raise RPCError(EXISTS)
-        await self.ctx.stordb.set_session_cost(cost)
+    @rpc(api.STORE_SESSION_COST, "CDRsV2.StoreSessionCost")
+    async def store_session_cost(self, args: AttrCDRSStoreSMCost) -> str:
+        cost = args.Cost
+        if args.CheckDuplicate and await self.ctx.stordb.get_session_costs(cost.CGRID, cost.RunID):
+            raise Exists()
+        await self.ctx.stordb.set_session_cost(cost.to_json())
         return "OK"
 
     # ------------------------------------------------------------------------------------------ processing
@@ -231,9 +192,9 @@ class CDRService:
     async def _refuse_duplicates(self, keys: list[tuple[str, str]]) -> None:
         for cg, run in keys:
             if (cg, run) in self._in_flight:
-                raise RPCError(EXISTS)
+                raise Exists()
             if await self.ctx.stordb.count_cdrs(CDRFilter(cgrids=[cg], run_ids=[run])):
-                raise RPCError(EXISTS)
+                raise Exists()
 
     async def _attributes(self, event: dict) -> dict:
         conn = self._conn("attributes_conns")
@@ -242,10 +203,8 @@ class CDRService:
         args = {**event, "APIOpts": {**(event.get("APIOpts") or {}), "*context": "*cdrs"}}
         try:
             reply = await conn.call("AttributeSv1.ProcessEvent", args)
-        except RPCError as exc:
-            if exc.message == NOT_FOUND:
-                return event
-            raise
+        except NotFound:
+            return event
         return reply.get("CGREvent") or event
 
     async def _charger_runs(self, event: dict) -> list[dict]:
@@ -254,10 +213,8 @@ class CDRService:
             raise server_error("ChargerS is not configured (cdrs.chargers_conns)")
         try:
             reply = await conn.call("ChargerSv1.ProcessEvent", event)
-        except RPCError as exc:
-            if exc.message == NOT_FOUND:
-                return [event]
-            raise
+        except NotFound:
+            return [event]
         return [r["CGREvent"] for r in reply]
 
     async def _rate(self, cdr: dict, rerate: bool) -> list[dict]:
@@ -277,23 +234,23 @@ class CDRService:
             cdr[C.EXTRA_INFO] = "RALs not configured (cdrs.rals_conns)"
             cdr[C.COST] = -1.0
             return [cdr]
-        method = "Responder.Debit" if cdr[C.REQUEST_TYPE] in DEBIT_REQUEST_TYPES else "Responder.GetCost"
+        method = api_rals.DEBIT if cdr[C.REQUEST_TYPE] in DEBIT_REQUEST_TYPES else api_rals.GET_COST
         cd = call_descriptor_for(cdr)
         if cdr[C.REQUEST_TYPE] in (C.POSTPAID, C.PSEUDOPREPAID):
-            cd["DenyNegativeAccount"] = False  # usage already happened: it is owed even past the balance
-        if method == "Responder.Debit":
+            cd.DenyNegativeAccount = False  # usage already happened: it is owed even past the balance
+        if method is api_rals.DEBIT:
             # journaled with the debit: a retry after a crash between the debit and the CDR write is answered
             # from the journal instead of charging again; the record goes once the CDR is stored
-            cd["APIOpts"] = {"*journalKey": debit_journal_key(cdr)}
+            cd.journal_key = debit_journal_key(cdr)
         try:
-            cc = await conn.call(method, cd)
+            cc = await method.call(conn, cd)
         except RPCError as exc:
             cdr[C.EXTRA_INFO] = exc.message
             cdr[C.COST] = -1.0
             cdr[C.COST_DETAILS] = None
             return [cdr]
-        cdr[C.COST] = float(to_decimal(cc.get("Cost", 0)) if isinstance(cc, dict) else cc.Cost)
-        cdr[C.COST_DETAILS] = event_cost_json(cc, cdr[C.CGRID], cdr[C.RUN_ID])
+        cdr[C.COST] = float(cc.Cost)
+        cdr[C.COST_DETAILS] = event_cost_of(cc, cdr[C.CGRID], cdr[C.RUN_ID])
         cdr[C.COST_SOURCE] = COST_SOURCE_CDRS
         return [cdr]
 
@@ -346,9 +303,10 @@ class CDRService:
                 ev = {"Tenant": cdr[C.TENANT], "ID": cdr[C.CGRID], "Event": C.cdr_to_event(cdr), "APIOpts": opts}
                 try:
                     await conn.call(method, ev)
+                except NotFound:
+                    pass
                 except RPCError as exc:
-                    if exc.message != NOT_FOUND:
-                        log.warning("%s for CDR %s/%s: %s", method, cdr[C.CGRID], cdr[C.RUN_ID], exc)
+                    log.warning("%s for CDR %s/%s: %s", method, cdr[C.CGRID], cdr[C.RUN_ID], exc)
 
     # ------------------------------------------------------------------------------------------ HTTP
 
@@ -371,7 +329,7 @@ class CDRService:
         try:
             await self.process_cdr_rpc(fields)
         except RPCError as exc:
-            return web.Response(status=400 if exc.message != EXISTS else 409, text=exc.message + "\n")
+            return web.Response(status=409 if isinstance(exc, Exists) else 400, text=exc.message + "\n")
         return web.Response(text="OK\n")
 
     async def _freeswitch_cdr(self, request: Any) -> Any:
@@ -385,7 +343,7 @@ class CDRService:
         except (ValueError, KeyError) as exc:
             return web.Response(status=400, text=f"invalid FreeSWITCH CDR: {exc}\n")
         except RPCError as exc:
-            return web.Response(status=400 if exc.message != EXISTS else 409, text=exc.message + "\n")
+            return web.Response(status=409 if isinstance(exc, Exists) else 400, text=exc.message + "\n")
         return web.Response(text="OK\n")
 
 
@@ -437,11 +395,4 @@ def _flags(flags: list[str]) -> dict[str, bool]:
     return out
 
 
-def _cgr_event(args: dict) -> dict:
-    event = {k: args[k] for k in ("Tenant", "ID", "Time", "Event", "APIOpts") if k in args}
-    event.setdefault("Event", {})
-    event.setdefault("APIOpts", {})
-    return event
-
-
-__all__ = ["CDRService", "Decimal", "call_descriptor_for", "event_cost_json", "freeswitch_json_to_cdr"]
+__all__ = ["CDRService", "call_descriptor_for", "freeswitch_json_to_cdr"]

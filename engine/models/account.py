@@ -494,6 +494,14 @@ class Account:
             UpdateTime=time_from_json(d.get("UpdateTime")),
         )
 
+    def to_json(self) -> dict:
+        """CGRateS's Account JSON (what the RPC surface answers)."""
+        return self.to_dict()
+
+    @classmethod
+    def from_json(cls, data: dict) -> Account:
+        return cls.from_dict(data)
+
 
 # ------------------------------------------------------------------------------------------------ actions
 

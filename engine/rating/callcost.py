@@ -10,7 +10,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from pycgrates.engine.models.tariffplan import MAX_COST_DISCONNECT, RateInterval, time_to_json
-from pycgrates.engine.rating.timespans import Increment, TimeSpan, iter_increments, max_cost
+from pycgrates.engine.rating.timespans import Increment, TimeSpan, balance_part, iter_increments, max_cost
 from pycgrates.engine.units import ROUNDING_MIDDLE, round_money
 
 ZERO = Decimal(0)
@@ -252,10 +252,6 @@ def _rating_id(ts: TimeSpan, ri: RateInterval | None, tables: dict[str, dict]) -
     return rating_id
 
 
-def _part(bi: Any, name: str) -> Any:
-    return bi.get(name) if isinstance(bi, dict) else getattr(bi, name, None)
-
-
 def accounting_map(cc: CallCost) -> dict[str, dict]:
     """CGRateS's EventCost ``Accounting`` map for a debited CallCost, setting each increment's ``accounting_id``.
 
@@ -273,10 +269,10 @@ def accounting_map(cc: CallCost) -> dict[str, dict]:
     for ts in cc.Timespans:
         for inc in ts.increments:
             bi = inc.balance_info
-            unit, money = (_part(bi, "Unit"), _part(bi, "Monetary")) if bi is not None else (None, None)
+            unit, money = balance_part(bi, "Unit"), balance_part(bi, "Monetary")
             if not (unit or money):
                 continue
-            account = _part(bi, "AccountID") or ""
+            account = balance_part(bi, "AccountID") or ""
             if unit:
                 extra = "*none"
                 if money:
@@ -291,10 +287,15 @@ def accounting_map(cc: CallCost) -> dict[str, dict]:
     return out
 
 
-def event_cost_from_json(cc_json: dict, cgrid: str, run_id: str) -> dict:
-    """EventCost JSON for a CallCost JSON (a RALs reply), with the Accounting map of the balances that paid."""
-    cc = CallCost.from_json(cc_json)
+def event_cost_of(cc: CallCost, cgrid: str, run_id: str) -> dict:
+    """EventCost JSON for a debited (or rated) CallCost, with the Accounting map of the balances that paid (the
+    increments' ``accounting_id`` are set)."""
     return event_cost(cc, cgrid, run_id, accounting=accounting_map(cc))
+
+
+def event_cost_from_json(cc_json: dict, cgrid: str, run_id: str) -> dict:
+    """EventCost JSON for a CallCost JSON (a RALs reply read off the wire)."""
+    return event_cost_of(CallCost.from_json(cc_json), cgrid, run_id)
 
 
 def walk_increments(cc: CallCost, visit: Callable[[TimeSpan, Increment], None]) -> None:

@@ -40,7 +40,7 @@ from pycgrates.engine.rpc.errors import (
     RATING_PLAN_NOT_FOUND,
     UNAUTHORIZED_DESTINATION,
 )
-from pycgrates.engine.units import get_timezone, parse_duration, parse_time, to_decimal
+from pycgrates.engine.units import get_timezone, money_json, parse_duration, parse_time, to_decimal
 
 VOICE = "*voice"
 DATA = "*data"
@@ -69,10 +69,20 @@ def _exact_ns(raw: Any, parsed: Any) -> int:
     return tm.to_ns(parsed)
 
 
+#: The APIOpts key carrying SessionS's journal key on the wire (see :attr:`CallDescriptor.journal_key`).
+JOURNAL_OPT = "*journalKey"
+
+
 @dataclass(slots=True)
 class CallDescriptor:
-    """What to rate (CGRateS CallDescriptor). TimeStart/TimeEnd are integer nanoseconds since the epoch (pass
-    datetimes to :meth:`new`); ``tz`` is the timezone timings are evaluated in."""
+    """What to rate or debit (CGRateS CallDescriptor; with ``APIOpts`` the CallDescriptorWithAPIOpts that the
+    Responder methods take). TimeStart/TimeEnd are integer nanoseconds since the epoch (pass datetimes to
+    :meth:`new`); ``tz`` is the timezone timings are evaluated in.
+
+    ``DenyNegativeAccount`` None means the caller did not say (only an explicit False lets a debit go negative).
+    ``journal_key`` names the journal record RALs writes with the debit (SessionS and CDRs set it; on the wire
+    it travels as ``APIOpts["*journalKey"]``). ``Increments`` are what a refund gives back.
+    """
 
     Category: str = ""
     Tenant: str = ""
@@ -96,7 +106,9 @@ class CallDescriptor:
     ForceDuration: bool = False
     PerformRounding: bool = False
     DryRun: bool = False
-    DenyNegativeAccount: bool = False
+    DenyNegativeAccount: bool | None = None
+    APIOpts: dict[str, Any] = field(default_factory=dict)
+    journal_key: str = ""
     tz: tzinfo = field(default_factory=lambda: get_timezone("UTC"))
 
     # ------------------------------------------------------------------------------------------ construction
@@ -132,8 +144,11 @@ class CallDescriptor:
         )
 
     @classmethod
-    def from_json(cls, d: dict, timezone: str | None = None) -> CallDescriptor:
-        """From CGRateS's CallDescriptor JSON (times RFC3339, durations in ns)."""
+    def from_json(cls, d: Any, timezone: str | None = None) -> CallDescriptor:
+        """From CGRateS's CallDescriptor(WithAPIOpts) JSON (times RFC3339, durations in ns); naive times are
+        placed in ``timezone``."""
+        if not isinstance(d, dict):
+            raise TypeError("arguments must be a JSON object")
         tz = get_timezone(timezone)
         start_dt = parse_time(d.get("TimeStart"), tz) or parse_time("*now")
         end_raw = d.get("TimeEnd")
@@ -144,6 +159,11 @@ class CallDescriptor:
         fallback = d.get("FallbackSubjects") or d.get("FallbackSubject") or []
         if isinstance(fallback, str):
             fallback = [s for s in fallback.split(";") if s]
+        incs = d.get("Increments") or []
+        if not isinstance(incs, list):  # a compressed EventCost-like shape is not supported here
+            raise TypeError("Increments must be a list of CGRateS Increments")
+        opts = d.get("APIOpts") or {}
+        deny = d.get("DenyNegativeAccount")
         return cls(
             Category=d.get("Category") or "",
             Tenant=d.get("Tenant") or "",
@@ -155,6 +175,7 @@ class CallDescriptor:
             LoopIndex=float(d.get("LoopIndex") or 0),
             DurationIndex=parse_duration(d.get("DurationIndex") or 0),
             FallbackSubjects=list(fallback),
+            Increments=[Increment.from_json(i) for i in incs],
             ToR=d.get("ToR") or d.get("TOR") or VOICE,
             ExtraFields=dict(d.get("ExtraFields") or {}),
             MaxRate=to_decimal(d.get("MaxRate") or 0),
@@ -165,12 +186,14 @@ class CallDescriptor:
             ForceDuration=bool(d.get("ForceDuration")),
             PerformRounding=bool(d.get("PerformRounding")),
             DryRun=bool(d.get("DryRun")),
-            DenyNegativeAccount=bool(d.get("DenyNegativeAccount")),
+            DenyNegativeAccount=None if deny is None else bool(deny),
+            APIOpts=dict(opts),
+            journal_key=str(opts.get(JOURNAL_OPT) or ""),
             tz=start_dt.tzinfo or tz,
         )
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "Category": self.Category,
             "Tenant": self.Tenant,
             "Subject": self.Subject,
@@ -183,13 +206,22 @@ class CallDescriptor:
             "FallbackSubject": ";".join(self.FallbackSubjects),
             "ToR": self.ToR,
             "ExtraFields": dict(self.ExtraFields),
+            "MaxRate": money_json(self.MaxRate),
+            "MaxRateUnit": self.MaxRateUnit,
+            "MaxCostSoFar": money_json(self.MaxCostSoFar),
             "CgrID": self.CgrID,
             "RunID": self.RunID,
             "ForceDuration": self.ForceDuration,
             "PerformRounding": self.PerformRounding,
             "DryRun": self.DryRun,
-            "DenyNegativeAccount": self.DenyNegativeAccount,
         }
+        if self.DenyNegativeAccount is not None:
+            out["DenyNegativeAccount"] = self.DenyNegativeAccount
+        if self.Increments:
+            out["Increments"] = [inc.to_json() for inc in self.Increments]
+        if self.APIOpts or self.journal_key:
+            out["APIOpts"] = {**self.APIOpts, JOURNAL_OPT: self.journal_key} if self.journal_key else self.APIOpts
+        return out
 
     def clone(self) -> CallDescriptor:
         return CallDescriptor(
@@ -203,6 +235,7 @@ class CallDescriptor:
             LoopIndex=self.LoopIndex,
             DurationIndex=self.DurationIndex,
             FallbackSubjects=list(self.FallbackSubjects),
+            Increments=list(self.Increments),
             ToR=self.ToR,
             ExtraFields=dict(self.ExtraFields),
             MaxRate=self.MaxRate,
@@ -214,6 +247,8 @@ class CallDescriptor:
             PerformRounding=self.PerformRounding,
             DryRun=self.DryRun,
             DenyNegativeAccount=self.DenyNegativeAccount,
+            APIOpts=self.APIOpts,
+            journal_key=self.journal_key,
             tz=self.tz,
         )
 

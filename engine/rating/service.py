@@ -12,6 +12,7 @@ from pycgrates.engine.models.tariffplan import (
     fallback_keys,
     rating_profile_key,
 )
+from pycgrates.engine.rating import api
 from pycgrates.engine.rating.callcost import CallCost, event_cost
 from pycgrates.engine.rating.calldesc import VOICE, CallDescriptor, RatingError, get_cost
 from pycgrates.engine.rating.rater import Rater
@@ -21,6 +22,7 @@ from pycgrates.engine.rpc.errors import (
     MANDATORY_IE_MISSING,
     NOT_FOUND,
     RPCError,
+    error_from_message,
     mandatory_ie_missing,
     missing_fields,
     not_found,
@@ -54,6 +56,11 @@ class RatingService:
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
         self.rater = Rater.for_context(ctx)
+
+    @property
+    def timezone(self) -> str:
+        """Where naive times of JSON arguments are placed (general.default_timezone)."""
+        return self.rater.timezone
 
     async def reload(self) -> None:
         self.rater.configure(self.ctx.cfg)
@@ -99,14 +106,10 @@ class RatingService:
             raise server_error(exc.code) from None
         return event_cost(cc)
 
-    @rpc("Responder.GetCost")
-    async def responder_get_cost(self, args: dict) -> dict:
+    @rpc(api.GET_COST)
+    async def responder_get_cost(self, cd: CallDescriptor) -> CallCost:
         """Cost of a call descriptor as a CallCost (CGRateS Responder.GetCost)."""
-        args = args or {}
-        try:
-            cd = CallDescriptor.from_json(args, self.rater.timezone)
-        except (TimeError, DurationError, ValueError) as exc:
-            raise RPCError(str(exc)) from None
+        cd = cd.clone()  # rating fills the descriptor in; the caller's stays as it was
         if not cd.Tenant:
             cd.Tenant = self.rater.default_tenant
         if not cd.Category:
@@ -114,10 +117,9 @@ class RatingService:
         if not cd.Subject:
             cd.Subject = cd.Account
         try:
-            cc = await get_cost(self.rater, cd)
+            return await get_cost(self.rater, cd)
         except RatingError as exc:
-            raise RPCError(exc.code) from None
-        return cc.to_json()
+            raise error_from_message(exc.code) from None
 
     # ------------------------------------------------------------------------------------------ rating profiles
 

@@ -147,6 +147,14 @@ def _num(v: Decimal) -> float | int:
     return int(v) if v == v.to_integral_value() else float(v)
 
 
+def balance_part(bi: Any, name: str) -> Any:
+    """A part of an increment's BalanceInfo (``Unit``, ``Monetary``, ``AccountID``), whether it is accounting's
+    DebitInfo (in process) or its JSON (a reply read off the wire, a record restored from storage)."""
+    if bi is None:
+        return None
+    return bi.get(name) if isinstance(bi, dict) else getattr(bi, name, None)
+
+
 def _balance_info_json(bi: Any) -> Any:
     if bi is None:
         return None

@@ -9,17 +9,17 @@ from typing import Any
 
 from pycgrates.engine.rpc.codec import DEFAULT_MAX_MESSAGE
 from pycgrates.engine.rpc.dispatch import Dispatcher
-from pycgrates.engine.rpc.errors import DISCONNECTED, RPCError
+from pycgrates.engine.rpc.errors import Disconnected, RPCError, Timeout, typed
 from pycgrates.engine.rpc.stream import JSONRPCStream
 
 log = logging.getLogger("cgr.rpc")
 
-NETWORK_ERRORS = (DISCONNECTED, "TIMEOUT")
-
 
 def is_network_error(exc: BaseException) -> bool:
     """Errors after which another connection of a pool may be tried (the request did not get an answer)."""
-    return isinstance(exc, OSError | ConnectionError) or (isinstance(exc, RPCError) and exc.message in NETWORK_ERRORS)
+    if isinstance(exc, RPCError):
+        return isinstance(typed(exc), Disconnected | Timeout)
+    return isinstance(exc, OSError | ConnectionError)
 
 
 def split_address(address: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
@@ -71,7 +71,7 @@ class RPCClient:
             if self._stream is not None and self._stream.is_connected:
                 return self._stream
             if self.reconnects >= 0 and self._failures > self.reconnects:
-                raise RPCError(DISCONNECTED)
+                raise Disconnected()
             loop = asyncio.get_running_loop()
             last: Exception | None = None
             for _ in range(self.connect_attempts):
@@ -98,7 +98,7 @@ class RPCClient:
                 return stream
             self._failures += 1
             log.debug("cannot connect to %s: %s", self.address, last)
-            raise RPCError(DISCONNECTED)
+            raise Disconnected()
 
     async def call(self, method: str, arg: Any, timeout: float | None = None) -> Any:
         stream = await self.connect()
@@ -108,6 +108,7 @@ class RPCClient:
         if self._stream is not None:
             self._stream.close()
             await self._stream.closed
+            await self._stream.tasks.stop()
             self._stream = None
 
     @property

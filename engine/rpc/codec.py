@@ -10,6 +10,7 @@ large message arriving in many chunks is scanned once. Messages:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -36,14 +37,19 @@ def _default(obj: Any) -> Any:
     to_json = getattr(obj, "to_json", None)
     if to_json is not None:
         return to_json()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
     raise TypeError(f"{type(obj).__name__} is not JSON serializable")
 
 
-_DUMP_OPTS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS
+# dataclasses pass through to _default: a model is written in its JSON form (to_json), not field by field
+_DUMP_OPTS = (orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS
+              | orjson.OPT_PASSTHROUGH_DATACLASS)
 
 
 def dumps(obj: Any) -> bytes:
-    """Serialize for the wire: Decimals as numbers, datetimes RFC3339 with Z."""
+    """Serialize for the wire: models by their ``to_json`` (CGRateS's shapes), Decimals as numbers, datetimes
+    RFC3339 with Z."""
     return orjson.dumps(obj, default=_default, option=_DUMP_OPTS)
 
 

@@ -16,7 +16,8 @@ from typing import Any, Protocol
 
 from pycgrates.engine.rpc.client import RPCClient, is_network_error
 from pycgrates.engine.rpc.dispatch import Dispatcher
-from pycgrates.engine.rpc.errors import DISCONNECTED, RPCError
+from pycgrates.engine.rpc.errors import Disconnected, RPCError, error_from_message
+from pycgrates.engine.tasks import Supervisor
 from pycgrates.engine.units import SECOND, parse_duration
 
 log = logging.getLogger("cgr.rpc")
@@ -44,29 +45,29 @@ class Conn(Protocol):
 
 
 class InternalConn:
-    """Calls a service of this process directly. ``caller`` is what the callee sees as the requesting peer."""
+    """Calls a service of this process directly: the argument and the reply cross as they are (models stay
+    models) and errors as typed RPCErrors. ``caller`` is what the callee sees as the requesting peer."""
 
     def __init__(self, dispatcher: Dispatcher, caller: Any = None) -> None:
         self.dispatcher = dispatcher
         self.caller = caller
 
     async def call(self, method: str, arg: Any, timeout: float | None = None) -> Any:
-        result, error = await self.dispatcher.call(method, arg, self.caller)
-        if error is not None:
-            raise RPCError(error)
-        return result
+        return await self.dispatcher.invoke(method, arg, self.caller)
 
 
 class Pool:
-    """Several Conns behind one strategy (CGRateS rpcclient pools)."""
+    """Several Conns behind one strategy (CGRateS rpcclient pools). The calls a broadcast leaves running run
+    under ``tasks`` (the ConnManager's supervisor; a pool of its own otherwise)."""
 
-    def __init__(self, conns: Sequence[Any], strategy: str = "*first") -> None:
+    def __init__(self, conns: Sequence[Any], strategy: str = "*first", tasks: Supervisor | None = None) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown rpc_conns strategy {strategy!r} (use one of {', '.join(STRATEGIES)})")
         if not conns:
             raise ValueError("an rpc_conns pool needs at least one connection")
         self.conns = list(conns)
         self.strategy = strategy
+        self.tasks = tasks if tasks is not None else Supervisor(f"rpc pool {strategy}")
         self._counter = itertools.count()
 
     def _order(self) -> list[Any]:
@@ -85,7 +86,7 @@ class Pool:
             return await self._broadcast(method, arg, timeout)
         if s == "*parallel":
             return await random.choice(self.conns).call(method, arg, timeout)
-        last: BaseException = RPCError(DISCONNECTED)
+        last: BaseException = Disconnected()
         for conn in self._order():
             try:
                 return await conn.call(method, arg, timeout)
@@ -97,19 +98,17 @@ class Pool:
                 last = exc
         if isinstance(last, RPCError):
             raise last
-        raise RPCError(DISCONNECTED) from last
+        raise Disconnected() from last
 
     async def _broadcast(self, method: str, arg: Any, timeout: float | None) -> Any:
-        calls = [asyncio.ensure_future(c.call(method, arg, timeout)) for c in self.conns]
+        calls = [self.tasks.spawn(c.call(method, arg, timeout), name=f"broadcast {method}") for c in self.conns]
         if self.strategy == "*broadcast_async":
-            for t in calls:
-                t.add_done_callback(_log_failure)
-            return None
+            return None  # failures are logged by the supervisor
         if self.strategy == "*broadcast_sync":
             results = await asyncio.gather(*calls, return_exceptions=True)
             errors = [r for r in results if isinstance(r, BaseException)]
             if errors:
-                raise errors[0] if isinstance(errors[0], RPCError) else RPCError(str(errors[0]))
+                raise errors[0] if isinstance(errors[0], RPCError) else error_from_message(str(errors[0]))
             return results[0]
         # *broadcast: the first answer without error wins; the others finish in the background
         last: BaseException | None = None
@@ -118,12 +117,7 @@ class Pool:
                 return await fut
             except Exception as exc:
                 last = exc
-        raise last if isinstance(last, RPCError) else RPCError(str(last))
-
-
-def _log_failure(task: asyncio.Future) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("broadcast call failed: %s", task.exception())
+        raise last if isinstance(last, RPCError) else error_from_message(str(last))
 
 
 class ConnManager:
@@ -137,6 +131,8 @@ class ConnManager:
         self.ssl_context = ssl_context
         self.default_reply_timeout = default_reply_timeout
         self._internal = InternalConn(dispatcher)
+        #: calls that broadcast pools leave running
+        self.tasks = Supervisor("rpc conns")
         self._built: dict[str, Any] = {}
         self._lists: dict[tuple[str, ...], Any] = {}
 
@@ -148,7 +144,7 @@ class ConnManager:
         conn = self._lists.get(key)
         if conn is None:
             conns = [self._one(cid) for cid in key]
-            conn = conns[0] if len(conns) == 1 else Pool(conns, "*first")
+            conn = conns[0] if len(conns) == 1 else Pool(conns, "*first", self.tasks)
             self._lists[key] = conn
         return conn
 
@@ -179,8 +175,9 @@ class ConnManager:
             members = [RPCClient(c.get("address", ""), reply_timeout=timeout, dispatcher=local,
                                  ssl_context=self.ssl_context if c.get("tls") else None)
                        for c in spec.get("conns") or []]
-            conns.append(Pool(members, spec.get("strategy") or "*first") if len(members) != 1 else members[0])
-        return conns[0] if len(conns) == 1 else Pool(conns, "*first")
+            conns.append(Pool(members, spec.get("strategy") or "*first", self.tasks) if len(members) != 1
+                         else members[0])
+        return conns[0] if len(conns) == 1 else Pool(conns, "*first", self.tasks)
 
     def _one(self, cid: str) -> Any:
         if cid in (INTERNAL, BIRPC_INTERNAL):
@@ -225,9 +222,10 @@ class ConnManager:
                     connect_attempts=int(spec.get("connect_attempts", 1) or 1),
                 )
             )
-        return Pool(members, spec.get("strategy") or "*first") if len(members) != 1 else members[0]
+        return Pool(members, spec.get("strategy") or "*first", self.tasks) if len(members) != 1 else members[0]
 
     async def close(self) -> None:
+        await self.tasks.stop()
         for c in self._built.values():
             for m in c.conns if isinstance(c, Pool) else [c]:
                 if isinstance(m, RPCClient):

@@ -7,36 +7,46 @@ import time
 from typing import Any
 
 from pycgrates.engine.metrics import Metrics
-from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.rpc.errors import RPCError, server_error, typed
 from pycgrates.engine.rpc.registry import Registry, rpc_caller
 
 log = logging.getLogger("cgr.rpc")
 
 
 class Dispatcher:
-    """Runs handlers for all transports; translates exceptions into CGRateS error strings at one boundary."""
+    """Runs handlers for all transports; translates exceptions into CGRateS errors at one boundary."""
 
     def __init__(self, registry: Registry, metrics: Metrics | None = None) -> None:
         self.registry = registry
         self.metrics = metrics or Metrics()
 
-    async def call(self, method: str, arg: Any, caller: Any = None) -> tuple[Any, str | None]:
-        """Return (result, error) for one request; never raises."""
+    async def invoke(self, method: str, arg: Any, caller: Any = None) -> Any:
+        """The handler's reply, as it returned it (models stay models); failures raise typed RPCErrors
+        (an unexpected exception is logged and becomes a SERVER_ERROR)."""
         m = self.metrics
         m.requests.inc(method)
         t0 = time.perf_counter()
         token = rpc_caller.set(caller) if caller is not None else None
         try:
-            result = await self.registry.lookup(method)(arg)
-            return result, None
+            return await self.registry.lookup(method)(arg)
         except RPCError as exc:
             m.errors.inc(method)
-            return None, exc.message
+            out = typed(exc)
+            if out is exc:
+                raise
+            raise out from exc
         except Exception as exc:  # a handler bug must not take the connection down
             m.errors.inc(method)
             log.exception("handler of %s failed", method)
-            return None, f"SERVER_ERROR: {exc}"
+            raise server_error(exc) from exc
         finally:
             if token is not None:
                 rpc_caller.reset(token)
             m.latency.observe(time.perf_counter() - t0, method)
+
+    async def call(self, method: str, arg: Any, caller: Any = None) -> tuple[Any, str | None]:
+        """Return (result, error message) for one request off the wire; never raises."""
+        try:
+            return await self.invoke(method, arg, caller), None
+        except RPCError as exc:
+            return None, exc.message

@@ -3,7 +3,6 @@ other services add (CDR endpoints, agents). Basic auth per ``http.use_basic_auth
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hmac
@@ -15,6 +14,7 @@ from aiohttp import WSMsgType, web
 
 from pycgrates.engine.rpc.codec import FramingError, InvalidMessage, Request, classify, dumps, encode_response, loads
 from pycgrates.engine.rpc.dispatch import Dispatcher
+from pycgrates.engine.tasks import Supervisor
 
 log = logging.getLogger("cgr.http")
 
@@ -107,7 +107,7 @@ class HTTPServer:
         await ws.prepare(request)
         self._sockets.add(ws)
         self.dispatcher.metrics.connections.inc(self.name + "_ws")
-        tasks: set[asyncio.Task] = set()
+        tasks = Supervisor(f"{self.name} websocket")  # the requests being handled on this socket
         try:
             async for msg in ws:
                 if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
@@ -123,13 +123,13 @@ class HTTPServer:
                     await ws.send_bytes(encode_response(None, error=f"rpc: invalid JSON: {exc}"))
                     await ws.close()
                     break
-                task = asyncio.get_running_loop().create_task(self._ws_serve(ws, req))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+                tasks.spawn(self._ws_serve(ws, req), name=req.method)
         finally:
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
-            self._sockets.discard(ws)
+            try:
+                await tasks.drain()
+            finally:
+                await tasks.stop()
+                self._sockets.discard(ws)
         return ws
 
     async def _ws_serve(self, ws: web.WebSocketResponse, req: Request) -> None:

@@ -71,7 +71,8 @@ class StreamServer:
         log.info("%s listening on %s:%d%s", self.name, self.host, self.port, " (TLS)" if self.ssl_context else "")
 
     async def stop(self, drain_timeout: float = 5.0) -> None:
-        """Stop accepting, let in-flight requests be answered, then close the connections."""
+        """Stop accepting, let in-flight requests be answered, then close the connections (what still runs after
+        ``drain_timeout`` is cancelled)."""
         if self._server is None:
             return
         self._server.close()
@@ -83,5 +84,7 @@ class StreamServer:
                 log.warning("%s: in-flight requests still running after %.1fs; closing", self.name, drain_timeout)
         for c in conns:
             c.close()
+        for c in conns:
+            await c.tasks.stop()
         await self._server.wait_closed()
         self._server = None

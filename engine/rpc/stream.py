@@ -2,7 +2,8 @@
 
 The same class serves an accepted server connection (requests in, replies out), a client connection (requests
 out, replies in) and a BiRPC connection (both). Requests are handled concurrently, as Go's net/rpc does, so a
-slow handler never holds up the others on the same connection.
+slow handler never holds up the others on the same connection; each runs under the connection's supervisor
+(``tasks``), which the server drains on stop. An error reply becomes its typed RPCError on the calling side.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from pycgrates.engine.rpc.codec import (
     encode_response,
 )
 from pycgrates.engine.rpc.dispatch import Dispatcher
-from pycgrates.engine.rpc.errors import DISCONNECTED, TIMEOUT, RPCError
+from pycgrates.engine.rpc.errors import DISCONNECTED, Disconnected, Timeout, error_from_message
+from pycgrates.engine.tasks import Supervisor, SupervisorStopped
 
 log = logging.getLogger("cgr.rpc")
 
@@ -47,7 +49,8 @@ class JSONRPCStream(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._pending: dict[int, asyncio.Future] = {}
         self._ids = itertools.count(1)
-        self._tasks: set[asyncio.Task] = set()
+        #: the requests being handled on this connection
+        self.tasks = Supervisor(f"rpc {name or 'connection'}")
         self._on_close = on_close
         self.closed = asyncio.get_running_loop().create_future()
         self.peer = ""
@@ -74,7 +77,7 @@ class JSONRPCStream(asyncio.Protocol):
         self._transport = None
         for fut in self._pending.values():
             if not fut.done():
-                fut.set_exception(RPCError(DISCONNECTED))
+                fut.set_exception(Disconnected())
         self._pending.clear()
         if not self.closed.done():
             self.closed.set_result(None)
@@ -93,16 +96,17 @@ class JSONRPCStream(asyncio.Protocol):
             if self.dispatcher is None:
                 self._write(encode_response(kind.id, error=f"rpc: can't find service {kind.method}"))
                 return
-            task = asyncio.get_running_loop().create_task(self._serve(kind))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            try:
+                self.tasks.spawn(self._serve(kind), name=kind.method)
+            except SupervisorStopped:  # the connection is being shut down
+                self._write(encode_response(kind.id, error=DISCONNECTED))
             return
         fut = self._pending.pop(kind.id, None) if isinstance(kind.id, int) else None
         if fut is None or fut.done():
             log.debug("reply for unknown request id %r from %s", kind.id, self.peer)
             return
         if kind.error is not None:
-            fut.set_exception(RPCError(kind.error))
+            fut.set_exception(error_from_message(kind.error))
         else:
             fut.set_result(kind.result)
 
@@ -122,7 +126,7 @@ class JSONRPCStream(asyncio.Protocol):
     async def call(self, method: str, arg: Any, timeout: float | None = None) -> Any:
         """Send a request on this connection and wait for its reply."""
         if self._transport is None:
-            raise RPCError(DISCONNECTED)
+            raise Disconnected()
         msg_id = next(self._ids)
         fut = asyncio.get_running_loop().create_future()
         self._pending[msg_id] = fut
@@ -132,7 +136,7 @@ class JSONRPCStream(asyncio.Protocol):
                 return await fut
             return await asyncio.wait_for(fut, timeout)
         except TimeoutError:
-            raise RPCError(TIMEOUT) from None
+            raise Timeout() from None
         finally:
             self._pending.pop(msg_id, None)
 
@@ -150,5 +154,4 @@ class JSONRPCStream(asyncio.Protocol):
 
     async def drain(self) -> None:
         """Wait for the requests being handled on this connection to be answered."""
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.tasks.drain()

@@ -1,7 +1,8 @@
 """Watching and ending sessions: queries, disconnects through the agents, the debit loop, TTL and channel sync.
 
 A mixin of :class:`engine.sessions.service.SessionService`; it works on the service's active sessions and calls
-its settling steps (``_end_session``, ``_charge``, ``_try_write_cdrs``).
+its settling steps (``_end_session``, ``_charge``, ``_try_write_cdrs``). Its timers and loops run under the
+service's supervisor (``_spawn``).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import random
 from typing import Any
 
 from pycgrates.engine.models import cdr as C
-from pycgrates.engine.rpc.errors import INSUFFICIENT_CREDIT, NOT_FOUND, RPCError, server_error
+from pycgrates.engine.rpc.errors import INSUFFICIENT_CREDIT, NotFound, RPCError, server_error
 from pycgrates.engine.rpc.registry import rpc
 from pycgrates.engine.sessions.session import Event, Session, State
-from pycgrates.engine.units import SECOND, format_time, parse_duration
+from pycgrates.engine.sessions.settlement import jsonable_event
+from pycgrates.engine.units import SECOND, parse_duration
 
 log = logging.getLogger("cgr.sessions")
 
@@ -26,15 +28,6 @@ def _opt(opts: dict, *names: str, default: Any = None) -> Any:
         if opts.get(name) not in (None, ""):
             return opts[name]
     return default
-
-
-def _jsonable(event: dict) -> dict:
-    out = {}
-    for k, v in event.items():
-        if hasattr(v, "isoformat"):
-            v = format_time(v)
-        out[k] = v
-    return out
 
 
 class SessionControl:
@@ -69,15 +62,15 @@ class SessionControl:
         for run in s.runs:
             ev = run.event
             out.append({
-                "CGRID": s.cgrid, "RunID": run.run_id, "ToR": run.cd["ToR"], "OriginID": s.origin_id,
+                "CGRID": s.cgrid, "RunID": run.run_id, "ToR": run.cd.ToR, "OriginID": s.origin_id,
                 "OriginHost": s.origin_host, "Source": "SessionS_" + C.as_string(ev.get(C.SOURCE)),
-                "RequestType": run.request_type, "Tenant": s.tenant, "Category": run.cd["Category"],
-                "Account": run.cd["Account"], "Subject": run.cd["Subject"], "Destination": run.cd["Destination"],
+                "RequestType": run.request_type, "Tenant": s.tenant, "Category": run.cd.Category,
+                "Account": run.cd.Account, "Subject": run.cd.Subject, "Destination": run.cd.Destination,
                 "SetupTime": C.as_string(ev.get(C.SETUP_TIME)), "AnswerTime": C.as_string(ev.get(C.ANSWER_TIME)),
                 "Usage": run.total_usage, "ExtraFields": {k: C.as_string(v) for k, v in ev.items()
                                                           if k not in C.PRIMARY_FIELDS},
                 "NodeID": self._general("node_id", ""), "LoopIndex": float(run.loop_index),
-                "DurationIndex": int(run.cd.get("DurationIndex") or 0), "MaxRate": 0, "MaxRateUnit": 0,
+                "DurationIndex": run.cd.DurationIndex, "MaxRate": 0, "MaxRateUnit": 0,
                 "MaxCostSoFar": float(run.cost.cost), "DebitInterval": s.debit_interval,
                 "NextAutoDebit": None, "State": s.state.value,
             })
@@ -88,7 +81,7 @@ class SessionControl:
         sessions = await self._matching(args)
         out = [e for s in sessions for e in self._external(s)]
         if not out:
-            raise RPCError(NOT_FOUND)
+            raise NotFound()
         return out
 
     @rpc("SessionSv1.GetActiveSessionsCount")
@@ -97,7 +90,7 @@ class SessionControl:
 
     @rpc("SessionSv1.GetPassiveSessions")
     async def get_passive_sessions(self, args: dict) -> list[dict]:
-        raise RPCError(NOT_FOUND)  # one node keeps no passive copies; restored sessions are active
+        raise NotFound()  # one node keeps no passive copies; restored sessions are active
 
     @rpc("SessionSv1.GetPassiveSessionsCount")
     async def get_passive_sessions_count(self, args: dict) -> int:
@@ -109,7 +102,7 @@ class SessionControl:
     async def force_disconnect(self, args: dict) -> str:
         sessions = await self._matching(args)
         if not sessions:
-            raise RPCError(NOT_FOUND)
+            raise NotFound()
         errors = []
         for s in sessions:
             try:
@@ -124,7 +117,7 @@ class SessionControl:
     async def alter_sessions(self, args: dict) -> str:
         sessions = await self._matching(args)
         if not sessions:
-            raise RPCError(NOT_FOUND)
+            raise NotFound()
         event = args.get("Event") or {}
         for s in sessions:
             if s.client is None:
@@ -146,16 +139,8 @@ class SessionControl:
                     await self._end_session(s, None, None, None, reason=reason)
             await self._try_write_cdrs(s)
             return
-        await s.client.call("AgentV1.DisconnectSession", {"EventStart": _jsonable(s.event_start), "Reason": reason,
+        await s.client.call("AgentV1.DisconnectSession", {"EventStart": jsonable_event(s.event_start), "Reason": reason,
                                                           "CGRID": s.cgrid, "OriginID": s.origin_id})
-
-    async def _try_write_cdrs(self, s: Session) -> None:
-        if self._conn("cdrs_conns") is None:
-            return
-        try:
-            await self.write_cdrs(s)
-        except RPCError as exc:
-            log.warning("CDRs of session %s: %s", s.cgrid, exc)
 
     async def _disconnect_after(self, s: Session, delay_ns: int, reason: str) -> None:
         """Let the session use what it was granted, then ask the agent to hang up (terminate_attempts times)."""
@@ -192,21 +177,21 @@ class SessionControl:
                     log.warning("debit of session %s failed: %s; disconnecting", s.cgrid, exc)
                     granted = 0
             if granted < interval:
-                self._spawn(self._disconnect_after(s, granted, INSUFFICIENT_CREDIT))
+                self._spawn(self._disconnect_after(s, granted, INSUFFICIENT_CREDIT), f"disconnect {s.cgrid}")
                 return
             if low and granted < low and s.client is not None:
-                self._spawn(self._warn(s))
+                self._spawn(self._warn(s), f"low balance warning {s.cgrid}")
 
     async def _warn(self, s: Session) -> None:
         try:
-            await s.client.call("AgentV1.WarnDisconnect", _jsonable(s.event_start))
+            await s.client.call("AgentV1.WarnDisconnect", jsonable_event(s.event_start))
         except RPCError as exc:
             log.debug("low balance warning for %s: %s", s.cgrid, exc)
 
     # ======================================================================================== TTL & sync
 
-    def _arm_ttl(self, s: Session, args: dict) -> None:
-        opts = args.get("APIOpts") or {}
+    def _arm_ttl(self, s: Session, opts: dict) -> None:
+        """(Re)start the session's TTL timer, as the event's APIOpts (else the config) say."""
         ttl = parse_duration(_opt(opts, "*sessionsTTL", "*sessionTTL") or self.cfg.get("session_ttl") or 0)
         if ttl <= 0:
             return
@@ -214,15 +199,13 @@ class SessionControl:
                                    or self.cfg.get("session_ttl_max_delay") or 0)
         if max_delay > 0:  # spread the expiries of sessions started together, as CGRateS does
             ttl += random.randrange(max_delay)
-        for t in [t for t in s.tasks if getattr(t, "_cgr_ttl", False)]:
-            t.cancel()
-            s.tasks.remove(t)
+        if s.ttl_task is not None:
+            s.ttl_task.cancel()
         usage = _opt(opts, "*sessionsTTLUsage", "*sessionTTLUsage") or self.cfg.get("session_ttl_usage")
         last_used = _opt(opts, "*sessionsTTLLastUsed", "*sessionTTLLastUsed") or self.cfg.get("session_ttl_last_used")
-        task = self._spawn(self._ttl_expire(s, ttl, parse_duration(usage) if usage else None,
-                                            parse_duration(last_used) if last_used else None))
-        task._cgr_ttl = True  # type: ignore[attr-defined]
-        s.tasks.append(task)
+        s.ttl_task = self._spawn(self._ttl_expire(s, ttl, parse_duration(usage) if usage else None,
+                                                  parse_duration(last_used) if last_used else None),
+                                 f"ttl {s.cgrid}")
 
     async def _ttl_expire(self, s: Session, ttl: int, ttl_usage: int | None, ttl_last_used: int | None) -> None:
         await asyncio.sleep(ttl / SECOND)

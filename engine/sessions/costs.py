@@ -1,8 +1,9 @@
 """What one charging run of a session has been charged: the CallCost spans of its debits, trimmed on refund.
 
-The ledger keeps CGRateS's CallCost JSON (Timespans → Increments with BalanceInfo) exactly as RALs returned it,
-so a refund gives back the very increments that were taken, and the CDR's cost is the sum of what the balances
-paid — rounded once at the end as CGRateS rounds it, with the rounding difference charged to the balance.
+The ledger keeps the TimeSpans of the CallCosts RALs answered (Timespans → Increments with the BalanceInfo of
+the balance that paid), so a refund gives back the very increments that were taken, and the CDR's cost is the
+sum of what the balances paid — rounded once at the end as CGRateS rounds it, with the rounding difference
+charged to the balance. In process the spans are RALs' own objects; a snapshot stores their CGRateS JSON.
 """
 
 from __future__ import annotations
@@ -10,48 +11,37 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from pycgrates.engine.rating.callcost import CallCost
+from pycgrates.engine.rating.calldesc import CallDescriptor
+from pycgrates.engine.rating.timespans import Increment, TimeSpan, balance_part
 from pycgrates.engine.units import round_money, to_decimal
 
 ZERO = Decimal(0)
-
-
-def _dec(value: Any) -> Decimal:
-    return to_decimal(value if value is not None else 0)
-
-
-def _num(v: Decimal) -> float | int:
-    return int(v) if v == v.to_integral_value() else float(v)
-
-
-def _inc_key(inc: dict) -> tuple:
-    return (int(inc.get("Duration") or 0), str(inc.get("Cost")), repr(inc.get("BalanceInfo")))
 
 
 class RunCost:
     """The spans a run was charged with, in order."""
 
     def __init__(self) -> None:
-        self.timespans: list[dict] = []
+        self.timespans: list[TimeSpan] = []
         self.rounding_adjust = ZERO  # charged (+) or refunded (-) by rounding at the end
 
     # ------------------------------------------------------------------ adding
 
-    def add(self, call_cost: dict | None) -> None:
-        """Take the spans of a RALs reply (the reply is ours: it is kept as it came, not copied)."""
-        if not call_cost:
-            return
-        self.timespans.extend(call_cost.get("Timespans") or [])
+    def add(self, call_cost: CallCost | None) -> None:
+        """Take the spans of a RALs reply (the reply is ours: its spans are kept, not copied)."""
+        if call_cost is not None:
+            self.timespans.extend(call_cost.Timespans)
 
     # ------------------------------------------------------------------ reading
 
     @staticmethod
-    def span_usage(ts: dict) -> int:
-        return sum(int(i.get("Duration") or 0) * int(i.get("CompressFactor") or 1) for i in ts.get("Increments") or [])
+    def span_usage(ts: TimeSpan) -> int:
+        return sum(inc.duration * inc.compress_factor for inc in ts.increments)
 
     @staticmethod
-    def span_cost(ts: dict) -> Decimal:
-        return sum((_dec(i.get("Cost")) * int(i.get("CompressFactor") or 1) for i in ts.get("Increments") or []),
-                   ZERO)
+    def span_cost(ts: TimeSpan) -> Decimal:
+        return sum((inc.cost * inc.compress_factor for inc in ts.increments), ZERO)
 
     @property
     def usage(self) -> int:
@@ -68,10 +58,12 @@ class RunCost:
     def longest_rounding(self) -> tuple[int, str]:
         decimals, method = 0, ""
         for ts in self.timespans:
-            rating = ((ts.get("RateInterval") or {}).get("Rating")) or {}
-            d = int(rating.get("RoundingDecimals") or 0)
-            if rating.get("RoundingMethod") and d >= decimals:
-                decimals, method = d, rating["RoundingMethod"]
+            rating = ts.rate_interval.Rating if ts.rate_interval is not None else None
+            if rating is None:
+                continue
+            d = int(rating.RoundingDecimals or 0)
+            if rating.RoundingMethod and d >= decimals:
+                decimals, method = d, rating.RoundingMethod
         return decimals, method
 
     def last_monetary_payer(self) -> dict | None:
@@ -79,11 +71,11 @@ class RunCost:
         increment does); the account alone when only unit balances paid."""
         account = ""
         for ts in reversed(self.timespans):
-            for inc in reversed(ts.get("Increments") or []):
-                bi = inc.get("BalanceInfo")
-                if not isinstance(bi, dict):
+            for inc in reversed(ts.increments):
+                bi = inc.balance_info
+                if bi is None:
                     continue
-                money = bi.get("Monetary")
+                money = balance_part(bi, "Monetary")
                 if isinstance(money, dict) and money.get("UUID"):
                     return {"Monetary": {"UUID": money["UUID"], "ID": money.get("ID", "")},
                             "AccountID": _balance_account(bi)}
@@ -92,37 +84,33 @@ class RunCost:
 
     # ------------------------------------------------------------------ trimming
 
-    def trim_to(self, keep_usage: int) -> list[dict]:
+    def trim_to(self, keep_usage: int) -> list[Increment]:
         """Keep only the first ``keep_usage`` of charged usage; return the increments cut off (to refund).
 
         An increment is indivisible: one that straddles the cut is kept whole (it was charged whole).
         """
-        removed: list[dict] = []
+        removed: list[Increment] = []
         usage = self.usage
         while self.timespans and usage > keep_usage:
             ts = self.timespans[-1]
-            incs = ts.get("Increments") or []
+            incs = ts.increments
             if not incs:
                 self.timespans.pop()
                 continue
             inc = incs[-1]
-            dur = int(inc.get("Duration") or 0)
-            factor = int(inc.get("CompressFactor") or 1)
+            dur, factor = inc.duration, inc.compress_factor
             if dur == 0:  # the connect fee opens the call: a usage trim never reaches past it
                 break
-            excess = usage - keep_usage
-            whole = min(factor, excess // dur) if dur else 0
+            whole = min(factor, (usage - keep_usage) // dur)
             if whole == 0:
                 break
-            cut = dict(inc)
-            cut["CompressFactor"] = whole
-            removed.append(cut)
+            removed.append(inc.clone(whole))
             if whole == factor:
                 incs.pop()
             else:
-                inc["CompressFactor"] = factor - whole
+                inc.compress_factor = factor - whole
             usage -= whole * dur
-            ts["Cost"] = _num(self.span_cost(ts))
+            ts.cost = self.span_cost(ts)
             if not incs:
                 self.timespans.pop()
         return removed
@@ -139,41 +127,26 @@ class RunCost:
 
     # ------------------------------------------------------------------ shapes
 
-    def as_call_cost(self, base: dict) -> dict:
+    def as_call_cost(self, base: CallDescriptor) -> CallCost:
         """A CallCost view of the ledger, read-only: its spans are the ledger's own (not copied)."""
-        cc = {k: base.get(k, "") for k in ("Category", "Tenant", "Subject", "Account", "Destination", "ToR")}
-        cc["Cost"] = _num(self.cost)
-        cc["Timespans"] = self.timespans
-        cc["RatedUsage"] = self.usage
-        cc["AccountSummary"] = None
-        return cc
+        return CallCost(Category=base.Category, Tenant=base.Tenant, Subject=base.Subject, Account=base.Account,
+                        Destination=base.Destination, ToR=base.ToR, Cost=self.cost, Timespans=self.timespans,
+                        RatedUsage=self.usage)
 
     def to_json(self) -> dict:
-        return {"Timespans": self.timespans, "RoundingAdjust": str(self.rounding_adjust)}
+        return {"Timespans": [ts.to_json() for ts in self.timespans], "RoundingAdjust": str(self.rounding_adjust)}
 
     @classmethod
     def from_json(cls, data: dict) -> RunCost:
         rc = cls()
-        rc.timespans = list(data.get("Timespans") or [])
-        rc.rounding_adjust = _dec(data.get("RoundingAdjust") or 0)
+        rc.timespans = [TimeSpan.from_json(ts) for ts in data.get("Timespans") or []]
+        rc.rounding_adjust = to_decimal(data.get("RoundingAdjust") or 0)
         return rc
 
 
 def _balance_account(bi: Any) -> str:
-    if not isinstance(bi, dict):
-        return ""
     for part in ("Monetary", "Unit"):
-        sub = bi.get(part)
+        sub = balance_part(bi, part)
         if isinstance(sub, dict) and sub.get("AccountID"):
             return sub["AccountID"]
-    return bi.get("AccountID") or ""
-
-
-def compress(incs: list[dict]) -> list[dict]:
-    out: list[dict] = []
-    for inc in incs:
-        if out and _inc_key(out[-1]) == _inc_key(inc):
-            out[-1]["CompressFactor"] = int(out[-1].get("CompressFactor") or 1) + int(inc.get("CompressFactor") or 1)
-        else:
-            out.append(dict(inc))
-    return out
+    return balance_part(bi, "AccountID") or ""

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pycgrates.engine.cdrs import api as cdrs_api
+from pycgrates.engine.cdrs.api import ArgV1ProcessEvent
 from pycgrates.engine.models import cdr as C
+from pycgrates.engine.sessions import api
+from pycgrates.engine.sessions.api import V1ProcessEventArgs
 
 RALS_SUBFLAGS = ("*authorize", "*initiate", "*update", "*terminate")
 
@@ -23,7 +27,7 @@ def parse_flags(flags: list[str]) -> dict[str, set[str]]:
     return out
 
 
-async def process_event(svc: Any, args: dict) -> dict:
+async def process_event(svc: Any, args: V1ProcessEventArgs) -> dict:
     from pycgrates.engine.stir.service import (
         META_STIR_AUTHENTICATE,
         META_STIR_INITIATE,
@@ -32,20 +36,20 @@ async def process_event(svc: Any, args: dict) -> dict:
         initiate_event,
     )
 
-    flags = parse_flags(args.get("Flags") or [])
-    event = svc._event_of(args)
+    flags = parse_flags(args.Flags)
+    event = args.Event
     reply: dict[str, Any] = {"MaxUsage": None, "Cost": None, "ResourceAllocation": None, "Attributes": None,
                              "RouteProfiles": None, "ThresholdIDs": None, "StatQueueIDs": None, "STIRIdentity": None}
     if "*attributes" in flags:
         holder: dict[str, Any] = {}
         args = await svc._attributes(args, holder)
-        event = args["Event"]
+        event = args.Event
         reply["Attributes"] = {C.META_DEFAULT: holder.get("Attributes")}
     stir_cfg = StirConfig.from_config(svc.cfg.get("stir") or {})
     if META_STIR_AUTHENTICATE in flags:
-        await authenticate_event(args, stir_cfg, svc.stir_keys())
+        await authenticate_event(event, args.APIOpts, stir_cfg, svc.stir_keys())
     if META_STIR_INITIATE in flags:
-        identity = await initiate_event(args, stir_cfg, svc.stir_keys())
+        identity = await initiate_event(args.ID, event, args.APIOpts, stir_cfg, svc.stir_keys())
         reply["STIRIdentity"] = {C.META_DEFAULT: identity}
     rals = flags.get("*rals", set())
     runs_ids = [C.META_DEFAULT]
@@ -54,19 +58,19 @@ async def process_event(svc: Any, args: dict) -> dict:
         runs_ids = [C.as_string((r.get("Event") or {}).get(C.RUN_ID)) or C.META_DEFAULT for r in runs]
     usage: int | None = None
     if "*authorize" in rals:
-        usage = (await svc.authorize_event({**args, "GetMaxUsage": True}))["MaxUsage"]
+        usage = (await svc.authorize_event(api.V1AuthorizeArgs.of(args, GetMaxUsage=True)))["MaxUsage"]
     if "*initiate" in rals:
-        usage = (await svc.initiate_session({**args, "InitSession": True}))["MaxUsage"]
+        usage = (await svc.initiate_session(api.V1InitSessionArgs.of(args, InitSession=True)))["MaxUsage"]
     if "*update" in rals:
-        usage = (await svc.update_session({**args, "UpdateSession": True}))["MaxUsage"]
+        usage = (await svc.update_session(api.V1UpdateSessionArgs.of(args, UpdateSession=True)))["MaxUsage"]
     if "*terminate" in rals:
-        await svc.terminate_session({**args, "TerminateSession": True})
+        await svc.terminate_session(api.V1TerminateSessionArgs.of(args, TerminateSession=True))
     if "*message" in rals:
-        usage = (await svc.process_message({**args, "Debit": True}))["MaxUsage"]
+        usage = (await svc.process_message(api.V1ProcessMessageArgs.of(args, Debit=True)))["MaxUsage"]
     if usage is not None:
         reply["MaxUsage"] = {run: usage for run in runs_ids}
     if "*cost" in flags:
-        ec = (await svc.get_cost(args))["EventCost"]
+        ec = (await svc.get_cost(api.V1GetCostArgs.of(args, Flags=args.Flags)))["EventCost"]
         reply["Cost"] = {C.META_DEFAULT: (ec or {}).get("Cost") if isinstance(ec, dict) else None}
     if "*resources" in flags:
         subs = flags["*resources"]
@@ -76,8 +80,7 @@ async def process_event(svc: Any, args: dict) -> dict:
     if "*routes" in flags:
         reply["RouteProfiles"] = {C.META_DEFAULT: await svc._routes(args)}
     holder2: dict[str, Any] = {}
-    await svc._thresholds_stats({**args, "ProcessThresholds": "*thresholds" in flags,
-                                 "ProcessStats": "*stats" in flags}, holder2)
+    await svc._thresholds_stats(args, holder2, thresholds="*thresholds" in flags, stats="*stats" in flags)
     if "ThresholdIDs" in holder2:
         reply["ThresholdIDs"] = {C.META_DEFAULT: holder2["ThresholdIDs"]}
     if "StatQueueIDs" in holder2:
@@ -85,12 +88,11 @@ async def process_event(svc: Any, args: dict) -> dict:
     if "*cdrs" in flags:
         cdr_flags = [f"*{k.lstrip('*')}" for k in flags["*cdrs"]] or ["*rals"]
         conn = svc._required_conn("cdrs_conns", "CDRs")
-        cgrid = C.event_cgrid(event)
-        closed = svc.closed.get(cgrid)
+        closed = svc.closed.get(C.event_cgrid(event))
         if closed is not None:
             await svc.write_cdrs(closed[0], event)
         else:
-            await conn.call("CDRsV1.ProcessEvent", {"Flags": [*cdr_flags, "*chargers:true"],
-                                                    "Tenant": svc._tenant(args), "ID": args.get("ID", ""),
-                                                    "Event": event, "APIOpts": args.get("APIOpts") or {}})
+            await cdrs_api.PROCESS_EVENT.call(conn, ArgV1ProcessEvent(
+                Flags=[*cdr_flags, "*chargers:true"], Tenant=svc._tenant(args), ID=args.ID, Time=args.Time,
+                Event=event, APIOpts=args.APIOpts))
     return reply

@@ -3,7 +3,7 @@
 - When a session starts, and after each step that charged it, SessionS stores a snapshot (kind
   ``SESSION_SNAPSHOT``) and drops the journal records the snapshot now includes — one atomic batch.
 - RALs writes a journal record (kind ``SESSION_JOURNAL``, key ``cgrid:run:seq``) in the same atomic write as
-  the account change of every debit, refund and rounding made for a session (``APIOpts["*journalKey"]``).
+  the account change of every debit, refund and rounding made for a session (the CallDescriptor's journal key).
 - On start, each snapshot is loaded and the journal records written after it are applied, so every
   acknowledged debit is accounted for. Open sessions are restored as active; closed ones get their CDRs
   written (CDRs are unique on CGRID+RunID, so this never doubles one) and are forgotten.
@@ -16,6 +16,8 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from pycgrates.engine.rating import api
+from pycgrates.engine.rating.callcost import CallCost
 from pycgrates.engine.sessions.costs import RunCost
 from pycgrates.engine.sessions.session import Session, SRun, State
 from pycgrates.engine.storage.base import RALS_JOURNAL
@@ -24,6 +26,9 @@ log = logging.getLogger("cgr.sessions")
 
 SESSION_SNAPSHOT = "ssn"
 SESSION_JOURNAL = RALS_JOURNAL
+
+#: where snapshots of earlier versions kept SessionS's own state: inside the session's APIOpts
+_LEGACY_PRIVATE = ("_seq", "_journal", "_init_max_usage", "_last_update_id", "_last_update_max_usage")
 
 
 def _seq_of(key: str) -> int:
@@ -41,19 +46,24 @@ class Recovery:
     def _state(self, s: Session) -> dict:
         return {
             "CGRID": s.cgrid, "Tenant": s.tenant, "OriginID": s.origin_id, "OriginHost": s.origin_host,
-            "EventStart": s.event_start, "Opts": {k: v for k, v in s.opts.items() if k != "_journal"},
-            "DebitInterval": s.debit_interval, "State": s.state.value, "Chargeable": s.chargeable,
-            "Seq": int(s.opts.get("_seq", 0)), "Runs": [r.to_json() for r in s.runs],
+            "EventStart": s.event_start, "Opts": s.opts, "DebitInterval": s.debit_interval,
+            "State": s.state.value, "Chargeable": s.chargeable, "Seq": s.journal_seq,
+            "InitMaxUsage": s.init_max_usage, "LastUpdateID": s.last_update_id,
+            "LastUpdateMaxUsage": s.last_update_max_usage, "Runs": [r.to_json() for r in s.runs],
         }
 
+    @staticmethod
+    def _journaled(s: Session) -> list[tuple]:
+        """Removal of the journal records the snapshot being written now includes."""
+        ops: list[tuple] = [("remove", SESSION_JOURNAL, k, None) for k in s.journal_pending]
+        s.journal_pending = []
+        return ops
+
     async def snapshot(self, s: Session) -> None:
-        ops: list[tuple] = [("set", SESSION_SNAPSHOT, s.cgrid, self._state(s))]
-        ops += [("remove", SESSION_JOURNAL, k, None) for k in s.opts.pop("_journal", [])]
-        await self.dm.write_batch(ops)
+        await self.dm.write_batch([("set", SESSION_SNAPSHOT, s.cgrid, self._state(s)), *self._journaled(s)])
 
     async def forget(self, s: Session) -> None:
-        ops: list[tuple] = [("remove", SESSION_SNAPSHOT, s.cgrid, None)]
-        ops += [("remove", SESSION_JOURNAL, k, None) for k in s.opts.pop("_journal", [])]
+        ops: list[tuple] = [("remove", SESSION_SNAPSHOT, s.cgrid, None), *self._journaled(s)]
         for k in await self.dm.keys(SESSION_JOURNAL, s.cgrid + ":"):
             ops.append(("remove", SESSION_JOURNAL, k, None))
         await self.dm.write_batch(ops)
@@ -72,8 +82,8 @@ class Recovery:
                 if _seq_of(key) > seq:
                     self._apply(s, key, await self.dm.get(SESSION_JOURNAL, key))
                     seq = max(seq, _seq_of(key))
-            s.opts["_seq"] = seq
-            s.opts["_journal"] = list(journal)
+            s.journal_seq = seq
+            s.journal_pending = list(journal)
             if s.state is State.TERMINATED:
                 self.service.closed[cgrid] = (s, time.monotonic())
                 await self.snapshot(s)
@@ -84,20 +94,26 @@ class Recovery:
             self.service.active[cgrid] = s
             await self.snapshot(s)
             if s.debit_interval > 0 and any(r.prepaid for r in s.runs):
-                s.tasks.append(self.service._spawn(self.service._debit_loop(s, s.debit_interval)))
-            self.service._arm_ttl(s, {"APIOpts": s.opts})
+                loop = self.service._debit_loop(s, s.debit_interval)
+                s.tasks.append(self.service._spawn(loop, f"debit loop {cgrid}"))
+            self.service._arm_ttl(s, s.opts)
             restored += 1
         if restored or closed:
             log.warning("restored %d open sessions and closed %d after restart", restored, closed)
 
     @staticmethod
     def _session(data: dict) -> Session:
+        opts = dict(data.get("Opts") or {})
+        legacy = {k: opts.pop(k) for k in _LEGACY_PRIVATE if k in opts}
         return Session(
             cgrid=data["CGRID"], tenant=data.get("Tenant", ""), origin_id=data.get("OriginID", ""),
             origin_host=data.get("OriginHost", ""), event_start=data.get("EventStart") or {},
-            opts=dict(data.get("Opts") or {}), runs=[SRun.from_json(r) for r in data.get("Runs") or []],
+            opts=opts, runs=[SRun.from_json(r) for r in data.get("Runs") or []],
             debit_interval=int(data.get("DebitInterval") or 0), state=State(data.get("State", "active")),
             chargeable=bool(data.get("Chargeable", True)), last_activity=time.monotonic(),
+            init_max_usage=int(data.get("InitMaxUsage", legacy.get("_init_max_usage")) or 0),
+            last_update_id=str(data.get("LastUpdateID", legacy.get("_last_update_id")) or ""),
+            last_update_max_usage=int(data.get("LastUpdateMaxUsage", legacy.get("_last_update_max_usage")) or 0),
         )
 
     @staticmethod
@@ -111,22 +127,22 @@ class Recovery:
             log.error("journal %s names run %s, unknown to the session snapshot", key, run_id)
             return
         method = entry.get("Method", "")
-        if method in ("Responder.MaxDebit", "Responder.Debit"):
-            cc = entry.get("Reply") or {}
+        if method in (api.MAX_DEBIT.name, api.DEBIT.name):
+            cc = CallCost.from_json(entry.get("Reply") or {})
             run.cost.add(cc)
-            charged = sum(RunCost.span_usage(ts) for ts in cc.get("Timespans") or [])
+            charged = sum(RunCost.span_usage(ts) for ts in cc.Timespans)
             run.loop_index += 1
             run.total_usage += charged
             run.last_usage = charged
             cd = run.cd
-            cd["TimeStart"] = cd.get("TimeEnd", cd.get("TimeStart"))
-            cd["TimeEnd"] = int(cd["TimeStart"]) + charged
-            cd["DurationIndex"] = int(cd.get("DurationIndex") or 0) + charged
-        elif method == "Responder.RefundIncrements":
+            cd.TimeStart = cd.TimeEnd
+            cd.TimeEnd = cd.TimeStart + charged
+            cd.DurationIndex += charged
+        elif method == api.REFUND_INCREMENTS.name:
             back = sum(int(i.get("Duration") or 0) * int(i.get("CompressFactor") or 1)
                        for i in entry.get("Increments") or [])
             run.cost.trim_to(max(0, run.cost.usage - back))
-        elif method == "Responder.RefundRounding":
+        elif method == api.REFUND_ROUNDING.name:
             run.cost.rounding_adjust += sum((Decimal(str(i.get("Cost") or 0)) for i in entry.get("Increments") or []),
                                             Decimal(0))
 

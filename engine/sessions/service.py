@@ -4,6 +4,13 @@ The flows follow CGRateS's SessionS (v0.11): an event is forked by ChargerS into
 debited through RALs (``Responder.MaxDebit``) as the session goes on, corrected by ``LastUsed``, refunded on
 terminate and rounded once; CDRs are written through CDRs from the runs' events. Differences on purpose:
 a repeated Initiate, Update (same event ID) or Terminate is answered again without charging again.
+
+This module holds the per-method flows; :mod:`~engine.sessions.subsystems` the calls to AttributeS, ChargerS
+and the others, :mod:`~engine.sessions.settlement` charging, ending and billing a session,
+:mod:`~engine.sessions.control` watching sessions (queries, disconnects, debit loop, TTL, sync). The methods
+take the typed arguments of :mod:`engine.sessions.api` (dicts are decoded into them); RALs and CDRs are reached
+through their Conns with models (:mod:`engine.rating.api`, :mod:`engine.cdrs.api`). Background work (debit
+loops, timers, disconnects, warnings, channel sync) runs under the service's supervisor, stopped with it.
 """
 
 from __future__ import annotations
@@ -13,26 +20,46 @@ import logging
 import time
 from typing import Any
 
+from pycgrates.engine.cdrs import api as cdrs_api
+from pycgrates.engine.cdrs.api import ArgV1ProcessEvent
 from pycgrates.engine.models import cdr as C
+from pycgrates.engine.rating import api as rals_api
+from pycgrates.engine.rating.callcost import event_cost_of
+from pycgrates.engine.rating.calldesc import CallDescriptor
 from pycgrates.engine.rpc.errors import (
-    EXISTS,
     INSUFFICIENT_CREDIT,
-    NOT_FOUND,
+    Exists,
+    InsufficientCredit,
+    NotFound,
     RPCError,
     mandatory_ie_missing,
     server_error,
 )
 from pycgrates.engine.rpc.registry import rpc, rpc_caller
-from pycgrates.engine.sessions.charging import Charger, wire_cd
-from pycgrates.engine.sessions.control import SessionControl, _jsonable, _opt
+from pycgrates.engine.sessions import api
+from pycgrates.engine.sessions.api import (
+    SessionArgs,
+    V1AuthorizeArgs,
+    V1GetCostArgs,
+    V1InitSessionArgs,
+    V1ProcessCDRArgs,
+    V1ProcessEventArgs,
+    V1ProcessMessageArgs,
+    V1TerminateSessionArgs,
+    V1UpdateSessionArgs,
+)
+from pycgrates.engine.sessions.charging import Charger
+from pycgrates.engine.sessions.control import SessionControl, _opt
 from pycgrates.engine.sessions.index import ActiveSessions
 from pycgrates.engine.sessions.session import Event, Session, SRun, State
+from pycgrates.engine.sessions.settlement import Settlement
+from pycgrates.engine.sessions.subsystems import Subsystems, attributes_digest, routes_digest
+from pycgrates.engine.tasks import Supervisor
 from pycgrates.engine.units import SECOND, parse_duration, parse_time
 
 log = logging.getLogger("cgr.sessions")
 
 PREPAID_TYPES = ("*prepaid", "*pseudoprepaid")
-UNRATED_TYPES = ("*postpaid", "*pseudoprepaid", "*rated")
 
 
 def _ns_to_seconds(ns: int) -> float:
@@ -53,13 +80,14 @@ def _opt_duration(event: dict, name: str) -> int | None:
     return parse_duration(value)
 
 
-class SessionService(SessionControl):
+class SessionService(SessionControl, Settlement, Subsystems):
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
         self.active = ActiveSessions(ctx.cfg.section("sessions").get("session_indexes") or [])
         self.closed: dict[str, tuple[Session, float]] = {}  # insertion order is closing order
         self.clients: dict[int, Any] = {}
-        self._bg: set[asyncio.Task] = set()
+        #: debit loops, TTL timers, disconnects, warnings, channel sync
+        self.tasks = Supervisor("sessions")
         self._sync_task: asyncio.Task | None = None
         self.recovery = None
         self._stir_keys = None
@@ -69,6 +97,11 @@ class SessionService(SessionControl):
     @property
     def cfg(self) -> dict:
         return self.ctx.cfg.section("sessions")
+
+    @property
+    def timezone(self) -> str:
+        """Where naive times are placed (general.default_timezone)."""
+        return self._general("default_timezone", "Local")
 
     def _conn(self, option: str) -> Any:
         return self.ctx.conns.get(self.cfg.get(option) or [])
@@ -92,11 +125,8 @@ class SessionService(SessionControl):
         return Charger(self._required_conn("rals_conns", "RALs"),
                        int(self._general("rounding_decimals", 5)))
 
-    def _spawn(self, coro) -> asyncio.Task:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._bg.add(task)
-        task.add_done_callback(self._bg.discard)
-        return task
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task:
+        return self.tasks.spawn(coro, name)
 
     async def start(self) -> None:
         from pycgrates.engine.sessions.recovery import Recovery
@@ -105,7 +135,7 @@ class SessionService(SessionControl):
         await self.recovery.restore()
         interval = parse_duration(self.cfg.get("channel_sync_interval") or 0)
         if interval > 0:
-            self._sync_task = self._spawn(self._sync_loop(interval))
+            self._sync_task = self._spawn(self._sync_loop(interval), "channel sync")
 
     async def reload(self, cfg: Any) -> None:
         self.active.set_indexed_fields(cfg.section("sessions").get("session_indexes") or [])
@@ -126,10 +156,7 @@ class SessionService(SessionControl):
                     await self._try_write_cdrs(s)
                 except Exception:
                     log.exception("terminating session %s at shutdown", s.cgrid)
-        for t in list(self._bg):
-            t.cancel()
-        if self._bg:
-            await asyncio.gather(*self._bg, return_exceptions=True)
+        await self.tasks.stop()
         if self._stir_keys is not None:
             await self._stir_keys.close()
 
@@ -147,75 +174,29 @@ class SessionService(SessionControl):
 
     # ======================================================================================== building blocks
 
-    def _event_of(self, args: dict) -> dict:
-        if not isinstance(args, dict):
-            raise RPCError("MANDATORY_IE_MISSING: [Event]")
-        ev = args.get("Event")
-        if not isinstance(ev, dict):
-            raise mandatory_ie_missing("Event")
-        return ev
+    def _tenant(self, args: SessionArgs) -> str:
+        return args.Tenant or args.Event.get("Tenant") or self._general("default_tenant", "cgrates.org")
 
-    def _tenant(self, args: dict) -> str:
-        return (args.get("Tenant") or args.get("Event", {}).get("Tenant")
-                or self._general("default_tenant", "cgrates.org"))
-
-    async def _attributes(self, args: dict, reply: dict) -> dict:
-        conn = self._required_conn("attributes_conns", "AttributeS")
-        req = {"Tenant": self._tenant(args), "ID": args.get("ID", ""), "Time": args.get("Time"),
-               "Event": self._event_of(args),
-               "APIOpts": {**(args.get("APIOpts") or {}), "*context": (args.get("APIOpts") or {}).get(
-                   "*context", "*sessions")}}
-        if args.get("AttributeIDs"):
-            req["APIOpts"]["*attrProfileIDs"] = args["AttributeIDs"]
-        try:
-            rep = await conn.call("AttributeSv1.ProcessEvent", req)
-        except RPCError as exc:
-            if exc.message == NOT_FOUND:
-                reply["Attributes"] = None
-                return args
-            raise
-        reply["Attributes"] = rep
-        ev = rep.get("CGREvent") or rep
-        # AttributeS may move the event to another tenant (*tenant): the rest of the flow follows it
-        return {**args, "Tenant": ev.get("Tenant") or args.get("Tenant"), "Event": ev.get("Event", args["Event"]),
-                "APIOpts": ev.get("APIOpts", args.get("APIOpts"))}
-
-    async def _runs(self, args: dict) -> list[dict]:
-        """Charger runs of an event: [{"RunID", "Event"}]; without ChargerS, one *default run."""
-        event = self._event_of(args)
-        conn = self._conn("chargers_conns")
-        if conn is None:
-            return [{**args, "Event": {**event, C.RUN_ID: event.get(C.RUN_ID) or C.META_DEFAULT}}]
-        req = {"Tenant": self._tenant(args), "ID": args.get("ID", ""), "Event": event,
-               "APIOpts": args.get("APIOpts") or {}}
-        try:
-            reply = await conn.call("ChargerSv1.ProcessEvent", req)
-        except RPCError as exc:
-            if exc.message == NOT_FOUND:
-                raise server_error("CHARGERS_ERROR:NOT_FOUND") from None
-            raise
-        return [r["CGREvent"] for r in reply]
-
-    def _call_descriptor(self, event: dict, tenant: str) -> dict:
-        tz = self._general("default_timezone", "Local")
+    def _call_descriptor(self, event: dict, tenant: str) -> CallDescriptor:
+        tz = self.timezone
         start = _time_ns(event.get(C.ANSWER_TIME), tz) or _time_ns(event.get(C.SETUP_TIME), tz)
         if start is None:
             start = time.time_ns()
         account = C.as_string(event.get(C.ACCOUNT))
-        return {
-            "Category": C.as_string(event.get(C.CATEGORY)) or self._general("default_category", "call"),
-            "Tenant": C.as_string(event.get(C.TENANT)) or tenant,
-            "Subject": C.as_string(event.get(C.SUBJECT)) or account,
-            "Account": account,
-            "Destination": C.as_string(event.get(C.DESTINATION)),
-            "ToR": C.as_string(event.get(C.TOR)) or C.META_VOICE,
-            "TimeStart": start, "TimeEnd": start, "DurationIndex": 0, "LoopIndex": 0,
-            "ExtraFields": {k: C.as_string(v) for k, v in event.items() if k not in C.PRIMARY_FIELDS
-                            and k != C.SUBJECT and not isinstance(v, dict | list)},
-        }
+        return CallDescriptor(
+            Category=C.as_string(event.get(C.CATEGORY)) or self._general("default_category", "call"),
+            Tenant=C.as_string(event.get(C.TENANT)) or tenant,
+            Subject=C.as_string(event.get(C.SUBJECT)) or account,
+            Account=account,
+            Destination=C.as_string(event.get(C.DESTINATION)),
+            ToR=C.as_string(event.get(C.TOR)) or C.META_VOICE,
+            TimeStart=start, TimeEnd=start,
+            ExtraFields={k: C.as_string(v) for k, v in event.items() if k not in C.PRIMARY_FIELDS
+                         and k != C.SUBJECT and not isinstance(v, dict | list)},
+        )
 
-    def _new_session(self, args: dict, runs: list[dict], debit_interval: int) -> Session:
-        event = self._event_of(args)
+    def _new_session(self, args: SessionArgs, runs: list[dict], debit_interval: int) -> Session:
+        event = args.Event
         tenant = self._tenant(args)
         cgrid = C.event_cgrid(event)
         srun_list = []
@@ -226,7 +207,7 @@ class SessionService(SessionControl):
             srun_list.append(SRun(run_id=C.as_string(ev.get(C.RUN_ID)) or C.META_DEFAULT, event=ev,
                                   cd=self._call_descriptor(ev, tenant), request_type=rt))
         client, client_id = self._register_client()
-        opts = dict(args.get("APIOpts") or {})
+        opts = dict(args.APIOpts)
         return Session(cgrid=cgrid, tenant=tenant, origin_id=C.as_string(event.get(C.ORIGIN_ID)),
                        origin_host=C.as_string(event.get(C.ORIGIN_HOST)), event_start=dict(event), opts=opts,
                        runs=srun_list, debit_interval=debit_interval, client=client, client_id=client_id,
@@ -242,26 +223,19 @@ class SessionService(SessionControl):
                 for run in s.runs:
                     run.event[field_name] = event[field_name]
 
-    async def _charge(self, s: Session, usage: int, last_used: int | None, force: bool = False) -> int:
-        """Debit every prepaid run for ``usage``; MaxUsage is the least any run was granted."""
-        max_usage: int | None = None
-        for run in s.runs:
-            if not run.prepaid or not s.chargeable:
-                granted = usage
-            else:
-                try:
-                    granted = await self.charger.debit(s, run, usage, last_used)
-                except RPCError as exc:
-                    if exc.message in (INSUFFICIENT_CREDIT, "ACCOUNT_DISABLED") and not force:
-                        granted = 0
-                    else:
-                        raise
-            max_usage = granted if max_usage is None else min(max_usage, granted)
-        return usage if max_usage is None else max_usage
+    def _limit_usage(self, usage: int) -> int:
+        max_dur = parse_duration(self.cfg.get("max_call_duration") or 0)
+        return min(usage, max_dur) if max_dur > 0 else usage
+
+    def _requested_usage(self, event: dict, tor: str = "") -> int:
+        usage = _opt_duration(event, C.USAGE)
+        if usage is None:
+            usage = self.default_usage(tor or C.as_string(event.get(C.TOR)) or C.META_VOICE)
+        return usage
 
     # ======================================================================================== authorize
 
-    async def _max_usage_for(self, args: dict, usage: int) -> int:
+    async def _max_usage_for(self, args: SessionArgs, usage: int) -> int:
         runs = await self._runs(args)
         tenant = self._tenant(args)
         result: int | None = None
@@ -272,93 +246,83 @@ class SessionService(SessionControl):
                 allowed = usage
             else:
                 cd = self._call_descriptor(ev, tenant)
-                cd["TimeEnd"] = cd["TimeStart"] + usage
-                cd["DurationIndex"] = usage
+                cd.TimeEnd = cd.TimeStart + usage
+                cd.DurationIndex = usage
                 rals = self._required_conn("rals_conns", "RALs")
-                allowed = int(await rals.call("Responder.GetMaxSessionTime", wire_cd(cd)))
+                allowed = int(await rals_api.GET_MAX_SESSION_TIME.call(rals, cd))
                 if allowed < 0 or allowed > usage:  # -1: no limit (AllowNegative)
                     allowed = usage
             result = allowed if result is None else min(result, allowed)
         return usage if result is None else result
 
-    def _limit_usage(self, usage: int) -> int:
-        max_dur = parse_duration(self.cfg.get("max_call_duration") or 0)
-        return min(usage, max_dur) if max_dur > 0 else usage
-
-    @rpc("SessionSv1.AuthorizeEvent")
-    async def authorize_event(self, args: dict) -> dict:
-        event = self._event_of(args)
+    @rpc(api.AUTHORIZE)
+    async def authorize_event(self, args: V1AuthorizeArgs) -> dict:
         reply: dict[str, Any] = {"Attributes": None, "ResourceAllocation": None, "MaxUsage": None,
                                  "RouteProfiles": None, "ThresholdIDs": None, "StatQueueIDs": None}
-        if not any(args.get(k) for k in ("GetAttributes", "AuthorizeResources", "GetMaxUsage", "ProcessThresholds",
-                                          "ProcessStats", "GetRoutes", "GetSuppliers")):
-            raise RPCError("MANDATORY_IE_MISSING: [Subsystems]")
-        if args.get("GetAttributes"):
+        if not (args.GetAttributes or args.AuthorizeResources or args.GetMaxUsage or args.ProcessThresholds
+                or args.ProcessStats or args.GetRoutes):
+            raise mandatory_ie_missing("Subsystems")
+        if args.GetAttributes:
             args = await self._attributes(args, reply)
-            event = args["Event"]
-        if args.get("AuthorizeResources"):
+        if args.AuthorizeResources:
             reply["ResourceAllocation"] = await self._resources("ResourceSv1.AuthorizeResources", args)
-        if args.get("GetMaxUsage"):
-            usage = _opt_duration(event, C.USAGE)
-            if usage is None:
-                usage = self.default_usage(C.as_string(event.get(C.TOR)) or C.META_VOICE)
+        if args.GetMaxUsage:
+            usage = self._requested_usage(args.Event)
             reply["MaxUsage"] = await self._max_usage_for(args, self._limit_usage(usage))
-        if args.get("GetRoutes") or args.get("GetSuppliers"):
+        if args.GetRoutes:
             reply["RouteProfiles"] = await self._routes(args)
-        await self._thresholds_stats(args, reply)
+        await self._thresholds_stats(args, reply, thresholds=args.ProcessThresholds, stats=args.ProcessStats)
         return reply
 
-    @rpc("SessionSv1.AuthorizeEventWithDigest")
-    async def authorize_event_with_digest(self, args: dict) -> dict:
+    @rpc(api.AUTHORIZE_WITH_DIGEST)
+    async def authorize_event_with_digest(self, args: V1AuthorizeArgs) -> dict:
         rep = await self.authorize_event(args)
         return {
-            "AttributesDigest": _attributes_digest(rep.get("Attributes")),
+            "AttributesDigest": attributes_digest(rep.get("Attributes")),
             "ResourceAllocation": rep.get("ResourceAllocation"),
             "MaxUsage": _ns_to_seconds(rep["MaxUsage"]) if rep.get("MaxUsage") is not None else 0.0,
-            "RoutesDigest": _routes_digest(rep.get("RouteProfiles")),
+            "RoutesDigest": routes_digest(rep.get("RouteProfiles")),
             "Thresholds": ",".join(rep.get("ThresholdIDs") or []),
             "StatQueues": ",".join(rep.get("StatQueueIDs") or []),
         }
 
     # ======================================================================================== initiate
 
-    @rpc("SessionSv1.InitiateSession")
-    async def initiate_session(self, args: dict) -> dict:
-        self._event_of(args)
+    @rpc(api.INITIATE)
+    async def initiate_session(self, args: V1InitSessionArgs) -> dict:
         reply: dict[str, Any] = {"Attributes": None, "ResourceAllocation": None, "MaxUsage": None,
                                  "ThresholdIDs": None, "StatQueueIDs": None}
-        if args.get("GetAttributes"):
+        if args.GetAttributes:
             args = await self._attributes(args, reply)
-        if args.get("AllocateResources"):
+        if args.AllocateResources:
             reply["ResourceAllocation"] = await self._resources("ResourceSv1.AllocateResources", args)
-        if args.get("InitSession"):
+        if args.InitSession:
             reply["MaxUsage"] = await self._init_session(args)
-        await self._thresholds_stats(args, reply)
+        await self._thresholds_stats(args, reply, thresholds=args.ProcessThresholds, stats=args.ProcessStats)
         return reply
 
-    @rpc("SessionSv1.InitiateSessionWithDigest")
-    async def initiate_session_with_digest(self, args: dict) -> dict:
+    @rpc(api.INITIATE_WITH_DIGEST)
+    async def initiate_session_with_digest(self, args: V1InitSessionArgs) -> dict:
         rep = await self.initiate_session(args)
-        return {"AttributesDigest": _attributes_digest(rep.get("Attributes")),
+        return {"AttributesDigest": attributes_digest(rep.get("Attributes")),
                 "ResourceAllocation": rep.get("ResourceAllocation"),
                 "MaxUsage": _ns_to_seconds(rep["MaxUsage"]) if rep.get("MaxUsage") is not None else 0.0,
                 "Thresholds": ",".join(rep.get("ThresholdIDs") or []),
                 "StatQueues": ",".join(rep.get("StatQueueIDs") or [])}
 
-    async def _init_session(self, args: dict) -> int:
-        event = self._event_of(args)
+    async def _init_session(self, args: SessionArgs) -> int:
+        event = args.Event
         cgrid = C.event_cgrid(event)
         existing = self.active.get(cgrid)
         if existing is not None:  # a retransmitted Initiate: same answer, no second debit
-            return int(existing.opts.get("_init_max_usage", 0))
+            return existing.init_max_usage
         if cgrid in self.closed or await self._cdr_exists(cgrid):
-            raise RPCError(EXISTS)
-        opts = args.get("APIOpts") or {}
-        interval = parse_duration(_opt(opts, "*sessionsDebitInterval", "*sessionDebitInterval")
+            raise Exists()
+        interval = parse_duration(_opt(args.APIOpts, "*sessionsDebitInterval", "*sessionDebitInterval")
                                   or self.cfg.get("debit_interval") or 0)
         runs = await self._runs(args)
         if cgrid in self.active:  # raced with a concurrent Initiate of the same session
-            return int(self.active[cgrid].opts.get("_init_max_usage", 0))
+            return self.active[cgrid].init_max_usage
         s = self._new_session(args, runs, interval)
         has_loop = interval > 0 and any(r.prepaid for r in s.runs) and s.chargeable
         self.active[cgrid] = s
@@ -370,34 +334,31 @@ class SessionService(SessionControl):
                     granted = await self._charge(s, interval, None)
                     max_usage = self.default_usage(tor) if granted >= interval else granted
                 else:
-                    usage = _opt_duration(event, C.USAGE)
-                    if usage is None:
-                        usage = self.default_usage(tor)
-                    max_usage = await self._charge(s, self._limit_usage(usage), None)
+                    max_usage = await self._charge(s, self._limit_usage(self._requested_usage(event, tor)), None)
             except Exception:
                 self.active.pop(cgrid, None)
                 await self.recovery.forget(s)
                 raise
-            s.opts["_init_max_usage"] = max_usage
+            s.init_max_usage = max_usage
             if has_loop:
                 if max_usage < interval:
-                    s.tasks.append(self._spawn(self._disconnect_after(s, max_usage, INSUFFICIENT_CREDIT)))
+                    s.tasks.append(self._spawn(self._disconnect_after(s, max_usage, INSUFFICIENT_CREDIT),
+                                               f"disconnect {cgrid}"))
                 else:
-                    s.tasks.append(self._spawn(self._debit_loop(s, interval)))
-            self._arm_ttl(s, args)
+                    s.tasks.append(self._spawn(self._debit_loop(s, interval), f"debit loop {cgrid}"))
+            self._arm_ttl(s, args.APIOpts)
         return max_usage
 
     # ======================================================================================== update
 
-    @rpc("SessionSv1.UpdateSession")
-    async def update_session(self, args: dict) -> dict:
-        event = self._event_of(args)
+    @rpc(api.UPDATE)
+    async def update_session(self, args: V1UpdateSessionArgs) -> dict:
         reply: dict[str, Any] = {"Attributes": None, "MaxUsage": None}
-        if args.get("GetAttributes"):
+        if args.GetAttributes:
             args = await self._attributes(args, reply)
-            event = args["Event"]
-        if not args.get("UpdateSession"):
+        if not args.UpdateSession:
             return reply
+        event = args.Event
         cgrid = C.event_cgrid(event)
         s = self.active.get(cgrid)
         if s is None:
@@ -405,12 +366,12 @@ class SessionService(SessionControl):
                 reply["MaxUsage"] = 0  # an update after the end: nothing more is granted, nothing charged
                 return reply
             # CGRateS: an update for an unknown session initiates it
-            reply["MaxUsage"] = await self._init_session({**args, "InitSession": True})
+            reply["MaxUsage"] = await self._init_session(args)
             return reply
         async with s.lock:
-            event_id = args.get("ID") or ""
-            if event_id and s.opts.get("_last_update_id") == event_id:
-                reply["MaxUsage"] = int(s.opts.get("_last_update_max_usage", 0))
+            event_id = args.ID
+            if event_id and s.last_update_id == event_id:
+                reply["MaxUsage"] = s.last_update_max_usage
                 return reply
             if s.state is State.DISCONNECTING:
                 s.apply(Event.UPDATE)
@@ -419,35 +380,33 @@ class SessionService(SessionControl):
             s.apply(Event.UPDATE)
             self._update_runs(s, event)
             s.last_activity = time.monotonic()
-            self._arm_ttl(s, args)
-            usage = _opt_duration(event, C.USAGE)
-            if usage is None:
-                usage = self.default_usage(C.as_string(event.get(C.TOR)) or s.runs[0].cd["ToR"])
+            self._arm_ttl(s, args.APIOpts)
             last_used = _opt_duration(event, C.LAST_USED)
             if s.debit_interval > 0:
-                max_usage = self.default_usage(s.runs[0].cd["ToR"])
+                max_usage = self.default_usage(s.runs[0].cd.ToR)
                 # The loop debits; an update only corrects LastUsed.
                 if last_used is not None:
                     for run in s.runs:
                         if run.prepaid:
                             run.debit_reserve(0, last_used)
             else:
+                usage = self._requested_usage(event, C.as_string(event.get(C.TOR)) or s.runs[0].cd.ToR)
                 max_usage = await self._charge(s, self._limit_usage(usage), last_used)
-            s.opts["_last_update_id"] = event_id
-            s.opts["_last_update_max_usage"] = max_usage
+            s.last_update_id = event_id
+            s.last_update_max_usage = max_usage
             reply["MaxUsage"] = max_usage
         return reply
 
     # ======================================================================================== terminate
 
-    @rpc("SessionSv1.TerminateSession")
-    async def terminate_session(self, args: dict) -> str:
-        event = self._event_of(args)
+    @rpc(api.TERMINATE)
+    async def terminate_session(self, args: V1TerminateSessionArgs) -> str:
+        event = args.Event
         reply: dict[str, Any] = {}
-        if args.get("ReleaseResources"):
+        if args.ReleaseResources:
             await self._resources("ResourceSv1.ReleaseResources", args)
-        if not args.get("TerminateSession"):
-            await self._thresholds_stats(args, reply)
+        if not args.TerminateSession:
+            await self._thresholds_stats(args, reply, thresholds=args.ProcessThresholds, stats=args.ProcessStats)
             return "OK"
         cgrid = C.event_cgrid(event)
         if cgrid in self.closed:  # a second Terminate: answered, never charged again
@@ -465,7 +424,7 @@ class SessionService(SessionControl):
                 self._update_runs(s, event)
                 await self._end_session(s, _opt_duration(event, C.USAGE), _opt_duration(event, C.LAST_USED),
                                         event.get(C.ANSWER_TIME))
-        await self._thresholds_stats(args, reply)
+        await self._thresholds_stats(args, reply, thresholds=args.ProcessThresholds, stats=args.ProcessStats)
         return "OK"
 
     async def _find_session(self, cgrid: str) -> Session | None:
@@ -481,16 +440,8 @@ class SessionService(SessionControl):
                 delay *= 1.6
         return None
 
-    async def _cdr_exists(self, cgrid: str) -> bool:
-        from pycgrates.engine.storage.base import CDRFilter
-
-        try:
-            return bool(await self.ctx.stordb.count_cdrs(CDRFilter(cgrids=[cgrid])))
-        except Exception:
-            return False
-
-    async def _one_shot(self, args: dict) -> Session:
-        event = self._event_of(args)
+    async def _one_shot(self, args: SessionArgs) -> Session:
+        event = args.Event
         runs = await self._runs(args)
         s = self._new_session(args, runs, 0)
         async with s.lock:
@@ -512,91 +463,11 @@ class SessionService(SessionControl):
             await self._end_session(s, usage, None, event.get(C.ANSWER_TIME))
         return s
 
-    async def _end_session(self, s: Session, total_usage: int | None, last_used: int | None, answer_time: Any,
-                           *, reason: str = "") -> None:
-        """Settle every run (extra debit or refund, rounding), set Usage/Cost on the runs' events, close."""
-        s.stop_timers()
-        for run in s.runs:
-            if total_usage is not None:
-                run.total_usage = total_usage
-            elif last_used is not None and run.last_usage != last_used:
-                run.total_usage += last_used - run.last_usage
-                run.last_usage = last_used
-            min_dur = parse_duration(self.cfg.get("min_call_duration") or 0)
-            if 0 < run.total_usage < min_dur:
-                run.total_usage = min_dur
-            if run.prepaid and s.chargeable and (run.cost.timespans or run.total_usage):
-                charged = run.cost.usage
-                if run.total_usage > charged:
-                    try:
-                        await self.charger.debit_exact(s, run, run.total_usage - charged)
-                    except RPCError as exc:
-                        log.warning("session %s run %s: extra usage not charged: %s", s.cgrid, run.run_id, exc)
-                elif run.total_usage < charged:
-                    await self.charger.refund_to(s, run, run.total_usage)
-                await self.charger.round_cost(s, run)
-            self._finish_run_event(s, run, answer_time)
-        if s.state is not State.TERMINATED:
-            s.apply(Event.TERMINATE)
-        s.disconnect_reason = s.disconnect_reason or reason
-        self.active.pop(s.cgrid, None)
-        self.closed[s.cgrid] = (s, time.monotonic())
-        self._prune_closed()
-        await self.recovery.snapshot(s)
-        if self.cfg.get("store_session_costs"):
-            await self._store_session_costs(s)
-
-    def _finish_run_event(self, s: Session, run: SRun, answer_time: Any) -> None:
-        ev = run.event
-        ev[C.USAGE] = run.total_usage
-        if answer_time:
-            ev[C.ANSWER_TIME] = answer_time
-        if run.prepaid and s.chargeable:
-            from pycgrates.engine.cdrs.service import event_cost_json
-
-            cc = run.cost.as_call_cost(run.cd)
-            ev[C.COST] = float(run.cost.cost)
-            ev[C.COST_DETAILS] = event_cost_json(cc, s.cgrid, run.run_id)
-            ev[C.COST_SOURCE] = "*sessions"
-            ev[C.PRE_RATED] = True
-
-    def _closed_ttl(self) -> float:
-        """How long a closed session whose CDRs are not written yet waits for ProcessCDR (the ``*closed_sessions``
-        cache TTL, at least 10s). Once written it is forgotten; the stored CDR then answers repeats."""
-        part = self.ctx.cfg.get("caches", "partitions", "*closed_sessions", default={}) or {}
-        ttl = parse_duration(part.get("ttl") or 0) / SECOND
-        return max(ttl, 10.0)
-
-    def _prune_closed(self) -> None:
-        """Forget closed sessions past their TTL (oldest first; stops at the first young one)."""
-        limit = time.monotonic() - self._closed_ttl()
-        while self.closed:
-            cgrid, (_, closed_at) = next(iter(self.closed.items()))
-            if closed_at > limit:
-                break
-            del self.closed[cgrid]
-
-    async def _store_session_costs(self, s: Session) -> None:
-        for run in s.runs:
-            if not run.prepaid:
-                continue
-            cost = {"CGRID": s.cgrid, "RunID": run.run_id, "OriginHost": s.origin_host, "OriginID": s.origin_id,
-                    "CostSource": "*sessions", "Usage": run.total_usage,
-                    "CostDetails": run.event.get(C.COST_DETAILS)}
-            conn = self._conn("cdrs_conns")
-            try:
-                if conn is not None:
-                    await conn.call("CDRsV1.StoreSessionCost", {"Cost": cost})
-                else:
-                    await self.ctx.stordb.set_session_cost(cost)
-            except RPCError as exc:
-                log.warning("storing the cost of session %s run %s: %s", s.cgrid, run.run_id, exc)
-
     # ======================================================================================== CDRs
 
-    @rpc("SessionSv1.ProcessCDR")
-    async def process_cdr(self, args: dict) -> str:
-        event = self._event_of(args)
+    @rpc(api.PROCESS_CDR)
+    async def process_cdr(self, args: V1ProcessCDRArgs) -> str:
+        event = {**args.Event}
         event.setdefault(C.SOURCE, "*sessions")
         cgrid = C.event_cgrid(event)
         closed = self.closed.get(cgrid)
@@ -605,67 +476,37 @@ class SessionService(SessionControl):
             log.info("ProcessCDR for %s: its CDRs are stored already; nothing to do", cgrid)
             return "OK"
         if closed is None:
-            await cdrs.call("CDRsV1.ProcessEvent", {"Flags": ["*rals", "*chargers:true"], "Tenant": self._tenant(args),
-                                                    "ID": args.get("ID", ""), "Event": event,
-                                                    "APIOpts": args.get("APIOpts") or {}})
+            await cdrs_api.PROCESS_EVENT.call(cdrs, ArgV1ProcessEvent(
+                Flags=["*rals", "*chargers:true"], Tenant=self._tenant(args), ID=args.ID, Time=args.Time, Event=event,
+                APIOpts=args.APIOpts))
             return "OK"
-        s = closed[0]
-        await self.write_cdrs(s, event)
+        await self.write_cdrs(closed[0], event)
         return "OK"
-
-    async def write_cdrs(self, s: Session, event: dict | None = None) -> None:
-        """One CDR per run through CDRs; duplicates (already written) are fine. Then forget the journal."""
-        cdrs = self._required_conn("cdrs_conns", "CDRs")
-        errors = []
-        for run in s.runs:
-            ev = dict(run.event)
-            if event:
-                for k in self.cfg.get("alterable_fields") or []:
-                    if k in event:
-                        ev[k] = event[k]
-            ev[C.CGRID] = s.cgrid
-            flags = ["*chargers:false", "*attributes:false"]
-            if run.request_type in UNRATED_TYPES:
-                flags.append("*rals:true")
-            try:
-                await cdrs.call("CDRsV1.ProcessEvent", {"Flags": flags, "Tenant": s.tenant, "ID": s.cgrid,
-                                                        "Event": _jsonable(ev), "APIOpts": {}})
-            except RPCError as exc:
-                if exc.message != EXISTS:
-                    errors.append(exc)
-        if errors:
-            raise errors[0]
-        s.cdr_written = True
-        self.closed.pop(s.cgrid, None)
-        await self.recovery.forget(s)
 
     # ======================================================================================== one-time events
 
-    @rpc("SessionSv1.ProcessMessage")
-    async def process_message(self, args: dict) -> dict:
-        self._event_of(args)
+    @rpc(api.PROCESS_MESSAGE)
+    async def process_message(self, args: V1ProcessMessageArgs) -> dict:
         reply: dict[str, Any] = {"Attributes": None, "ResourceAllocation": None, "RouteProfiles": None,
                                  "MaxUsage": None, "ThresholdIDs": None, "StatQueueIDs": None}
-        if args.get("GetAttributes"):
+        if args.GetAttributes:
             args = await self._attributes(args, reply)
-        if args.get("AllocateResources"):
+        if args.AllocateResources:
             reply["ResourceAllocation"] = await self._resources("ResourceSv1.AllocateResources", args)
-        if args.get("GetRoutes"):
+        if args.GetRoutes:
             reply["RouteProfiles"] = await self._routes(args)
-        if args.get("Debit"):
+        if args.Debit:
             reply["MaxUsage"] = await self._message_debit(args)
-        await self._thresholds_stats(args, reply)
+        await self._thresholds_stats(args, reply, thresholds=args.ProcessThresholds, stats=args.ProcessStats)
         return reply
 
-    async def _message_debit(self, args: dict) -> int:
-        event = self._event_of(args)
+    async def _message_debit(self, args: SessionArgs) -> int:
+        event = args.Event
         cgrid = C.event_cgrid(event)
         if cgrid in self.closed:
             s = self.closed[cgrid][0]
             return min((r.total_usage for r in s.runs), default=0)
-        usage = _opt_duration(event, C.USAGE)
-        if usage is None:
-            usage = self.default_usage(C.as_string(event.get(C.TOR)) or C.META_VOICE)
+        usage = self._requested_usage(event)
         runs = await self._runs(args)
         s = self._new_session(args, runs, 0)
         async with s.lock:
@@ -684,57 +525,30 @@ class SessionService(SessionControl):
                         await self.charger.refund_to(s, run, 0)
                 self.active.pop(cgrid, None)
                 await self.recovery.forget(s)
-                raise RPCError(INSUFFICIENT_CREDIT)
+                raise InsufficientCredit()
             await self._end_session(s, usage, None, event.get(C.ANSWER_TIME))
         return granted
 
-    @rpc("SessionSv1.ProcessEvent")
-    async def process_event(self, args: dict) -> dict:
+    @rpc(api.PROCESS_EVENT)
+    async def process_event(self, args: V1ProcessEventArgs) -> dict:
         """Flag-driven processing (CGRateS V1ProcessEvent)."""
         from pycgrates.engine.sessions import flags as F
 
         return await F.process_event(self, args)
 
-    @rpc("SessionSv1.GetCost")
-    async def get_cost(self, args: dict) -> dict:
-        event = self._event_of(args)
+    @rpc(api.GET_COST)
+    async def get_cost(self, args: V1GetCostArgs) -> dict:
         reply: dict[str, Any] = {"Attributes": None, "EventCost": None}
-        if "*attributes" in (args.get("Flags") or []):
+        if "*attributes" in args.Flags:
             args = await self._attributes(args, reply)
-            event = args["Event"]
+        event = args.Event
         cd = self._call_descriptor(event, self._tenant(args))
-        usage = _opt_duration(event, C.USAGE) or self.default_usage(cd["ToR"])
-        cd["TimeEnd"] = cd["TimeStart"] + usage
-        cd["DurationIndex"] = usage
-        cc = await self._required_conn("rals_conns", "RALs").call("Responder.GetCost", wire_cd(cd))
-        from pycgrates.engine.cdrs.service import event_cost_json
-
-        reply["EventCost"] = event_cost_json(cc, C.event_cgrid(event), C.META_DEFAULT)
+        usage = _opt_duration(event, C.USAGE) or self.default_usage(cd.ToR)
+        cd.TimeEnd = cd.TimeStart + usage
+        cd.DurationIndex = usage
+        cc = await rals_api.GET_COST.call(self._required_conn("rals_conns", "RALs"), cd)
+        reply["EventCost"] = event_cost_of(cc, C.event_cgrid(event), C.META_DEFAULT)
         return reply
-
-    # ======================================================================================== other subsystems
-
-    async def _resources(self, method: str, args: dict) -> Any:
-        conn = self._required_conn("resources_conns", "ResourceS")
-        return await conn.call(method, {**args, "UsageID": C.as_string(self._event_of(args).get(C.ORIGIN_ID))})
-
-    async def _routes(self, args: dict) -> Any:
-        conn = self._required_conn("routes_conns", "RouteS")
-        return await conn.call("RouteSv1.GetRoutes", args)
-
-    async def _thresholds_stats(self, args: dict, reply: dict) -> None:
-        for flag, option, method, key in (("ProcessThresholds", "thresholds_conns", "ThresholdSv1.ProcessEvent",
-                                           "ThresholdIDs"),
-                                          ("ProcessStats", "stats_conns", "StatSv1.ProcessEvent", "StatQueueIDs")):
-            if not args.get(flag):
-                continue
-            conn = self._required_conn(option, method.split("Sv1")[0] + "S")
-            try:
-                reply[key] = await conn.call(method, {k: args[k] for k in ("Tenant", "ID", "Event", "APIOpts")
-                                                      if k in args})
-            except RPCError as exc:
-                if exc.message != NOT_FOUND:
-                    raise
 
     # ======================================================================================== agents, STIR
 
@@ -751,7 +565,7 @@ class SessionService(SessionControl):
             except RPCError as exc:
                 last = exc
         if not answered:
-            raise last or RPCError(NOT_FOUND)
+            raise last or NotFound()
         return "OK"
 
     @rpc("SessionSv1.RegisterInternalBiJSONConn")
@@ -783,27 +597,3 @@ class SessionService(SessionControl):
         from pycgrates.engine.stir.service import StirConfig, api_stir_identity
 
         return await api_stir_identity(args, StirConfig.from_config(self.cfg.get("stir") or {}), self.stir_keys())
-
-
-# ============================================================================================== helpers
-
-
-
-def _attributes_digest(attr_reply: Any) -> str:
-    if not isinstance(attr_reply, dict):
-        return ""
-    ev = (attr_reply.get("CGREvent") or {}).get("Event") or {}
-    parts = []
-    for altered in attr_reply.get("AlteredFields") or []:
-        for f in altered.get("Fields") or []:
-            name = f.split(".", 1)[1] if f.startswith("*req.") else f
-            if name in ev:
-                parts.append(f"{name}:{C.as_string(ev[name])}")
-    return ",".join(parts)
-
-
-def _routes_digest(routes: Any) -> str:
-    if not isinstance(routes, list):
-        return ""
-    ids = [r.get("RouteID", "") for prof in routes for r in (prof.get("Routes") or [])]
-    return ",".join(ids)

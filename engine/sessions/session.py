@@ -3,6 +3,9 @@
 A session is keyed by CGRID = sha1(OriginID + OriginHost) and forked by ChargerS into runs (RunID); each run
 has its own CallDescriptor and its own cost ledger. The reservation arithmetic (what is still reserved from
 earlier debits, LastUsed corrections) follows CGRateS's SRun.debitReserve.
+
+What SessionS keeps about a session for itself (the journal sequence, the answers a retransmission gets again)
+lives in the session's own fields; ``opts`` is what the client sent in APIOpts, kept as it came.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from pycgrates.engine.rating.calldesc import JOURNAL_OPT, CallDescriptor
 from pycgrates.engine.sessions.costs import RunCost
+from pycgrates.engine.units import money_json, to_decimal
 
 
 class State(enum.Enum):
@@ -63,7 +68,7 @@ class SRun:
 
     run_id: str
     event: dict  # the run's event (after ChargerS and AttributeS)
-    cd: dict  # CallDescriptor JSON, advanced with every debit
+    cd: CallDescriptor  # advanced with every debit
     request_type: str
     cost: RunCost = field(default_factory=RunCost)
     extra_duration: int = 0  # charged beyond what was asked (increment rounding), used before debiting again
@@ -92,15 +97,17 @@ class SRun:
         return rest
 
     def to_json(self) -> dict:
+        """The run as its snapshot stores it."""
         return {
-            "RunID": self.run_id, "Event": self.event, "CD": self.cd, "RequestType": self.request_type,
+            "RunID": self.run_id, "Event": self.event, "CD": cd_state(self.cd), "RequestType": self.request_type,
             "Cost": self.cost.to_json(), "ExtraDuration": self.extra_duration, "LastUsage": self.last_usage,
             "TotalUsage": self.total_usage, "LoopIndex": self.loop_index,
         }
 
     @classmethod
     def from_json(cls, d: dict) -> SRun:
-        return cls(run_id=d["RunID"], event=d["Event"], cd=d["CD"], request_type=d.get("RequestType", ""),
+        return cls(run_id=d["RunID"], event=d["Event"], cd=cd_from_state(d["CD"]),
+                   request_type=d.get("RequestType", ""),
                    cost=RunCost.from_json(d.get("Cost") or {}), extra_duration=int(d.get("ExtraDuration") or 0),
                    last_usage=int(d.get("LastUsage") or 0), total_usage=int(d.get("TotalUsage") or 0),
                    loop_index=int(d.get("LoopIndex") or 0))
@@ -113,7 +120,7 @@ class Session:
     origin_id: str
     origin_host: str
     event_start: dict
-    opts: dict
+    opts: dict  # the client's APIOpts as sent; never changed here
     runs: list[SRun]
     debit_interval: int = 0  # ns; 0: no debit loop
     client: Any = None  # the Conn of the agent the session came from (BiRPC or in-process); None: none
@@ -121,7 +128,8 @@ class Session:
     state: State = State.ACTIVE
     chargeable: bool = True
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    tasks: list[asyncio.Task] = field(default_factory=list)  # debit loop, TTL timer
+    tasks: list[asyncio.Task] = field(default_factory=list)  # debit loop, disconnect timer
+    ttl_task: asyncio.Task | None = None
     last_activity: float = 0.0  # loop time of the last update (TTL)
     ttl: int = 0
     ttl_usage: int | None = None
@@ -129,6 +137,21 @@ class Session:
     cdr_written: bool = False
     disconnect_reason: str = ""
     indexes: dict[str, str] = field(default_factory=dict)
+    #: the last journal sequence number given to an accounting call of this session
+    journal_seq: int = 0
+    #: journal keys of the calls made since the last snapshot (the next snapshot includes them)
+    journal_pending: list[str] = field(default_factory=list)
+    #: what InitiateSession granted (a retransmitted Initiate gets it again)
+    init_max_usage: int = 0
+    #: the ID of the last UpdateSession event and what it granted (a retransmitted Update gets it again)
+    last_update_id: str = ""
+    last_update_max_usage: int = 0
+
+    @property
+    def rals_opts(self) -> dict:
+        """The client's APIOpts as forwarded to RALs: without a journal key (the journal is SessionS's own)."""
+        opts = self.opts
+        return {k: v for k, v in opts.items() if k != JOURNAL_OPT} if JOURNAL_OPT in opts else opts
 
     def apply(self, event: Event) -> State:
         self.state = next_state(self.state, event)
@@ -136,12 +159,33 @@ class Session:
 
     def stop_timers(self) -> None:
         current = asyncio.current_task()
-        for t in self.tasks:
-            if t is not current and not t.done():
+        for t in (*self.tasks, self.ttl_task):
+            if t is not None and t is not current and not t.done():
                 t.cancel()
         self.tasks = [t for t in self.tasks if t is current]
+        if self.ttl_task is not current:
+            self.ttl_task = None
 
     def external(self) -> dict:
         """The session as GetActiveSessions reports it (CGRateS ExternalSession), one per run."""
         return {"CGRID": self.cgrid, "Tenant": self.tenant, "OriginID": self.origin_id,
                 "OriginHost": self.origin_host, "State": self.state.value}
+
+
+def cd_state(cd: CallDescriptor) -> dict:
+    """A run's CallDescriptor as its snapshot stores it (times and durations in ns)."""
+    return {"Category": cd.Category, "Tenant": cd.Tenant, "Subject": cd.Subject, "Account": cd.Account,
+            "Destination": cd.Destination, "ToR": cd.ToR, "TimeStart": cd.TimeStart, "TimeEnd": cd.TimeEnd,
+            "DurationIndex": cd.DurationIndex, "LoopIndex": cd.LoopIndex, "ExtraFields": cd.ExtraFields,
+            "MaxCostSoFar": money_json(cd.MaxCostSoFar)}
+
+
+def cd_from_state(d: dict) -> CallDescriptor:
+    start = int(d.get("TimeStart") or 0)
+    return CallDescriptor(
+        Category=d.get("Category") or "", Tenant=d.get("Tenant") or "", Subject=d.get("Subject") or "",
+        Account=d.get("Account") or "", Destination=d.get("Destination") or "", ToR=d.get("ToR") or "*voice",
+        TimeStart=start, TimeEnd=int(d.get("TimeEnd") or start), DurationIndex=int(d.get("DurationIndex") or 0),
+        LoopIndex=float(d.get("LoopIndex") or 0), ExtraFields=dict(d.get("ExtraFields") or {}),
+        MaxCostSoFar=to_decimal(d.get("MaxCostSoFar") or 0),
+    )
