@@ -43,6 +43,7 @@ from pycgrates.agents.request import (
 )
 from pycgrates.engine.rpc.errors import NOT_IMPLEMENTED, RPCError, mandatory_ie_missing
 from pycgrates.engine.rpc.registry import rpc
+from pycgrates.engine.sessions.api import V1InitSessionArgs, V1TerminateSessionArgs
 from pycgrates.engine.tasks import Supervisor
 from pycgrates.engine.template.dataprovider import DataProvider, as_string
 from pycgrates.engine.template.fields import FieldTemplate, NavMap, TemplateError, compile_named_templates
@@ -179,7 +180,7 @@ class TrackedSession:
     peer: str
     key: SessionKey
     started: float  # monotonic seconds
-    args: dict[str, Any]  # the InitiateSession arguments: the CGREvent and its flags
+    args: V1InitSessionArgs  # the InitiateSession arguments: the CGREvent and its flags
 
 
 class SessionTracker:
@@ -201,8 +202,8 @@ class SessionTracker:
         """What the pipeline reports to for the requests of ``peer``."""
         return PeerSessions(self, peer)
 
-    def started(self, peer: str, key: SessionKey, args: Mapping[str, Any]) -> None:
-        self._by_peer.setdefault(peer, {})[key] = TrackedSession(peer, key, self.clock(), dict(args))
+    def started(self, peer: str, key: SessionKey, args: V1InitSessionArgs) -> None:
+        self._by_peer.setdefault(peer, {})[key] = TrackedSession(peer, key, self.clock(), args)
 
     def ended(self, peer: str, key: SessionKey) -> None:
         sessions = self._by_peer.get(peer)
@@ -223,10 +224,10 @@ class PeerSessions:
         self.tracker = tracker
         self.peer = peer
 
-    def started(self, key: SessionKey, args: Mapping[str, Any]) -> None:
+    def started(self, key: SessionKey, args: V1InitSessionArgs) -> None:
         self.tracker.started(self.peer, key, args)
 
-    def ended(self, key: SessionKey, args: Mapping[str, Any]) -> None:
+    def ended(self, key: SessionKey, args: V1TerminateSessionArgs) -> None:
         self.tracker.ended(self.peer, key)
 
 

@@ -20,13 +20,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pycgrates.engine.models.event import CGREvent
 from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.rpc.registry import Method
+from pycgrates.engine.sessions import api
 from pycgrates.engine.template.dataprovider import Duration, as_duration
 
 #: the request types CGRateS recognises, in the order it looks for them
 REQUEST_TYPES = ("*dryrun", "*authorize", "*initiate", "*update", "*terminate", "*message", "*cdrs", "*event",
                  "*none")
-PROCESS_CDR = "SessionSv1.ProcessCDR"
+PROCESS_CDR = api.PROCESS_CDR
 RALS_ERROR_PREFIX = "RALS_ERROR"
 
 
@@ -116,7 +119,7 @@ class SessionCall:
     argument whose truth means the reply's MaxUsage is wanted, and whether ``*routesLimit``/``*routesOffset``
     become the call's paginator."""
 
-    method: str
+    method: Method
     arguments: tuple[tuple[str, str, str], ...]  # (argument, how, flag)
     max_usage: str = ""
     paginated: bool = False
@@ -131,37 +134,39 @@ _FORCE_DURATION = ("ForceDuration", HAS, "*fd")
 
 #: the SessionS call of each request type (CGRateS's processRequest in libagents.go)
 CALLS: dict[str, SessionCall] = {
-    "*authorize": SessionCall("SessionSv1.AuthorizeEvent", (
+    "*authorize": SessionCall(api.AUTHORIZE, (
         *_ATTRIBUTES, *_THRESHOLDS_STATS, ("AuthorizeResources", ON, "*resources"),
         ("GetMaxUsage", HAS, "*accounts"), *_ROUTES, _FORCE_DURATION), max_usage="GetMaxUsage", paginated=True),
-    "*initiate": SessionCall("SessionSv1.InitiateSession", (
+    "*initiate": SessionCall(api.INITIATE, (
         *_ATTRIBUTES, *_THRESHOLDS_STATS, ("AllocateResources", ON, "*resources"),
         ("InitSession", HAS, "*accounts"), _FORCE_DURATION), max_usage="InitSession"),
-    "*update": SessionCall("SessionSv1.UpdateSession", (
+    "*update": SessionCall(api.UPDATE, (
         *_ATTRIBUTES, ("UpdateSession", HAS, "*accounts"), _FORCE_DURATION), max_usage="UpdateSession"),
-    "*terminate": SessionCall("SessionSv1.TerminateSession", (
+    "*terminate": SessionCall(api.TERMINATE, (
         ("TerminateSession", HAS, "*accounts"), ("ReleaseResources", ON, "*resources"), *_THRESHOLDS_STATS,
         _FORCE_DURATION)),
-    "*message": SessionCall("SessionSv1.ProcessMessage", (
+    "*message": SessionCall(api.PROCESS_MESSAGE, (
         *_ATTRIBUTES, *_THRESHOLDS_STATS, ("AllocateResources", ON, "*resources"), ("Debit", HAS, "*accounts"),
         *_ROUTES, _FORCE_DURATION), max_usage="Debit", paginated=True),
-    "*event": SessionCall("SessionSv1.ProcessEvent", (("Flags", ALL, ""),), paginated=True),
+    "*event": SessionCall(api.PROCESS_EVENT, (("Flags", ALL, ""),), paginated=True),
 }
 #: the SessionS method each request type calls
-METHODS = {rtype: call.method for rtype, call in CALLS.items()}
+METHODS = {rtype: call.method.name for rtype, call in CALLS.items()}
 
 
-def build_call(rtype: str, flags: Flags, event: dict[str, Any]) -> tuple[str, dict[str, Any], bool]:
-    """(method, args, whether the reply's MaxUsage is wanted) for one request type; ``event`` is the CGREvent
-    (its ``*routesLimit``/``*routesOffset`` options move into the arguments of a paginated call)."""
+def build_call(rtype: str, flags: Flags, event: CGREvent) -> tuple[Method, Any, bool]:
+    """(method, argument object, whether the reply's MaxUsage is wanted) for one request type: SessionS's own
+    argument model (engine/sessions/api.py) embedding ``event``, whose ``*routesLimit``/``*routesOffset``
+    options move into the paginator of a paginated call."""
     call = CALLS.get(rtype)
     if call is None:
         raise ValueError(f"unknown request type: <{rtype}>")
-    args = {name: _READ[how](flags, flag) for name, how, flag in call.arguments}
+    values = {name: _READ[how](flags, flag) for name, how, flag in call.arguments}
+    values = {name: value for name, value in values.items() if value is not None}
     if call.paginated:
-        args.update(_route_paginator(event["APIOpts"]))
-    args.update(event)
-    return call.method, args, bool(call.max_usage and args[call.max_usage])
+        values["Paginator"] = _route_paginator(event.APIOpts)
+    args = call.method.arg.of(event, **values)  # type: ignore[union-attr]
+    return call.method, args, bool(call.max_usage and values[call.max_usage])
 
 
 def _altered(attrs: Any) -> dict[str, Any] | None:
@@ -232,10 +237,10 @@ def run_max_usage(cgrep: Mapping[str, Any]) -> Any:
     return usage
 
 
-async def call_sessions(conn: Any, method: str, args: Any) -> tuple[Any, str | None]:
+async def call_sessions(conn: Any, method: Method, args: Any) -> tuple[Any, str | None]:
     """(reply, None) or (None, error text): SessionS errors go into ``*cgrep.Error``, never up."""
     try:
-        return await conn.call(method, args), None
+        return await method.call(conn, args), None
     except RPCError as exc:
         return None, exc.message
     except (TimeoutError, OSError) as exc:

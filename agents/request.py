@@ -39,7 +39,9 @@ from pycgrates.agents.processors import (
     run_max_usage,
 )
 from pycgrates.engine.filters.rules import FilterError
+from pycgrates.engine.models.event import CGREvent
 from pycgrates.engine.rpc.errors import RPCError, mandatory_ie_missing
+from pycgrates.engine.sessions.api import V1InitSessionArgs, V1ProcessCDRArgs, V1TerminateSessionArgs
 from pycgrates.engine.template.dataprovider import (
     CGREP,
     CGREQ,
@@ -64,7 +66,7 @@ from pycgrates.engine.template.fields import (
     set_fields,
 )
 from pycgrates.engine.template.rsr import DEFAULT_SEP, RSRParsers, parse_rsr
-from pycgrates.engine.units import TimeError, format_time, get_timezone, now
+from pycgrates.engine.units import TimeError, get_timezone, now
 
 log = logging.getLogger("cgr.agents")
 
@@ -82,16 +84,16 @@ SessionKey = tuple[str, str]
 class SessionReport(Protocol):
     """Where the pipeline reports the sessions its requests started and ended in SessionS."""
 
-    def started(self, key: SessionKey, args: Mapping[str, Any]) -> None:
+    def started(self, key: SessionKey, args: V1InitSessionArgs) -> None:
         """SessionS accepted an InitiateSession with InitSession (``args``: the call's arguments)."""
 
-    def ended(self, key: SessionKey, args: Mapping[str, Any]) -> None:
+    def ended(self, key: SessionKey, args: V1TerminateSessionArgs) -> None:
         """SessionS accepted a TerminateSession."""
 
 
-def session_key(event: Mapping[str, Any]) -> SessionKey:
+def session_key(event: CGREvent) -> SessionKey:
     """(OriginHost, OriginID) of a CGREvent."""
-    fields = event.get("Event") or {}
+    fields = event.Event
     return as_string(fields.get("OriginHost") or ""), as_string(fields.get("OriginID") or "")
 
 
@@ -248,10 +250,10 @@ class AgentRequest(TemplateContext):
         """An output of the agent's own (``*diamreq``, ``*radDAReq`` ...)."""
         return self.sources[prefix]
 
-    def cgr_event(self) -> dict[str, Any]:
+    def cgr_event(self) -> CGREvent:
         """The CGREvent out of ``*cgreq`` and ``*opts`` (CGRateS's NMAsCGREvent)."""
-        return {"Tenant": self.tenant, "ID": secrets.token_hex(4)[:7], "Time": format_time(now()),
-                "Event": self.cgr_request.as_event(), "APIOpts": dict(self.opts)}
+        return CGREvent(Tenant=self.tenant, ID=secrets.token_hex(4)[:7], Time=now(),
+                        Event=self.cgr_request.as_event(), APIOpts=dict(self.opts))
 
 
 class RequestError(Exception):
@@ -329,10 +331,10 @@ async def run_processor(ar: AgentRequest, proc: RequestProcessor, conn: Any, *, 
     flags = proc.flags
     if flags.has("*log"):
         log.info("<%s> LOG, processorID: %s, request: %s, event: %s", agent, proc.id, describe(ar.request),
-                 json.dumps(event, default=as_string))
+                 json.dumps(event.to_json(), default=as_string))
     if rtype == "*dryrun":
         log.info("<%s> DRY_RUN, processorID: %s, request: %s, event: %s", agent, proc.id, describe(ar.request),
-                 json.dumps(event, default=as_string))
+                 json.dumps(event.to_json(), default=as_string))
     elif handlers is not None and rtype in handlers:
         await handlers[rtype](ar)
     elif rtype not in ("*none", "*cdrs"):
@@ -343,23 +345,23 @@ async def run_processor(ar: AgentRequest, proc: RequestProcessor, conn: Any, *, 
             result, error = await call_sessions(conn, method, args)
         ar.cgr_reply = {"Error": error} if error is not None else reply_map(rtype, result, needs_max_usage)
         if report is not None and error is None:
-            if rtype == "*initiate" and args["InitSession"]:
+            if rtype == "*initiate" and args.InitSession:
                 report.started(session_key(event), args)
             elif rtype == "*terminate":
                 report.ended(session_key(event), args)
         if rtype in ("*message", "*event"):
             if error is not None and error.startswith(RALS_ERROR_PREFIX):
-                event["Event"]["Usage"] = 0  # no second debit through the CDR
-            elif (rtype == "*message" and args["Debit"]) or (
+                event.Event["Usage"] = 0  # no second debit through the CDR
+            elif (rtype == "*message" and args.Debit) or (
                     rtype == "*event" and {"*authorize", "*initiate", "*update"} & set(flags.params.get("*rals", ()))):
                 usage = ar.cgr_reply.get("MaxUsage") if rtype == "*message" else run_max_usage(ar.cgr_reply)
                 if usage is not None:
-                    event["Event"]["Usage"] = int(usage)
+                    event.Event["Usage"] = int(usage)
     if flags.get_bool("*cdrs") and rtype != "*dryrun":
         if conn is None:
             error = str(mandatory_ie_missing("connIDs"))
         else:
-            _, error = await call_sessions(conn, PROCESS_CDR, event)
+            _, error = await call_sessions(conn, PROCESS_CDR, V1ProcessCDRArgs.of(event))
         if error is not None:
             ar.cgr_reply = {**ar.cgr_reply, "Error": error}
     await set_fields(ar, proc.reply_fields)

@@ -39,12 +39,14 @@ from pycgrates.agents.base import (
     dictionary_folder,
 )
 from pycgrates.agents.request import AgentRequest, RequestError, RequestHandler, describe
+from pycgrates.engine.models.event import CGREvent
 from pycgrates.engine.rpc.errors import NOT_FOUND, RPCError
+from pycgrates.engine.sessions import api
 from pycgrates.engine.template.dataprovider import MapDataProvider, as_string
 from pycgrates.engine.template.errors import RSRError
 from pycgrates.engine.template.fields import TemplateError
 from pycgrates.engine.template.rsr import RSRParsers, parse_rsr
-from pycgrates.engine.units import SECOND, format_time, now
+from pycgrates.engine.units import SECOND, now
 
 from .codec import (
     ACCESS_ACCEPT,
@@ -84,8 +86,6 @@ AGENT = "RadiusAgent"
 SECTION = "radius_agent"
 #: the dictionary folder CGRateS installs; here the shipped dictionaries/radius tree (always loaded) stands in
 CGRATES_DICT_DIR = "/usr/share/cgrates/radius/dict"
-TERMINATE = "SessionSv1.TerminateSession"
-PROCESS_CDR = "SessionSv1.ProcessCDR"
 #: cached Accounting-Requests kept for Disconnect/CoA (least recently refreshed dropped first)
 DA_CACHE_SIZE = 200_000
 DA_TIMEOUT = 1.0  # seconds per attempt towards the NAS
@@ -243,17 +243,17 @@ class RadiusAgent(Agent[RadiusSettings]):
 
     async def _end_lost_session(self, tracked: TrackedSession) -> None:
         args = tracked.args
-        event = {**(args.get("Event") or {}), "Usage": int((time.monotonic() - tracked.started) * SECOND),
-                 "DisconnectCause": "NAS-Reboot"}
-        cgr_event = {"Tenant": args.get("Tenant") or self.settings.tenant, "ID": secrets.token_hex(4)[:7],
-                     "Time": format_time(now()), "Event": event, "APIOpts": dict(args.get("APIOpts") or {})}
+        event = CGREvent(Tenant=args.Tenant or self.settings.tenant, ID=secrets.token_hex(4)[:7], Time=now(),
+                         Event={**args.Event, "Usage": int((time.monotonic() - tracked.started) * SECOND),
+                                "DisconnectCause": "NAS-Reboot"},
+                         APIOpts=dict(args.APIOpts))
         assert self.sessions is not None
         try:
-            await self.sessions.call(TERMINATE, {**cgr_event, "TerminateSession": True,
-                                                 "ReleaseResources": bool(args.get("AllocateResources"))})
-            await self.sessions.call(PROCESS_CDR, cgr_event)
+            await api.TERMINATE.call(self.sessions, api.V1TerminateSessionArgs.of(
+                event, TerminateSession=True, ReleaseResources=args.AllocateResources))
+            await api.PROCESS_CDR.call(self.sessions, api.V1ProcessCDRArgs.of(event))
         except (RPCError, OSError, TimeoutError) as exc:
-            log.warning("<%s> ending session %s after its NAS restarted: %s", AGENT, event.get("OriginID"), exc)
+            log.warning("<%s> ending session %s after its NAS restarted: %s", AGENT, event.Event.get("OriginID"), exc)
 
     # ------------------------------------------------------------------------------------------ Disconnect/CoA
 

@@ -24,6 +24,23 @@ _ALIASES = {"GetRoutes": "GetSuppliers", "RoutesMaxCost": "SuppliersMaxCost",
 
 
 _EVENT_FIELDS = frozenset(f.name for f in fields(CGREvent))
+PAGINATOR = "Paginator"
+
+
+def paginator_of(data: dict[str, Any]) -> dict[str, int]:
+    """CGRateS's embedded utils.Paginator: ``Limit``/``Offset`` beside the event's keys (a nested ``Paginator``
+    object is read too). Values that are not whole numbers are refused as CGRateS's decoder refuses them."""
+    nested = data.get(PAGINATOR)
+    source = nested if isinstance(nested, dict) else data
+    out: dict[str, int] = {}
+    for key in ("Limit", "Offset"):
+        value = source.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+            raise TypeError(f"{key} must be a whole number, have {value!r}")
+        out[key] = int(value)
+    return out
 _FLAG_NAMES: dict[type, tuple[str, ...]] = {}
 
 
@@ -46,6 +63,9 @@ class SessionArgs(CGREvent):
             raise mandatory_ie_missing("Event")
         flags: dict[str, Any] = {}
         for name in cls.flag_names():
+            if name == PAGINATOR:
+                flags[name] = paginator_of(data)
+                continue
             value = data.get(name)
             if value is None and name in _ALIASES:
                 value = data.get(_ALIASES[name])
@@ -54,7 +74,9 @@ class SessionArgs(CGREvent):
         return cls(**event_fields(data, timezone), **flags)
 
     def to_json(self) -> dict[str, Any]:
-        out = {name: getattr(self, name) for name in self.flag_names()}
+        out = {name: getattr(self, name) for name in self.flag_names() if name != PAGINATOR}
+        if PAGINATOR in self.flag_names():
+            out.update(getattr(self, PAGINATOR))  # Go embeds utils.Paginator: Limit and Offset are top-level keys
         out.update(CGREvent.to_json(self))
         return out
 

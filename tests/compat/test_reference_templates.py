@@ -84,7 +84,7 @@ class SessionS:
         self.calls: list[tuple[str, Any]] = []
 
     async def call(self, method: str, args: Any, timeout: float | None = None) -> Any:
-        self.calls.append((method, args))
+        self.calls.append((method, args.to_json() if hasattr(args, "to_json") else args))  # as it would go out
         return self.replies.get(method, "OK")
 
 

@@ -153,3 +153,28 @@ async def test_reload_keeps_the_listener_or_reopens_it(engine):
     assert agent.tasks.stopped and len(agent.tasks) == 0
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+async def test_in_process_the_pipeline_hands_sessions_its_argument_models(engine):
+    """An agent in the engine's process passes SessionS's own argument objects, never JSON-shaped dicts."""
+    from pycgrates.engine.sessions import api
+
+    seen: list[tuple[str, type]] = []
+    invoke = engine.dispatcher.invoke
+
+    async def recording(method, arg, caller=None):
+        seen.append((method, type(arg)))
+        return await invoke(method, arg, caller)
+
+    engine.dispatcher.invoke = recording  # records what crosses the in-process Conn, then calls through
+    agent = await started_agent(engine, PROCESSORS)
+    client = await Client.to(agent)
+    try:
+        assert await client.ask("Kind=start;Call=typed-1;From=1001;To=1002") == {"MaxUsage": "3600"}
+        assert await client.ask("Kind=stop;Call=typed-1;From=1001;To=1002;Seconds=30") == {"Ended": "yes"}
+    finally:
+        client.close()
+        await agent.stop()
+    crossed = dict(seen)
+    assert crossed["SessionSv1.InitiateSession"] is api.V1InitSessionArgs
+    assert crossed["SessionSv1.TerminateSession"] is api.V1TerminateSessionArgs

@@ -20,6 +20,7 @@ from pycgrates.agents.request import (
     compile_processors,
     process_request,
 )
+from pycgrates.engine.models.event import CGREvent
 from pycgrates.engine.rpc.errors import RPCError
 from pycgrates.engine.template.dataprovider import Duration, MapDataProvider
 from pycgrates.engine.template.fields import NestedAVPs, SelectorDataProvider, TemplateError, compile_named_templates
@@ -47,7 +48,7 @@ class SessionS:
         self.errors = errors or {}
 
     async def call(self, method: str, args: Any, timeout: float | None = None) -> Any:
-        self.calls.append((method, args))
+        self.calls.append((method, args.to_json() if hasattr(args, "to_json") else args))  # as it would go out
         if method in self.errors:
             raise RPCError(self.errors[method])
         return self.replies.get(method, "OK")
@@ -154,18 +155,19 @@ def test_flags_with_params() -> None:
 
 
 def test_build_call_shapes() -> None:
-    event = {"Tenant": "t", "ID": "i", "Time": None, "Event": {"Account": "1001"}, "APIOpts": {"*routesLimit": "2"}}
+    def event(**opts: Any) -> CGREvent:
+        return CGREvent(Tenant="t", ID="i", Event={"Account": "1001"}, APIOpts=dict(opts))
+
     method, args, needs = build_call("*authorize", Flags(["*authorize", "*accounts", "*routes", "*fd",
-                                                          "*routes_event_cost"]), dict(event, APIOpts={
-                                                              "*routesLimit": "2"}))
-    assert method == "SessionSv1.AuthorizeEvent" and needs
-    assert args["GetMaxUsage"] and args["GetRoutes"] and args["ForceDuration"] and args["Limit"] == 2
-    assert args["RoutesMaxCost"] == "*event_cost" and args["APIOpts"] == {} and args["Event"] == {"Account": "1001"}
-    assert build_call("*update", Flags(["*update"]), dict(event))[1]["UpdateSession"] is False
-    term = build_call("*terminate", Flags(["*terminate", "*accounts", "*resources"]), dict(event))[1]
-    assert term["TerminateSession"] is True and term["ReleaseResources"] is True
-    m, args, _ = build_call("*event", Flags(["*event", "*rals:*initiate"]), dict(event, APIOpts={}))
-    assert m == "SessionSv1.ProcessEvent" and args["Flags"] == ["*event", "*rals:*initiate"]
+                                                          "*routes_event_cost"]), event(**{"*routesLimit": "2"}))
+    assert method.name == "SessionSv1.AuthorizeEvent" and needs
+    assert args.GetMaxUsage and args.GetRoutes and args.ForceDuration and args.to_json()["Limit"] == 2
+    assert args.RoutesMaxCost == "*event_cost" and args.APIOpts == {} and args.Event == {"Account": "1001"}
+    assert build_call("*update", Flags(["*update"]), event())[1].UpdateSession is False
+    term = build_call("*terminate", Flags(["*terminate", "*accounts", "*resources"]), event())[1]
+    assert term.TerminateSession is True and term.ReleaseResources is True
+    m, args, _ = build_call("*event", Flags(["*event", "*rals:*initiate"]), event())
+    assert m.name == "SessionSv1.ProcessEvent" and args.Flags == ["*event", "*rals:*initiate"]
 
 
 def test_reply_map_as_cgrates_maps_replies() -> None:
@@ -273,10 +275,10 @@ class Report:
     def __init__(self) -> None:
         self.events: list[tuple] = []
 
-    def started(self, key: tuple[str, str], args: dict) -> None:
-        self.events.append(("started", key, args["Event"]["Account"]))
+    def started(self, key: tuple[str, str], args: Any) -> None:
+        self.events.append(("started", key, args.Event["Account"]))
 
-    def ended(self, key: tuple[str, str], args: dict) -> None:
+    def ended(self, key: tuple[str, str], args: Any) -> None:
         self.events.append(("ended", key))
 
 
