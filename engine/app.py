@@ -40,7 +40,7 @@ SERVICES: list[tuple[str, str]] = [
     ("chargers", "pycgrates.engine.profiles.chargers:ChargerService"),
     ("resources", "pycgrates.engine.resources:ResourceService"),
     ("stats", "pycgrates.engine.stats:StatService"),
-    ("thresholds", "pycgrates.engine.thresholds:ThresholdService"),
+    ("thresholds", "pycgrates.engine.profiles.thresholds:ThresholdService"),
     ("routes", "pycgrates.engine.routes:RouteService"),
     ("cdrs", "pycgrates.engine.cdrs.service:CDRService"),
     ("sessions", "pycgrates.engine.sessions.service:SessionService"),
