@@ -108,7 +108,7 @@ def test_tutorial_profiles_load_as_the_csv_says(tutorial):
 def test_tutorial_hit_max_hits_and_min_sleep(tutorial):
     # before the profiles' activation time nothing matches
     assert tutorial.call("ThresholdSv1.Ping", {}) == "Pong"
-    with pytest.raises(RuntimeError, match="^NOT_FOUND$"):
+    with pytest.raises(RuntimeError, match=r"^NOT_FOUND$"):
         tutorial.call("ThresholdSv1.ProcessEvent", {"Tenant": T, "ID": "old", "Time": "2014-07-29T14:59:59Z",
                                                     "Event": {"Account": "1001"}})
     # THD_ACNT_1001: MaxHits 1 — the first event hits and logs the account (Async), the second is not counted
@@ -191,7 +191,7 @@ def test_profile_methods_and_console_commands(tmp_path):
         assert process(eng, {"Account": "3001"}) == []  # MaxHits 2
         out = console("thresholds_profile_remove", 'ID="TH_API"')
         assert out.returncode == 0 and out.stdout.strip() == '"OK"', out.stderr
-        with pytest.raises(RuntimeError, match="^NOT_FOUND$"):
+        with pytest.raises(RuntimeError, match=r"^NOT_FOUND$"):
             threshold(eng, "TH_API")
         assert eng.call("ThresholdSv1.GetThresholdIDs", {"Tenant": T}) == []
     finally:
