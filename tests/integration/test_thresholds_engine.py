@@ -33,17 +33,18 @@ ZERO = "0001-01-01T00:00:00Z"
 CONSOLE = command("console")
 
 
-def engine_config(tmp: Path, port: int) -> Path:
+def engine_config(tmp: Path, port: int, extra: dict | None = None) -> Path:
     overrides = storage_overrides(tmp, port)
     overrides.update({"general": {"log_level": 6, "default_timezone": "UTC"}, "rals": {"enabled": True},
                       "apiers": {"enabled": True}, "schedulers": {"enabled": True},
-                      "thresholds": {"enabled": True, "store_interval": "-1", "apiers_conns": ["*internal"]}})
+                      "thresholds": {"enabled": True, "store_interval": "-1", "apiers_conns": ["*internal"]},
+                      **(extra or {})})
     return make_config_dir(tmp / "cfg", overrides=overrides)
 
 
-def start(tmp: Path, tariffplan: str | None) -> EngineProcess:
+def start(tmp: Path, tariffplan: str | None, extra: dict | None = None) -> EngineProcess:
     port = free_port()
-    eng = EngineProcess(engine_config(tmp, port), port, tmp / "engine.log").start()
+    eng = EngineProcess(engine_config(tmp, port, extra), port, tmp / "engine.log").start()
     if tariffplan:
         folder = shared_data("tariffplans", tariffplan)
         assert eng.call("APIerSv1.LoadTariffPlanFromFolder", {"FolderPath": str(folder)}) == "OK"
@@ -214,5 +215,43 @@ def test_hits_are_back_after_kill_9(tmp_path):
         assert process(eng, {"Account": "1001"}) == []  # MaxHits 1 still reached
         assert process(eng, {"Account": "1002"}) == ["THD_ACNT_1002"]
         assert threshold(eng, "THD_ACNT_1002")["Hits"] == 3
+    finally:
+        eng.kill()
+
+
+def test_sessions_and_cdrs_send_their_events(tmp_path):
+    """SessionS (*thresholds flags: ProcessThresholds) and CDRs (thresholds_conns, per charged run) reach ThresholdS."""
+    eng = start(tmp_path, "tutorial", {
+        "chargers": {"enabled": True, "attributes_conns": ["*internal"]}, "attributes": {"enabled": True},
+        "cdrs": {"enabled": True, "rals_conns": ["*internal"], "chargers_conns": ["*internal"],
+                 "thresholds_conns": ["*internal"]},
+        "sessions": {"enabled": True, "rals_conns": ["*internal"], "chargers_conns": ["*internal"],
+                     "thresholds_conns": ["*internal"]}})
+    try:
+        ev = {"Account": "1002", "Destination": "1001", "OriginID": "th-1", "RequestType": "*postpaid",
+              "ToR": "*voice", "SetupTime": "2024-05-01T11:00:00Z", "AnswerTime": "2024-05-01T11:00:00Z",
+              "Usage": "1m"}
+        auth = eng.call("SessionSv1.AuthorizeEvent", {"Tenant": T, "ID": "auth-1", "ProcessThresholds": True,
+                                                      "Event": ev})
+        assert auth["ThresholdIDs"] == ["THD_ACNT_1002"]
+        assert threshold(eng, "THD_ACNT_1002")["Hits"] == 1
+        assert eng.call("CDRsV1.ProcessEvent", {"Flags": ["*thresholds"], "Tenant": T, "ID": "cdr-1",
+                                                "Event": {**ev, "OriginID": "th-2"}}) == "OK"
+        assert threshold(eng, "THD_ACNT_1002")["Hits"] == 3  # the tutorial's two chargers: *default and *raw
+    finally:
+        eng.kill()
+
+
+def test_hits_written_at_a_graceful_stop_when_store_interval_is_empty(tmp_path):
+    eng = start(tmp_path, "tutorial", {"thresholds": {"enabled": True, "store_interval": "",
+                                                      "apiers_conns": ["*internal"]}})
+    try:
+        assert process(eng, {"Account": "1002"}) == ["THD_ACNT_1002"]
+        assert eng.terminate() == 0  # SIGTERM: ThresholdS writes what changed as it stops
+    finally:
+        eng.kill()
+    eng = EngineProcess(eng.config_dir, eng.rpc_port, tmp_path / "engine2.log").start()
+    try:
+        assert threshold(eng, "THD_ACNT_1002")["Hits"] == 1
     finally:
         eng.kill()
