@@ -47,7 +47,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("chargers", "ChargerS", "pycgrates.engine.profiles.chargers:ChargerService"),
     ServiceSpec("resources", "ResourceS", "pycgrates.engine.profiles.resources:ResourceService"),
     ServiceSpec("stats", "StatS", "pycgrates.engine.profiles.stats:StatService"),
-    ServiceSpec("thresholds", "ThresholdS", "pycgrates.engine.thresholds:ThresholdService"),
+    ServiceSpec("thresholds", "ThresholdS", "pycgrates.engine.profiles.thresholds:ThresholdService"),
     ServiceSpec("routes", "RouteS", "pycgrates.engine.routes:RouteService"),
     ServiceSpec("cdrs", "CDRs", "pycgrates.engine.cdrs.service:CDRService"),
     ServiceSpec("sessions", "SessionS", "pycgrates.engine.sessions.service:SessionService"),

@@ -469,6 +469,26 @@ def _session_action(method: str) -> ActionFunc:
     return run
 
 
+def _scheduler_call(action_type: str, option: str, service: str, method: str) -> ActionFunc:
+    """An account-less action calling ``method`` with ExtraParameters as ``tenant:id`` (CGRateS's
+    resetThreshold/resetStatQueue, on ``schedulers.<option>``); its failure fails the action list."""
+
+    async def run(tx: Transaction, acc: Account | None, a: Action, acs: list[Action], extra: Any) -> None:
+        cfg = tx.acc.cfg
+        conn_ids = list(cfg.get("schedulers", option, default=None) or []) if cfg is not None else []
+        if not conn_ids or tx.acc.conns is None:
+            raise ActionError(f"{action_type} needs a {service} connection: set schedulers.{option}")
+        tenant, sep, item_id = a.ExtraParameters.partition(":")
+        if not sep:  # CGRateS's NewTenantID: no tenant given, the service's default one
+            tenant, item_id = "", a.ExtraParameters
+        try:
+            await tx.acc.conns.get(conn_ids).call(method, {"Tenant": tenant, "ID": item_id, "APIOpts": {}})
+        except Exception as exc:
+            raise ActionError(f"{action_type} {a.ExtraParameters!r}: {exc}") from exc
+
+    return run
+
+
 def _cdrlog_field(acc: Account | None, a: Action, value: Decimal | None, path: str) -> str:
     name = path.split(".")[-1]
     bal = a.Balance.create_balance()
@@ -633,4 +653,15 @@ ACTION_FUNCS: dict[str, ActionFunc] = {
     "*remove_expired": remove_expired,
     "*alter_sessions": _session_action("SessionSv1.AlterSessions"),
     "*force_disconnect_sessions": _session_action("SessionSv1.ForceDisconnect"),
+    "*reset_threshold": _scheduler_call("*reset_threshold", "thresholds_conns", "ThresholdS",
+                                        "ThresholdSv1.ResetThreshold"),
+    "*reset_stat_queue": _scheduler_call("*reset_stat_queue", "stats_conns", "StatS", "StatSv1.ResetStatQueue"),
 }
+
+#: actions that need an account: an action list run without one skips them (CGRateS's accountActions)
+ACCOUNT_ACTIONS = frozenset({
+    "*topup", "*debit", "*reset_triggers", "*set_recurrent", "*unset_recurrent", "*allow_negative",
+    "*deny_negative", "*reset_account", "*topup_reset", "*debit_reset", "*transfer_balance", "*reset_counters",
+    "*enable_account", "*disable_account", "*transfer_monetary_default", "*publish_account", "*cdr_account",
+    "*set_expiry", "*topup_zero_negative", "*set_balance", "*remove_balance",
+})

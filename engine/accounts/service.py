@@ -318,13 +318,23 @@ class AccountingService(Responder):
 
     @rpc("APIerSv1.ExecuteAction")
     async def execute_action(self, args: dict) -> str:
+        """{Tenant, Account, ActionsId} as CGRateS's, and our optional ExtraData: the event that made ThresholdS
+        run the actions, which account-less actions (*log, *http_post) carry. Without an Account the actions
+        that need one are skipped, as CGRateS's ActionTiming does."""
         args = self._check_args(args)
         actions_id = args.get("ActionsId") or args.get("ActionsID")
         if not actions_id:
             raise mandatory_ie_missing("ActionsId")
         key = f"{self._tenant(args)}:{args['Account']}" if args.get("Account") else None
         try:
-            await self.acc.execute_on_account(key, actions_id)
+            if key is None:
+                from pycgrates.engine.accounts.actions import ACCOUNT_ACTIONS
+
+                actions = [a for a in await self.acc.get_actions(actions_id) if a.ActionType not in ACCOUNT_ACTIONS]
+                async with self.acc.transaction() as tx:
+                    await self.acc.execute(tx, None, actions, args.get("ExtraData"))
+            else:
+                await self.acc.execute_on_account(key, actions_id)
         except ActionError as exc:
             raise rpc_error(exc) from exc
         return OK
