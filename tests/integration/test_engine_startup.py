@@ -188,15 +188,15 @@ def test_an_agent_section_that_cannot_be_compiled(tmp_path):
 
 
 def test_a_section_whose_service_this_build_lacks(tmp_path):
-    cfg = config_dir(tmp_path, resources={"enabled": True}, http_agent=[{"id": "h", "url": "/h"}])
+    cfg = config_dir(tmp_path, trends={"enabled": True}, rankings={"enabled": True})
     line, checked = start_and_check(cfg)
-    assert line == ("cgr-engine: configuration error: resources: enabled, but ResourceS is not available in this "
-                    "build; set resources.enabled to false (and 1 more: cgr-engine -check_config lists every problem)")
+    assert line == ("cgr-engine: configuration error: trends: enabled, but TrendS is not available in this "
+                    "build; set trends.enabled to false (and 1 more: cgr-engine -check_config lists every problem)")
     assert checked == [
-        "cgr-engine: configuration error: resources: enabled, but ResourceS is not available in this build; "
-        "set resources.enabled to false",
-        'cgr-engine: configuration error: http_agent: enabled, but HTTPAgent is not available in this build; '
-        'remove the "http_agent" entries',
+        "cgr-engine: configuration error: trends: enabled, but TrendS is not available in this build; "
+        "set trends.enabled to false",
+        "cgr-engine: configuration error: rankings: enabled, but RankingS is not available in this build; "
+        "set rankings.enabled to false",
     ]
 
 

@@ -29,7 +29,7 @@ T = "cgrates.org"
 CONSOLE = command("console")
 
 
-def start_engine(tmp: Path, store_interval: Any = -1) -> EngineProcess:
+def start_engine(tmp: Path, store_interval: Any = "-1") -> EngineProcess:
     port = free_port()
     overrides = storage_overrides(tmp, port)
     overrides.update({"general": {"default_timezone": "UTC"}, "apiers": {"enabled": True},

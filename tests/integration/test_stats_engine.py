@@ -64,7 +64,7 @@ def threshold_peer() -> Iterator[tuple[ThresholdPeer, int]]:
 def start_engine(tmp: Path, peer_port: int | None = None) -> EngineProcess:
     port = free_port()
     overrides = storage_overrides(tmp, port)
-    stats: dict[str, Any] = {"enabled": True, "store_interval": -1}
+    stats: dict[str, Any] = {"enabled": True, "store_interval": "-1"}
     if peer_port is not None:
         stats["thresholds_conns"] = ["thresholds_peer"]
         overrides["rpc_conns"] = {"thresholds_peer": {"conns": [{"address": f"127.0.0.1:{peer_port}",
