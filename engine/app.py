@@ -33,6 +33,7 @@ log = logging.getLogger("cgr.engine")
 SERVICES: list[tuple[str, str]] = [
     ("rals", "pycgrates.engine.rating.service:RatingService"),
     ("rals", "pycgrates.engine.accounts.service:AccountingService"),
+    ("rals", "pycgrates.engine.rating.route_costs:RouteCostService"),
     ("schedulers", "pycgrates.engine.scheduler:Scheduler"),
     ("apiers", "pycgrates.engine.loader.service:LoaderService"),
     ("filters", "pycgrates.engine.filters.service:FilterService"),
