@@ -42,7 +42,7 @@ SERVICES: list[tuple[str, str]] = [
     ("resources", "pycgrates.engine.resources:ResourceService"),
     ("stats", "pycgrates.engine.stats:StatService"),
     ("thresholds", "pycgrates.engine.thresholds:ThresholdService"),
-    ("routes", "pycgrates.engine.routes:RouteService"),
+    ("routes", "pycgrates.engine.profiles.routes:RouteService"),
     ("cdrs", "pycgrates.engine.cdrs.service:CDRService"),
     ("sessions", "pycgrates.engine.sessions.service:SessionService"),
     ("dispatchers", "pycgrates.engine.dispatchers:DispatcherService"),

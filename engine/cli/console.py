@@ -49,7 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 #: contribute the commands of their APIerSv1 methods (engine/profiles/crud.py).
 COMMAND_MODULES = ("pycgrates.engine.accounts.console", "pycgrates.engine.sessions.console",
                    "pycgrates.engine.filters.service", "pycgrates.engine.profiles.attributes",
-                   "pycgrates.engine.profiles.chargers")
+                   "pycgrates.engine.profiles.chargers", "pycgrates.engine.profiles.routes")
 
 
 def all_commands() -> dict[str, tuple[str, str]]:
