@@ -32,40 +32,11 @@ from pycgrates.engine.storage.base import MemoryDataDB
 from pycgrates.engine.storage.cache import Cache
 from pycgrates.engine.storage.datamanager import DataManager
 from tests.conftest import shared_data
+from tests.peers.standins import StandInResourceS, StandInStatS
 
 T = "cgrates.org"
 S = 10**9
 SETUP = "2017-12-01T14:25:00Z"
-
-
-class StandInStatS:
-    """Answers StatSv1.GetQueueFloatMetrics with the metrics a test chooses (NOT_FOUND for other queues)."""
-
-    def __init__(self, queues: dict[str, dict[str, float]]) -> None:
-        self.queues = queues
-        self.asked: list[dict] = []
-
-    @rpc("StatSv1.GetQueueFloatMetrics")
-    async def float_metrics(self, args: dict) -> dict[str, float]:
-        self.asked.append(args)
-        if args["ID"] not in self.queues:
-            raise RPCError("NOT_FOUND")
-        return dict(self.queues[args["ID"]])
-
-
-class StandInResourceS:
-    """Answers ResourceSv1.GetResource with a resource holding the usages a test chooses."""
-
-    def __init__(self, in_use: dict[str, list[float]]) -> None:
-        self.in_use = in_use
-
-    @rpc("ResourceSv1.GetResource")
-    async def get_resource(self, args: dict) -> dict:
-        if args["ID"] not in self.in_use:
-            raise RPCError("NOT_FOUND")
-        usages = {f"u{i}": {"Tenant": T, "ID": f"u{i}", "ExpiryTime": "0001-01-01T00:00:00Z", "Units": units}
-                  for i, units in enumerate(self.in_use[args["ID"]])}
-        return {"Tenant": T, "ID": args["ID"], "Usages": usages, "TTLIdx": None}
 
 
 def make_routes(routes_cfg: dict | None = None, *, with_attributes: bool = False) -> RouteService:
