@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from pycgrates.engine.filters.rules import FilterRule
 from pycgrates.engine.filters.service import filter_service
@@ -53,6 +53,18 @@ MISSING_METRIC = Decimal(-1)
 MISSING_PDD = Decimal("1.7976931348623157e308")
 
 
+class RouteFields(Protocol):
+    """What the sorting data is gathered from (a route of a profile, :class:`~.routes.Route`)."""
+
+    id: str
+    params: str
+    weight_key: Decimal
+    account_ids: tuple[str, ...]
+    rating_plan_ids: tuple[str, ...]
+    resource_ids: tuple[str, ...]
+    stat_ids: tuple[str, ...]
+
+
 @dataclass(slots=True)
 class RouteQuery:
     """One GetRoutes request as the routes of its profiles see it (CGRateS's optsGetRoutes)."""
@@ -64,6 +76,8 @@ class RouteQuery:
     max_cost: Decimal = ZERO  # 0: no bound
     sorting: str = ""  # of the profile whose routes are being sorted
     sorting_params: Sequence[str] = ()
+    #: the event's call fields, read once for all the routes (or the error reading them gave)
+    call: tuple[str, str, str, datetime, int] | Exception | None = None
 
 
 class RouteData:
@@ -81,14 +95,14 @@ class RouteData:
         return config_option(self.ctx, "general", "default_timezone", None)
 
     @staticmethod
-    def _skip(route: Any, why: object) -> None:
+    def _skip(route: RouteFields, why: object) -> None:
         log.warning("<RouteS> ignoring route with ID: %s, err: %s", route.id, why)
 
-    async def sorted_route(self, query: RouteQuery, route: Any, lazy_rules: Sequence[FilterRule]) -> SortedRoute | None:
+    async def sorted_route(self, query: RouteQuery, route: RouteFields,
+                           lazy_rules: Sequence[FilterRule]) -> SortedRoute | None:
         """The route with its sorting data, or None when it drops out (module docstring)."""
-        weight = Decimal(repr(route.weight))
         sr = SortedRoute(route.id, route.params, {})
-        sr.set(WEIGHT, weight)
+        sr.set(WEIGHT, route.weight_key)
         try:
             if route.account_ids or route.rating_plan_ids:
                 cost = await self.route_cost(query, route)
@@ -135,8 +149,19 @@ class RouteData:
             raise RPCError(f"routes.rals_conns is empty: RALs is needed for {what}")
         return conn
 
-    def _call_fields(self, event: dict) -> tuple[str, str, str, datetime, int]:
-        """(Account, Subject, Destination, SetupTime, Usage) of the event, as costForEvent reads them."""
+    def _call_fields(self, query: RouteQuery) -> tuple[str, str, str, datetime, int]:
+        """(Account, Subject, Destination, SetupTime, Usage) of the event, as costForEvent reads them (once per
+        request)."""
+        if query.call is None:
+            try:
+                query.call = self._read_call(query.event)
+            except (RPCError, ValueError) as exc:
+                query.call = exc
+        if isinstance(query.call, Exception):
+            raise query.call
+        return query.call
+
+    def _read_call(self, event: dict) -> tuple[str, str, str, datetime, int]:
         for name in (ACCOUNT, DESTINATION, SETUP_TIME):
             if name not in event:
                 raise mandatory_ie_missing(name)
@@ -148,10 +173,10 @@ class RouteData:
         usage = parse_duration(event[USAGE]) if event.get(USAGE) is not None else MINUTE
         return account, subject, as_string(event[DESTINATION]), setup, usage
 
-    async def route_cost(self, query: RouteQuery, route: Any) -> dict[str, Any]:
+    async def route_cost(self, query: RouteQuery, route: RouteFields) -> dict[str, Any]:
         """The cost data of a route (CGRateS's costForEvent): Account/MaxUsage from its accounts, Cost and
         RatingPlanID from its rating plans for what the accounts do not cover."""
-        account, subject, destination, setup, usage = self._call_fields(query.event)
+        account, subject, destination, setup, usage = self._call_fields(query)
         rals = self._rals(f"the cost of route {route.id}")
         opts = query.opts
         cost: dict[str, Any] = {}
@@ -182,7 +207,7 @@ class RouteData:
         for name in (ACCOUNT, DESTINATION, SETUP_TIME, USAGE):
             if name not in event:
                 raise mandatory_ie_missing(name)
-        account, subject, destination, start, usage = self._call_fields(event)
+        account, subject, destination, start, usage = self._call_fields(query)
         if event.get(ANSWER_TIME):
             start = parse_time(event[ANSWER_TIME], self.timezone) or start
         cd = {"Tenant": query.tenant, "Category": as_string(event.get(CATEGORY)), "Account": account,

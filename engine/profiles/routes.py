@@ -85,6 +85,11 @@ class Route:
     weight: float = 0.0
     blocker: bool = False
     params: str = ""
+    #: the weight as the exact number routes are sorted on
+    weight_key: Decimal = field(default=Decimal(0), compare=False)
+
+    def __post_init__(self) -> None:
+        self.weight_key = Decimal(repr(self.weight))
 
     def to_json(self) -> dict:
         return {"ID": self.id, "FilterIDs": list(self.filter_ids), "AccountIDs": list(self.account_ids),
@@ -275,10 +280,12 @@ class RouteService(ProfileService[RouteProfile]):
     async def profile_routes(self, prf: RouteProfile, query: RouteQuery) -> SortedRoutes:
         """The routes of one profile with their sorting data, in the order of its strategy."""
         query.sorting, query.sorting_params = prf.sorting, prf.sorting_params
-        dp = self.filters.event_dp(query.event, query.opts)
-        passed: dict[str, tuple[Any, list]] = {}
+        fs = self.filters
+        dp = fs.event_dp(query.event, query.opts)
+        passed: dict[str, tuple[Route, list]] = {}
         for route in prf.routes:
-            ok, lazy = await self.filters.lazy_pass(query.tenant, route.filter_ids, dp, EARLY_PATHS)
+            ok, lazy = await fs.lazy_pass(query.tenant, route.filter_ids, dp, EARLY_PATHS) if route.filter_ids \
+                else (True, [])
             if not ok:
                 continue
             prev = passed.get(route.id)
