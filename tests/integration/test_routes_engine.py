@@ -299,3 +299,30 @@ def _ping_error(eng: EngineProcess, method: str) -> str | None:
     except RuntimeError as exc:
         return str(exc)
     return None
+
+
+# ---------------------------------------------------------------------------------------------------- SessionS
+
+
+def test_sessions_authorize_event_asks_routes(tutorial):
+    call = ev(Account="1002", Destination="1001", SetupTime=SETUP, Usage="2m")
+    reply = tutorial.call("SessionSv1.AuthorizeEvent", {**call, "GetRoutes": True})
+    assert reply["RouteProfiles"] == tutorial.call("RouteSv1.GetRoutes", call)
+    digest = tutorial.call("SessionSv1.AuthorizeEventWithDigest", {**call, "GetRoutes": True})
+    assert digest["RoutesDigest"] == "route1,route2"
+
+
+@pytest.mark.xfail(strict=True, reason="SessionS sends RoutesMaxCost/RoutesIgnoreErrors as top-level arguments; "
+                                       "CGRateS's getRoutes sets them as APIOpts *rouMaxCost/*rouIgnoreErrors")
+def test_sessions_pass_the_route_options(tutorial):
+    call = ev(Account="1002", Destination="1001", SetupTime=SETUP, Usage="2m")
+    reply = tutorial.call("SessionSv1.AuthorizeEvent", {**call, "GetRoutes": True, "RoutesMaxCost": "0.5"})
+    assert [r["RouteID"] for r in reply["RouteProfiles"][0]["Routes"]] == ["route1"]
+
+
+@pytest.mark.xfail(strict=True, reason="SessionSv1.ProcessEvent answers RouteProfiles under *default; CGRateS "
+                                       "under *raw (each run ID with *routes:*derived_reply), as the SIP agent's "
+                                       "RouteProfiles[*raw] templates read them")
+def test_sessions_process_event_routes_under_raw(tutorial):
+    reply = tutorial.call("SessionSv1.ProcessEvent", {**ev(Account="1001"), "Flags": ["*routes"]})
+    assert list(reply["RouteProfiles"]) == ["*raw"]
