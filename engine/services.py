@@ -40,6 +40,7 @@ class ServiceSpec:
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("rals", "RALs", "pycgrates.engine.rating.service:RatingService"),
     ServiceSpec("rals", "RALs", "pycgrates.engine.accounts.service:AccountingService"),
+    ServiceSpec("rals", "RALs", "pycgrates.engine.rating.route_costs:RouteCostService"),
     ServiceSpec("schedulers", "SchedulerS", "pycgrates.engine.scheduler:Scheduler"),
     ServiceSpec("apiers", "APIerSv1", "pycgrates.engine.loader.service:LoaderService"),
     ServiceSpec("filters", "FilterS", "pycgrates.engine.filters.service:FilterService"),
@@ -48,7 +49,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("resources", "ResourceS", "pycgrates.engine.profiles.resources:ResourceService"),
     ServiceSpec("stats", "StatS", "pycgrates.engine.profiles.stats:StatService"),
     ServiceSpec("thresholds", "ThresholdS", "pycgrates.engine.profiles.thresholds:ThresholdService"),
-    ServiceSpec("routes", "RouteS", "pycgrates.engine.routes:RouteService"),
+    ServiceSpec("routes", "RouteS", "pycgrates.engine.profiles.routes:RouteService"),
     ServiceSpec("cdrs", "CDRs", "pycgrates.engine.cdrs.service:CDRService"),
     ServiceSpec("sessions", "SessionS", "pycgrates.engine.sessions.service:SessionService"),
     ServiceSpec("dispatchers", "DispatcherS", "pycgrates.engine.dispatchers:DispatcherService"),

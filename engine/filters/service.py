@@ -20,6 +20,7 @@ from pycgrates.engine.filters.indexes import FilterIndexer
 from pycgrates.engine.filters.rules import (
     Filter,
     FilterError,
+    FilterRule,
     activation_json,
     compile_filter,
     decode_filter,
@@ -142,24 +143,63 @@ class FilterService(CrudService):
                 if not f.activation.is_active_at(now):
                     continue
             for rule in f.rules:
-                self.evaluations += 1
-                target: DataProvider = dp
-                if rule.remote:
-                    if ddp is None:
-                        ddp = dp if isinstance(dp, DynamicDataProvider) else DynamicDataProvider(dp, self, tenant)
-                    for path in rule.read_paths(ddp):
-                        await ddp.ensure(path)
-                    target = ddp
-                try:
-                    ok = await rule.passes(target, self)
-                except (FilterError, RSRError):
-                    raise
-                except ValueError as exc:
-                    raise FilterError(str(exc)) from None
+                ok, ddp = await self._rule_passes(rule, dp, tenant, ddp)
                 if not ok:
                     return False
             passed = True
         return passed
+
+    async def lazy_pass(self, tenant: str, filter_ids: Sequence[str], dp: DataProvider,
+                        prefixes: Sequence[str]) -> tuple[bool, list[FilterRule]]:
+        """CGRateS's LazyPass: the rules of the active filters that read only paths under ``prefixes`` (``~*req``,
+        ``~*stats`` ...) are checked on ``dp`` now; the others are handed back, to be checked with
+        :meth:`pass_rules` once the data they read exists (RouteS's ``~*vars``: a route's sorting data). (False,
+        []) when a rule checked now fails."""
+        lazy: list[FilterRule] = []
+        now: datetime | None = None
+        ddp: DynamicDataProvider | None = None
+        for fid in filter_ids:
+            f = await self.get_filter(tenant, fid)
+            if f.activation is not None:
+                now = now or utc_now()
+                if not f.activation.is_active_at(now):
+                    continue
+            for rule in f.rules:
+                if not _reads_only(rule, prefixes):
+                    lazy.append(rule)
+                    continue
+                ok, ddp = await self._rule_passes(rule, dp, tenant, ddp)
+                if not ok:
+                    return False, []
+        return True, lazy
+
+    async def pass_rules(self, tenant: str, rules: Sequence[FilterRule], dp: DataProvider) -> bool:
+        """Whether ``dp`` passes every rule (those :meth:`lazy_pass` handed back)."""
+        ddp: DynamicDataProvider | None = None
+        for rule in rules:
+            ok, ddp = await self._rule_passes(rule, dp, tenant, ddp)
+            if not ok:
+                return False
+        return True
+
+    async def _rule_passes(self, rule: FilterRule, dp: DataProvider, tenant: str,
+                           ddp: DynamicDataProvider | None) -> tuple[bool, DynamicDataProvider | None]:
+        """One rule on ``dp``; remote paths are fetched into ``ddp`` (made on first need and handed back, so that
+        the rules of one check fetch each remote item once)."""
+        self.evaluations += 1
+        target: DataProvider = dp
+        if rule.remote:
+            if ddp is None:
+                ddp = dp if isinstance(dp, DynamicDataProvider) else DynamicDataProvider(dp, self, tenant)
+            for path in rule.read_paths(ddp):
+                await ddp.ensure(path)
+            target = ddp
+        try:
+            return await rule.passes(target, self), ddp
+        except (FilterError, RSRError):
+            raise
+        except ValueError as exc:
+            raise FilterError(str(exc)) from None
 
     async def fetch_remote(self, head: str, tenant: str, item_id: str) -> Any:
         option, method, args = REMOTE[head]
@@ -231,6 +271,13 @@ class FilterService(CrudService):
 
     async def delete(self, tenant: str, item_id: str) -> bool:
         return await self.remove_filter(tenant, item_id)
+
+
+def _reads_only(rule: FilterRule, prefixes: Sequence[str]) -> bool:
+    """Whether every dynamic part of the rule (element and values, ``~...``) starts with one of ``prefixes``
+    (CGRateS's verifyPrefixes)."""
+    return all(not text.startswith("~") or text.startswith(tuple(prefixes))
+               for text in (rule.element.rules, *rule.raw_values))
 
 
 def filter_service(ctx: Any) -> FilterService:

@@ -343,11 +343,13 @@ async def _rating_infos_for_profile(rater: Rater, rpf: RatingProfile, cd: CallDe
     return ris
 
 
-async def _rating_plans_for_key(rater: Rater, cd: CallDescriptor, key: str, depth: int) -> tuple[str | None, int]:
-    """Fill ``cd.RatingInfos`` from the profile ``key``, following fallbacks; returns (error code, depth)."""
+async def _rating_plans_for_key(rater: Rater, cd: CallDescriptor, key: str, depth: int,
+                                profile: RatingProfile | None = None) -> tuple[str | None, int]:
+    """Fill ``cd.RatingInfos`` from the profile ``key`` (or ``profile`` itself), following fallbacks; returns
+    (error code, depth)."""
     if depth > rater.fallback_depth:
         return "MAX_RECURSION_DEPTH", depth
-    rpf = await rater.rating_profile_matching(key)
+    rpf = profile if profile is not None else await rater.rating_profile_matching(key)
     if rpf is None:
         return NOT_FOUND, depth
     ris = await _rating_infos_for_profile(rater, rpf, cd)
@@ -398,11 +400,12 @@ async def _rating_plans_for_key(rater: Rater, cd: CallDescriptor, key: str, dept
     return None, depth
 
 
-async def load_rating_plans(rater: Rater, cd: CallDescriptor) -> None:
+async def load_rating_plans(rater: Rater, cd: CallDescriptor, profile: RatingProfile | None = None) -> None:
     """Fill ``cd.RatingInfos`` for the whole call, or raise RatingError (RATING_PLAN_NOT_FOUND,
-    UNAUTHORIZED_DESTINATION)."""
+    UNAUTHORIZED_DESTINATION). ``profile`` stands in for the stored rating profile of the subject (RouteS prices a
+    route on its own rating plans this way, as CGRateS does with a temporary ``*tmp`` profile)."""
     cd.RatingInfos = []
-    err, depth = await _rating_plans_for_key(rater, cd, cd.key(cd.Subject), 1)
+    err, depth = await _rating_plans_for_key(rater, cd, cd.key(cd.Subject), 1, profile)
     if err == NOT_FOUND and depth == 1:
         for subject in [*cd.FallbackSubjects, ANY]:
             cd.RatingInfos = []
@@ -562,9 +565,10 @@ def apply_max_cost_free(timespans: list[TimeSpan], so_far: Decimal) -> Decimal:
     return so_far
 
 
-async def get_cost(rater_ctx: Any, cd: CallDescriptor) -> CallCost:
+async def get_cost(rater_ctx: Any, cd: CallDescriptor, profile: RatingProfile | None = None) -> CallCost:
     """Rate the call: a CallCost whose spans carry their increments (the connect fee first, usage 0).
 
+    ``profile``, when given, rates the call instead of the subject's stored rating profile (:func:`load_rating_plans`).
     Raises RatingError (RATING_PLAN_NOT_FOUND, UNAUTHORIZED_DESTINATION, MAX_USAGE_EXCEEDED).
     """
     rater = as_rater(rater_ctx)
@@ -578,7 +582,7 @@ async def get_cost(rater_ctx: Any, cd: CallDescriptor) -> CallCost:
     if duration == 0:
         cc = cd.create_call_cost()
         try:
-            await load_rating_plans(rater, cd)
+            await load_rating_plans(rater, cd, profile)
         except RatingError:
             return cc
         if cd.RatingInfos:
@@ -588,7 +592,7 @@ async def get_cost(rater_ctx: Any, cd: CallDescriptor) -> CallCost:
         return cc
     if cd.DurationIndex < duration:
         cd.DurationIndex = duration
-    await load_rating_plans(rater, cd)
+    await load_rating_plans(rater, cd, profile)
     timespans = split_in_timespans(cd)
     decimals = rater.rounding_decimals
     for ts in timespans:

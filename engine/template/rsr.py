@@ -26,6 +26,7 @@ from pycgrates.engine.template.dataprovider import (
     dynamic_path,
     format_float,
     split_path,
+    string_to_value,
 )
 from pycgrates.engine.template.errors import RSRError
 from pycgrates.engine.template.gocompat import compile_go_regex, go_expand
@@ -260,9 +261,12 @@ def parse_rsr_one(rule: str, sep: str = DEFAULT_SEP) -> RSRParser | None:
 
 
 class RSRFilter:
-    """One ``*rsr`` filter value: a Go regexp, negated by a leading ``!``; empty passes."""
+    """One ``*rsr`` filter value as CGRateS's RSRFilter reads it: ``~regexp`` (Go's syntax); ``^$`` empty; ``^x$``
+    exactly x; ``^x`` starts with x; ``x$`` ends with x; ``>=x``, ``<=x``, ``>x``, ``<x`` compared as Go compares
+    numbers, durations and times (not comparable: fails); anything else: contains x. A leading ``!`` negates;
+    empty passes."""
 
-    __slots__ = ("negative", "regex", "rule")
+    __slots__ = ("negative", "regex", "rule", "text")
 
     def __init__(self, rule: str) -> None:
         self.rule = rule
@@ -272,13 +276,40 @@ class RSRFilter:
         if text.startswith("!"):
             self.negative = True
             text = text[1:]
-        if text:
-            self.regex = compile_go_regex(text)
+        self.text = text
+        if text.startswith(DYNAMIC_PREFIX):
+            self.regex = compile_go_regex(text[1:])
 
     def passes(self, value: str) -> bool:
-        if self.regex is None:
+        if not self.text:
             return not self.negative
-        return (self.regex.search(value) is not None) != self.negative
+        return self._matches(value) != self.negative
+
+    def _matches(self, value: str) -> bool:
+        text = self.text
+        if self.regex is not None:
+            return self.regex.search(value) is not None
+        if text.startswith("^"):
+            return value == text[1:-1] if text.endswith("$") else value.startswith(text[1:])
+        if text.endswith("$"):
+            return value.endswith(text[:-1])
+        for op, greater, or_equal in ((">=", True, True), ("<=", False, True), (">", True, False),
+                                      ("<", False, False)):
+            if text.startswith(op) and (len(op) == 1 or len(text) > 2):
+                return _compares(value, text[len(op):], greater, or_equal)
+        return text in value
+
+
+def _compares(value: str, bound: str, greater: bool, or_equal: bool) -> bool:
+    """``value`` above (or below) ``bound``, both read as Go's StringToInterface reads them; False when they do not
+    compare."""
+    from pycgrates.engine.filters.rules import greater_than  # filters build on templates, not the other way
+
+    a, b = string_to_value(value), string_to_value(bound)
+    try:
+        return greater_than(a, b, or_equal) if greater else greater_than(b, a, or_equal)
+    except (ValueError, TypeError):
+        return False
 
 
 class RSRFilters(tuple[RSRFilter, ...]):

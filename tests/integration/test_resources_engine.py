@@ -186,9 +186,6 @@ def test_oldtutorial_matching(oldtutorial):
     assert matching_ids(eng, Account="3001", Destination="3002") == ["ResGroup3"]
 
 
-@pytest.mark.xfail(strict=True, reason="FilterS reads every *rsr value as a regexp; CGRateS's RSRFilter reads "
-                   "'~^1.*1$' as the regexp ^1.*1$ (and ^x$, ^x, x$, >=, <=, >, < and 'contains' otherwise), so "
-                   "oldtutorial's FLTR_1 never passes and ResGroup1 is never matched")
 def test_oldtutorial_resgroup1_through_fltr_1(oldtutorial):
     assert matching_ids(oldtutorial, Account="1002", Subject="1001", Destination="1002") == ["ResGroup1",
                                                                                             "ResGroup2"]

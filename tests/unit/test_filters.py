@@ -225,6 +225,23 @@ async def test_accounts_paths_fetch_the_account_once(ctx, fs):
     assert not await fs.pass_filters(TENANT, ["*exists:~*accounts.1002.ID:"], dp())
 
 
+async def test_lazy_pass_checks_known_paths_now_and_hands_back_the_rest(ctx, fs):
+    early = ("~*req", "~*accounts", "~*resources", "~*stats")
+    await ctx.dm.set(kinds.FILTER, f"{TENANT}:FLTR_COST", {"Tenant": TENANT, "ID": "FLTR_COST", "Rules": [
+        {"Type": "*string", "Element": "~*req.Account", "Values": ["1001"]},
+        {"Type": "*lte", "Element": "~*vars.Cost", "Values": ["0.5"]}]})
+    ok, lazy = await fs.lazy_pass(TENANT, ["FLTR_COST", "*gte:~*vars.Weight:10"], dp(), early)
+    assert ok and [r.raw_values for r in lazy] == [("0.5",), ("10",)]
+    assert await fs.pass_rules(TENANT, lazy, MapDataProvider({"*vars": {"Cost": 0.3, "Weight": 20}}))
+    assert not await fs.pass_rules(TENANT, lazy, MapDataProvider({"*vars": {"Cost": 0.7, "Weight": 20}}))
+    # a rule on a known path that fails ends the check at once
+    assert await fs.lazy_pass(TENANT, ["FLTR_COST"], dp({"Account": "1002"}), early) == (False, [])
+    # a value reading an unknown path makes the rule late too
+    ok, lazy = await fs.lazy_pass(TENANT, ["*gte:~*req.Cost:~*vars.MaxCost"], dp(), early)
+    assert ok and len(lazy) == 1
+    assert await fs.lazy_pass(TENANT, [], dp(), early) == (True, [])
+
+
 # ---------------------------------------------------------------------------------------------------- indexes
 
 

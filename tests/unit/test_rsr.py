@@ -173,3 +173,19 @@ def test_rsr_filters():
     assert not RSRFilters.parse(["^10"]).passes("2001")
     assert RSRFilters.parse(["^10", "01$"]).passes("1001", all_must_match=True)
     assert RSRFilters.parse([""]).passes("anything")
+
+
+def test_rsr_filters_as_cgrates_reads_them():
+    # ~ marks a Go regexp; everything else is literal text (the oldtutorial's FLTR_1 has ~^1.*1$ on the Subject)
+    assert RSRFilters.parse(["~^1.*1$"]).passes("1001")
+    assert not RSRFilters.parse(["~^1.*1$"]).passes("1002")
+    assert RSRFilters.parse(["^1.5"]).passes("1.55") and not RSRFilters.parse(["^1.5"]).passes("125")
+    assert RSRFilters.parse(["^1001$"]).passes("1001") and not RSRFilters.parse(["^1001$"]).passes("10011")
+    assert RSRFilters.parse(["1$"]).passes("2001") and not RSRFilters.parse(["1$"]).passes("2010")
+    assert RSRFilters.parse(["00"]).passes("1001") and not RSRFilters.parse(["00"]).passes("1010")
+    assert RSRFilters.parse([">=10"]).passes("10") and not RSRFilters.parse([">=10"]).passes("9")
+    assert RSRFilters.parse([">10"]).passes("10.5") and not RSRFilters.parse([">10"]).passes("10")
+    assert RSRFilters.parse(["<1m"]).passes("59s") and not RSRFilters.parse(["<=1m"]).passes("61s")
+    assert not RSRFilters.parse([">10"]).passes("abc")  # not comparable
+    assert not RSRFilters.parse(["!~^10"]).passes("1001") and RSRFilters.parse(["!~^10"]).passes("2001")
+    assert not RSRFilters.parse(["!"]).passes("x")
