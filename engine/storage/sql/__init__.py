@@ -67,13 +67,4 @@ async def open_sql_stordb(section: dict, db_type: str) -> SQLStorDB:
     dialect = DIALECTS[db_type](settings)
     store = SQLStorDB(dialect, string_indexed_fields=section.get("string_indexed_fields") or (),
                       prefix_indexed_fields=section.get("prefix_indexed_fields") or ())
-    try:
-        return await store.open()
-    except StorageError:
-        raise
-    except Exception as exc:  # the driver's own errors: unreachable, refused login, unknown database
-        raise StorageError(
-            f"stor_db: cannot open {db_type} at {settings.host}:{settings.port} database {settings.database!r} "
-            f"as {settings.user!r}: {exc}; start the server or fix stor_db.db_host, db_port, db_name, db_user and "
-            "db_password"
-        ) from exc
+    return await store.open()

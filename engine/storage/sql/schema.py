@@ -134,7 +134,9 @@ def _tp_ddl(dialect: str, t: TPTable) -> list[str]:
         f"{q}{t.pk}{q} BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY"
     created = "TIMESTAMP WITH TIME ZONE" if dialect == "postgres" else "TIMESTAMP NULL"
     cols = [serial, f"{q}tpid{q} VARCHAR(64) NOT NULL"]
-    cols += [f"{q}{c.column}{q} {types[c.type]} NOT NULL" for c in t.columns]
+    # indexed text columns stay short enough for MySQL's 3072-byte keys in utf8mb4
+    cols += [f"{q}{c.column}{q} {'VARCHAR(128)' if c.column in t.index and c.type == 's' else types[c.type]} NOT NULL"
+             for c in t.columns]
     cols.append(f"{q}created_at{q} {created}")
     index_name = f"{q}{t.table}_tpid_idx{q}"
     index_cols = ", ".join(f"{q}{c}{q}" for c in ("tpid", *t.index))

@@ -79,6 +79,10 @@ def _time(value: Any) -> datetime:
     return parse_time(value) or _ZERO_TIME
 
 
+def _format_time(value: datetime | None) -> str:
+    return format_time(None if value is None or value.year == 1 else value)  # year 1: Go's zero time
+
+
 def _loads(text: Any) -> Any:
     if text is None or text == "":
         return None
@@ -108,12 +112,25 @@ class SQLStorDB(StorDB):
         self._cdr_select = f"SELECT {cols} FROM {self.q('cdrs')}"
 
     async def open(self) -> SQLStorDB:
-        await self.dialect.open()
+        """Connect, apply the missing migrations and the configured CDR indexes; StorageError says what failed."""
+        s = self.dialect.settings
+        where = f"{self.dialect.name} at {s.host}:{s.port} database {s.database!r} as {s.user!r}"
+        try:
+            await self.dialect.open()
+        except (OSError, StorageError) as exc:
+            raise StorageError(f"stor_db: cannot reach {where}: {exc}; start the server or fix stor_db.db_host and "
+                               "db_port") from exc
+        except Exception as exc:  # the driver's own: refused login, unknown database
+            raise StorageError(f"stor_db: cannot open {where}: {exc}; fix stor_db.db_name, db_user and db_password, "
+                               "or create that user and database") from exc
         try:
             await self.migrate()
             await self.ensure_cdr_indexes()
-        except BaseException:
+        except BaseException as exc:
             await self.dialect.close()
+            if isinstance(exc, Exception) and not isinstance(exc, StorageError):
+                raise StorageError(f"stor_db: cannot create or update the tables in {where}: {exc}; grant that "
+                                   "user the right to create tables and indexes there") from exc
             raise
         return self
 
@@ -315,6 +332,8 @@ class SQLStorDB(StorDB):
         offset = max(flt.offset or 0, 0)
         if flt.limit is None and not offset:
             return order, []
+        if flt.limit is None and self.dialect.name == "postgres":
+            return order + " OFFSET ?", [offset]
         limit = _NO_LIMIT if flt.limit is None else max(flt.limit, 0)
         return order + " LIMIT ? OFFSET ?", [limit, offset]
 
@@ -324,8 +343,8 @@ class SQLStorDB(StorDB):
         cdr = {field: row[column] for field, column in CDR_COLUMNS.items()}
         cdr.update(
             OrderID=int(row["id"]),
-            SetupTime=format_time(d.from_db_time(row["setup_time"]) or _ZERO_TIME),
-            AnswerTime=format_time(d.from_db_time(row["answer_time"]) or _ZERO_TIME),
+            SetupTime=_format_time(d.from_db_time(row["setup_time"])),
+            AnswerTime=_format_time(d.from_db_time(row["answer_time"])),
             Usage=int(row["usage"]),
             ExtraFields=_loads(row["extra_fields"]) or {},
             Cost=-1.0 if cost is None else float(cost),
