@@ -90,6 +90,10 @@ class Dialect(ABC):
     def is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, self.unique_violation)
 
+    def is_unreachable(self, exc: BaseException) -> bool:
+        """The server could not be reached at all (as opposed to a refused login or an unknown database)."""
+        return isinstance(exc, OSError)
+
     @abstractmethod
     async def open(self) -> None: ...
 
@@ -240,6 +244,11 @@ class MySQL(Dialect):
 
     def is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, self.unique_violation) and bool(exc.args) and exc.args[0] == 1062
+
+    def is_unreachable(self, exc: BaseException) -> bool:
+        # CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR, CR_SERVER_LOST
+        return isinstance(exc, OSError) or (isinstance(exc, pymysql.err.OperationalError) and bool(exc.args)
+                                            and exc.args[0] in (2002, 2003, 2013))
 
     async def open(self) -> None:
         s = self.settings

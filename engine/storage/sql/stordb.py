@@ -117,10 +117,12 @@ class SQLStorDB(StorDB):
         where = f"{self.dialect.name} at {s.host}:{s.port} database {s.database!r} as {s.user!r}"
         try:
             await self.dialect.open()
-        except (OSError, StorageError) as exc:
-            raise StorageError(f"stor_db: cannot reach {where}: {exc}; start the server or fix stor_db.db_host and "
-                               "db_port") from exc
-        except Exception as exc:  # the driver's own: refused login, unknown database
+        except StorageError:
+            raise
+        except Exception as exc:
+            if self.dialect.is_unreachable(exc):
+                raise StorageError(f"stor_db: cannot reach {where}: {exc}; start the server or fix stor_db.db_host "
+                                   "and db_port") from exc
             raise StorageError(f"stor_db: cannot open {where}: {exc}; fix stor_db.db_name, db_user and db_password, "
                                "or create that user and database") from exc
         try:
@@ -144,8 +146,12 @@ class SQLStorDB(StorDB):
 
     async def _pending(self, s: Any) -> list:
         q = self.q
-        await s.execute(f"CREATE TABLE IF NOT EXISTS {q(SCHEMA_TABLE)} ({q('version')} INTEGER PRIMARY KEY, "
-                        f"{q('description')} VARCHAR(255) NOT NULL, {q('applied_at')} VARCHAR(40) NOT NULL)")
+        exists = self.dialect.sql("SELECT 1 AS found FROM information_schema.tables WHERE table_name = ? AND "
+                                  + ("table_schema = current_schema()" if self.dialect.name == "postgres"
+                                     else "table_schema = DATABASE()"))
+        if not await s.fetch(exists, (SCHEMA_TABLE,)):
+            await s.execute(f"CREATE TABLE IF NOT EXISTS {q(SCHEMA_TABLE)} ({q('version')} INTEGER PRIMARY KEY, "
+                            f"{q('description')} VARCHAR(255) NOT NULL, {q('applied_at')} VARCHAR(40) NOT NULL)")
         done = {r["version"] for r in await s.fetch(f"SELECT {q('version')} FROM {q(SCHEMA_TABLE)}")}
         return [m for m in MIGRATIONS if m.version not in done]
 
