@@ -9,6 +9,7 @@ test names *mysql there.
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import time
 import uuid
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_binary, require_service, shared_data
-from tests.engine_proc import EngineProcess, free_port, make_config_dir, without_unavailable_services
+from tests.engine_proc import ENGINE, EngineProcess, free_port, make_config_dir, without_unavailable_services
 from tests.storage.conftest import HOST, PASSWORD, USER
 
 
@@ -128,3 +129,30 @@ def test_tutorial_on_redis_and_sql(tmp_path, sample, backend):
     finally:
         eng.kill()
         redis.stop()
+
+
+def test_an_unreachable_server_stops_the_start_with_one_line(tmp_path):
+    """-check_config accepts the settings (it opens nothing); the start names the server and the fix."""
+    port, dead = free_port(), free_port()
+    cfg = make_config_dir(tmp_path, overrides={
+        "listen": {"rpc_json": f"127.0.0.1:{port}", "http": "", "birpc_json": "", "rpc_json_tls": "", "http_tls": ""},
+        "data_db": {"db_type": "*redis", "db_port": dead, "opts": {"redisConnectAttempts": 1}},
+        "stor_db": {"db_type": "*postgres", "db_port": dead},
+    })
+    checked = subprocess.run([*ENGINE, "-config_dir", str(cfg), "-check_config"], capture_output=True, text=True,
+                             timeout=60)
+    assert checked.returncode == 0 and checked.stdout == "configuration OK\n", checked.stderr
+    started = subprocess.run([*ENGINE, "-config_dir", str(cfg)], capture_output=True, text=True, timeout=60)
+    assert started.returncode != 0 and "Traceback" not in started.stderr
+    [line] = [line for line in started.stderr.splitlines() if line.startswith("cgr-engine:")]
+    assert f"data_db: cannot reach Redis at 127.0.0.1:{dead} (db 10)" in line
+    assert line.endswith("start Redis or fix data_db.db_host, db_port, db_password and opts")
+    (cfg / "zz_test_overrides.json").write_text(json.dumps({
+        "listen": {"rpc_json": f"127.0.0.1:{port}", "http": "", "birpc_json": "", "rpc_json_tls": "", "http_tls": ""},
+        "data_db": {"opts": {"internalDBDumpPath": str(tmp_path / "datadb")}},
+        "stor_db": {"db_type": "*postgres", "db_port": dead},
+    }))
+    started = subprocess.run([*ENGINE, "-config_dir", str(cfg)], capture_output=True, text=True, timeout=60)
+    [line] = [line for line in started.stderr.splitlines() if line.startswith("cgr-engine:")]
+    assert f"stor_db: cannot reach postgres at 127.0.0.1:{dead} database 'cgrates'" in line
+    assert line.endswith("start the server or fix stor_db.db_host and db_port")
