@@ -17,7 +17,7 @@ from pycgrates.engine.storage import store_problems
 from pycgrates.engine.storage.base import StorageError
 from pycgrates.engine.storage.redis import RedisDataDB, redis_settings
 from tests.conftest import REPO, require_binary
-from tests.engine_proc import free_port
+from tests.engine_proc import free_port, port_is_free
 from tests.storage.conftest import REDIS_DB, open_redis, redis_section, unique
 
 
@@ -125,8 +125,10 @@ class Servers:
         self.procs: list[subprocess.Popen] = []
         self.binary = require_binary("redis-server")
 
-    def start(self, *args: str, conf: str = "") -> int:
+    def start(self, *args: str, conf: str = "", bus: bool = False) -> int:
         port = free_port()
+        while bus and not (port < 55536 and port_is_free(port + 10000)):  # a cluster node also listens on +10000
+            port = free_port()
         d = self.workdir / str(port)
         d.mkdir()
         argv = [self.binary]
@@ -142,7 +144,7 @@ class Servers:
         deadline = time.monotonic() + 15
         while True:
             out = subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True)
-            if out.returncode == 0 and not out.stdout.startswith(("Could not connect", "ERR")) or not wait:
+            if (out.returncode == 0 and not out.stdout.startswith(("Could not connect", "ERR"))) or not wait:
                 return out.stdout
             if time.monotonic() > deadline:
                 raise RuntimeError(f"redis on {port}: {out.stdout}{out.stderr}")
@@ -164,7 +166,7 @@ def servers(tmp_path):
 
 async def test_through_sentinel(servers):
     master = servers.start()
-    sentinel = servers.start("--sentinel", conf="sentinel monitor cgrmaster 127.0.0.1 %d 1\n" % master)
+    sentinel = servers.start("--sentinel", conf=f"sentinel monitor cgrmaster 127.0.0.1 {master} 1\n")
     db = await RedisDataDB.connect({"db_host": f"127.0.0.1:{sentinel}", "db_name": "3",
                                     "opts": {"redisSentinel": "cgrmaster"}})
     try:
@@ -176,10 +178,12 @@ async def test_through_sentinel(servers):
         await db.close()
 
 
-async def test_on_a_redis_cluster(servers):
-    """Three masters; a batch over several hash slots lands part by part, the expected part first."""
+@pytest.fixture
+def cluster(servers) -> int:
+    """Three cluster masters of the test's own; the port of the first."""
     require_binary("redis-cli")
-    ports = [servers.start("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf") for _ in range(3)]
+    ports = [servers.start("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", bus=True)
+             for _ in range(3)]
     created = subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
                               "--cluster-yes"], capture_output=True, text=True)
     assert created.returncode == 0, created.stdout + created.stderr
@@ -187,7 +191,12 @@ async def test_on_a_redis_cluster(servers):
     while "cluster_state:ok" not in servers.cli(ports[0], "CLUSTER", "INFO"):
         assert time.monotonic() < deadline, "the cluster did not come up"
         time.sleep(0.1)
-    db = await RedisDataDB.connect({"db_host": f"127.0.0.1:{ports[0]}", "opts": {"redisCluster": True}})
+    return ports[0]
+
+
+async def test_on_a_redis_cluster(cluster):
+    """Three masters; a batch over several hash slots lands part by part, the expected part first."""
+    db = await RedisDataDB.connect({"db_host": f"127.0.0.1:{cluster}", "opts": {"redisCluster": True}})
     try:
         ops = [("set", k.ACCOUNT, f"cgrates.org:{n}", {"n": n}) for n in range(20)]
         assert len({db._slot(kind, key) for _, kind, key, _ in ops}) > 1
