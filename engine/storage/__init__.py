@@ -1,5 +1,10 @@
 """Storage backends, chosen from the ``data_db`` / ``stor_db`` config sections.
 
+``data_db.db_type``: ``*internal`` (embedded, durable; the default) or ``*redis`` (:mod:`engine.storage.redis`,
+shared by several engines). ``stor_db.db_type``: ``*internal``, ``*postgres`` or ``*mysql``
+(:mod:`engine.storage.sql`). The server clients are optional dependencies (``pip install 'pycgrates[redis]'``,
+``[postgres]``, ``[mysql]``); a missing one is named at start.
+
 ``*internal`` options (in ``opts``): ``internalDBDumpPath`` (directory of the log files; empty, or
 ``internalDBPersist`` false → memory only; the ``data_dir_override`` argument wins over both),
 ``internalDBFsync`` (``*always|*interval|*never``, default ``*interval``), ``internalDBFsyncInterval`` (duration,
@@ -18,7 +23,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pycgrates.engine.storage.base import CDRFilter, DataDB, MemoryDataDB, StorageError, StorDB
+from pycgrates.engine.storage.base import CDRFilter, DataDB, MemoryDataDB, StorageError, StorDB, WriteConflict
 from pycgrates.engine.storage.internal import (
     DEFAULT_COMPACT_MIN_BYTES,
     DEFAULT_COMPACT_RATIO,
@@ -36,13 +41,15 @@ __all__ = [
     "MemoryDataDB",
     "StorDB",
     "StorageError",
+    "WriteConflict",
     "open_datadb",
     "open_stordb",
     "store_problems",
 ]
 
-#: CGRateS's other db_types, which this build cannot open.
-_LATER = {"data_db": ("*redis", "*mongo"), "stor_db": ("*postgres", "*mysql", "*mongo")}
+#: The db_types this build opens, and CGRateS's others, which it cannot.
+_SERVERS = {"data_db": ("*redis",), "stor_db": ("*postgres", "*mysql")}
+_LATER = {"data_db": ("*mongo",), "stor_db": ("*mongo",)}
 _LOG_NAMES = {"data_db": InternalDataDB.LOG_NAME, "stor_db": InternalStorDB.LOG_NAME}
 _NO_ACCESS = (errno.EACCES, errno.EPERM, errno.EROFS)
 
@@ -50,12 +57,13 @@ _NO_ACCESS = (errno.EACCES, errno.EPERM, errno.EROFS)
 def _db_type(section: dict, name: str) -> str:
     raw = str(section.get("db_type") or "*internal").strip()
     db_type = raw if raw.startswith("*") else "*" + raw
-    if db_type == "*internal":
+    if db_type == "*internal" or db_type in _SERVERS[name]:
         return db_type
     if db_type in _LATER[name]:
-        raise StorageError(f"{name}.db_type {db_type} is not available yet in this build (use *internal: "
-                           f'set {name}.db_type to "*internal", the embedded durable store)')
-    allowed = ", ".join(("*internal", *_LATER[name]))
+        usable = " or ".join(("*internal", *_SERVERS[name]))
+        raise StorageError(f"{name}.db_type {db_type} is not available yet in this build (use {usable}: "
+                           f'set {name}.db_type to "*internal" for the embedded durable store)')
+    allowed = ", ".join(("*internal", *_SERVERS[name], *_LATER[name]))
     raise StorageError(f"{name}.db_type {raw!r} is not supported (allowed values: {allowed})")
 
 
@@ -102,7 +110,6 @@ def _access_fix(name: str) -> str:
 
 
 def _open_internal(cls: type, section: dict, name: str, data_dir_override: Path | None) -> Any:
-    _db_type(section, name)
     kwargs = _internal_kwargs(section, name, data_dir_override)
     try:
         return cls(**kwargs)
@@ -115,18 +122,44 @@ def _open_internal(cls: type, section: dict, name: str, data_dir_override: Path 
 
 async def open_datadb(section: dict, data_dir_override: Path | None = None) -> DataDB:
     """The DataDB the ``data_db`` section describes; ``data_dir_override`` replaces ``internalDBDumpPath``."""
+    if _db_type(section, "data_db") == "*redis":
+        from pycgrates.engine.storage.redis import RedisDataDB
+
+        return await RedisDataDB.connect(section)
     return _open_internal(InternalDataDB, section, "data_db", data_dir_override)
 
 
 async def open_stordb(section: dict, data_dir_override: Path | None = None) -> StorDB:
     """The StorDB the ``stor_db`` section describes; ``data_dir_override`` replaces ``internalDBDumpPath``."""
+    db_type = _db_type(section, "stor_db")
+    if db_type != "*internal":
+        from pycgrates.engine.storage.sql import open_sql_stordb
+
+        return await open_sql_stordb(section, db_type)
     return _open_internal(InternalStorDB, section, "stor_db", data_dir_override)
+
+
+def _server_problems(section: dict, name: str, db_type: str) -> list[str]:
+    try:
+        if name == "data_db":
+            from pycgrates.engine.storage.redis import redis_settings
+
+            redis_settings(section)
+        else:
+            from pycgrates.engine.storage.sql import DIALECTS, sql_settings
+
+            DIALECTS[db_type](sql_settings(section, db_type))
+    except StorageError as exc:
+        return [str(exc)]
+    return []
 
 
 def store_problems(section: dict, name: str) -> list[str]:
     """What opening the ``data_db``/``stor_db`` store would refuse, found without creating or opening anything."""
     try:
-        _db_type(section, name)
+        db_type = _db_type(section, name)
+        if db_type != "*internal":
+            return _server_problems(section, name, db_type)
         path = _internal_kwargs(section, name, None)["path"]
     except StorageError as exc:
         return [str(exc)]

@@ -18,7 +18,7 @@ from typing import Any
 
 from pycgrates.engine.storage import base as k
 from pycgrates.engine.storage import cache as c
-from pycgrates.engine.storage.base import BatchOp, DataDB
+from pycgrates.engine.storage.base import BatchOp, DataDB, Expectations
 from pycgrates.engine.storage.cache import Cache, Partition
 
 log = logging.getLogger("cgr.storage")
@@ -143,6 +143,11 @@ class DataManager:
     async def keys(self, kind: str, prefix: str = "") -> list[str]:
         return await self.datadb.keys(kind, prefix)
 
+    async def get_versioned(self, kind: str, key: str) -> tuple[Any | None, Any]:
+        """The stored (raw) value and its version, from the DataDB itself (never the cache): a read-modify-write
+        that must not lose another engine's update reads here and writes with ``write_batch(..., expect=...)``."""
+        return await self.datadb.get_versioned(kind, key)
+
     # ------------------------------------------------------------------------------------------ writes
 
     def invalidate(self, kind: str, key: str) -> None:
@@ -161,9 +166,10 @@ class DataManager:
         self.invalidate(kind, key)
         return removed
 
-    async def write_batch(self, ops: Iterable[BatchOp]) -> None:
+    async def write_batch(self, ops: Iterable[BatchOp], *, expect: Expectations | None = None) -> None:
+        """Write ``ops`` as one atomic step (only if the ``expect``ed versions still hold: else WriteConflict)."""
         ops = list(ops)
-        await self.datadb.write_batch(ops)
+        await self.datadb.write_batch(ops, expect=expect)
         for _, kind, key, _ in ops:
             self.invalidate(kind, key)
 

@@ -23,7 +23,17 @@ from typing import Any
 import orjson
 
 from pycgrates.engine.rpc.errors import EXISTS, RPCError
-from pycgrates.engine.storage.base import BatchOp, CDRFilter, MemoryDataDB, StorageError, StorDB
+from pycgrates.engine.storage.base import (
+    BatchOp,
+    CDRFilter,
+    Expectations,
+    MemoryDataDB,
+    StorageError,
+    StorDB,
+    cdr_order,
+    check_batch,
+    dumps,
+)
 from pycgrates.engine.storage.log import FSYNC_ALWAYS, FSYNC_INTERVAL, AppendLog
 from pycgrates.engine.tasks import Supervisor
 from pycgrates.engine.units import SECOND, parse_duration, parse_time, to_decimal
@@ -33,22 +43,6 @@ log = logging.getLogger("cgr.storage")
 DEFAULT_COMPACT_RATIO = 4.0
 DEFAULT_COMPACT_MIN_BYTES = 16 * 1024 * 1024
 _SNAPSHOT_CHUNK = 4096  # ops per snapshot record
-_OPTS = orjson.OPT_NON_STR_KEYS
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, set | frozenset):
-        return list(value)
-    raise TypeError(f"cannot store a {type(value).__name__} ({value!r}); convert it to JSON data first")
-
-
-def dumps(obj: Any) -> bytes:
-    try:
-        return orjson.dumps(obj, default=_json_default, option=_OPTS)
-    except TypeError as exc:
-        raise StorageError(str(exc)) from exc
 
 
 class DurableState:
@@ -151,11 +145,7 @@ class DurableState:
         return True
 
     async def batch(self, ops: Iterable[BatchOp]) -> list | None:
-        rows = []
-        for op in ops:
-            if len(op) != 4 or op[0] not in ("set", "remove"):
-                raise StorageError(f"batch operation {op!r} is not ('set'|'remove', kind, key, value)")
-            rows.append(op if op[0] == "set" else ("remove", op[1], op[2], None))
+        rows = check_batch(ops)
         if not rows:
             return None
         return await self.commit(dumps(rows))
@@ -270,8 +260,10 @@ class InternalDataDB(MemoryDataDB):
     async def remove(self, kind: str, key: str) -> bool:
         return await self._state.remove(kind, key)
 
-    async def write_batch(self, ops: Iterable[BatchOp]) -> None:
-        await self._state.batch(ops)
+    async def write_batch(self, ops: Iterable[BatchOp], *, expect: Expectations | None = None) -> None:
+        rows = check_batch(ops)
+        self.check_expected(expect)
+        await self._state.batch(rows)  # applied before its first suspension: nothing runs between check and write
 
     async def flush(self) -> None:
         await self._state.flush()
@@ -291,13 +283,6 @@ _TP = "tp"
 _META = "meta"
 _SEP = "\x1f"  # between key parts: cannot occur in IDs
 _ZERO_TIME = datetime.min.replace(tzinfo=UTC)
-_ORDER_FIELDS = {
-    "orderid": "OrderID",
-    "answertime": "AnswerTime",
-    "setuptime": "SetupTime",
-    "cost": "Cost",
-    "usage": "Usage",
-}
 
 
 def _cost(cdr: dict) -> Decimal:
@@ -471,14 +456,7 @@ class InternalStorDB(StorDB):
         return lambda c: lo <= c < hi
 
     def _order(self, rows: list[tuple[str, dict]], order_by: str) -> None:
-        name, _, direction = order_by.partition(";")
-        field = _ORDER_FIELDS.get(name.strip().replace("_", "").lower())
-        direction = direction.strip().lower()
-        if field is None or direction not in ("", "asc", "desc"):
-            raise RPCError(
-                f"invalid OrderBy {order_by!r} (use OrderID, AnswerTime, SetupTime, Cost or Usage, "
-                "optionally followed by ';desc')"
-            )
+        field, descending = cdr_order(order_by)
         if field == "OrderID":
             key_fn = lambda kc: kc[1].get("OrderID") or 0  # noqa: E731
         elif field == "SetupTime":
@@ -489,7 +467,7 @@ class InternalStorDB(StorDB):
             key_fn = lambda kc: _cost(kc[1])  # noqa: E731
         else:
             key_fn = lambda kc: _usage(kc[1])  # noqa: E731
-        rows.sort(key=key_fn, reverse=direction == "desc")
+        rows.sort(key=key_fn, reverse=descending)
 
     @staticmethod
     def _page(rows: list, flt: CDRFilter) -> list:

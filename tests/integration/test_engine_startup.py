@@ -201,7 +201,7 @@ def test_a_section_whose_service_this_build_lacks(tmp_path):
 
 
 def test_check_config_refuses_what_start_refuses(tmp_path):
-    cfg = config_dir(tmp_path, data_db={"db_type": "*redis"}, stor_db={"db_type": "*postgres"},
+    cfg = config_dir(tmp_path, data_db={"db_type": "*mongo"}, stor_db={"db_type": "*mongo"},
                      sessions={"enabled": True, "rals_conns": ["rals_pool"], "session_ttl": 30})
     line, checked = start_and_check(cfg)
     overrides = cfg / "zz_test_overrides.json"
@@ -211,10 +211,10 @@ def test_check_config_refuses_what_start_refuses(tmp_path):
         'duration meant',
         "cgr-engine: configuration error: sessions.rals_conns[0]: connection 'rals_pool' is not defined in rpc_conns "
         "(define it there, or use *internal for this engine's own service)",
-        'cgr-engine: configuration error: data_db.db_type *redis is not available yet in this build (use *internal: '
-        'set data_db.db_type to "*internal", the embedded durable store)',
-        'cgr-engine: configuration error: stor_db.db_type *postgres is not available yet in this build (use '
-        '*internal: set stor_db.db_type to "*internal", the embedded durable store)',
+        'cgr-engine: configuration error: data_db.db_type *mongo is not available yet in this build (use *internal '
+        'or *redis: set data_db.db_type to "*internal" for the embedded durable store)',
+        'cgr-engine: configuration error: stor_db.db_type *mongo is not available yet in this build (use *internal '
+        'or *postgres or *mysql: set stor_db.db_type to "*internal" for the embedded durable store)',
     ]
     assert line == checked[0] + " (and 3 more: cgr-engine -check_config lists every problem)"
     # a string where CGRateS wants a number is refused when the file is read, by both

@@ -342,11 +342,13 @@ async def test_factory_internal_options(tmp_path: Path, caplog):
 
 
 async def test_factory_errors():
-    with pytest.raises(StorageError, match=r"db_type \*redis is not available yet in this build"):
-        await open_datadb({"db_type": "*redis", "db_password": "pw"})
-    with pytest.raises(StorageError, match=r"db_type \*postgres is not available yet"):
-        await open_stordb({"db_type": "*postgres"})
-    with pytest.raises(StorageError, match=r"data_db.db_type 'cassandra'.*\*internal, \*redis"):
+    with pytest.raises(StorageError, match=r"db_type \*mongo is not available yet in this build \(use \*internal or "
+                       r"\*redis"):
+        await open_datadb({"db_type": "*mongo", "db_password": "pw"})
+    with pytest.raises(StorageError, match=r"db_type \*mongo is not available yet in this build \(use \*internal or "
+                       r"\*postgres or \*mysql"):
+        await open_stordb({"db_type": "*mongo"})
+    with pytest.raises(StorageError, match=r"data_db.db_type 'cassandra'.*\*internal, \*redis, \*mongo"):
         await open_datadb({"db_type": "cassandra"})
     with pytest.raises(StorageError, match="internalDBFsync"):
         await open_datadb({"db_type": "*internal", "opts": {"internalDBFsync": "*maybe"}})
@@ -373,8 +375,8 @@ def test_store_problems_are_found_without_opening_anything(tmp_path: Path):
     assert not (tmp_path / "new").exists()
     assert store_problems({"opts": {"internalDBDumpPath": ""}}, "data_db") == []
     assert store_problems({"db_type": "*mongo"}, "stor_db") == [
-        'stor_db.db_type *mongo is not available yet in this build (use *internal: set stor_db.db_type to '
-        '"*internal", the embedded durable store)']
+        'stor_db.db_type *mongo is not available yet in this build (use *internal or *postgres or *mysql: set '
+        'stor_db.db_type to "*internal" for the embedded durable store)']
     assert store_problems({"opts": {"internalDBFsync": "*sometimes"}}, "data_db") == [
         "data_db.opts.internalDBFsync '*sometimes' is not valid (use *always, *interval, *never)"]
 
