@@ -87,7 +87,7 @@ class EvapiClient(ReconnectingClient):
             try:
                 event = decode_event(payload)
             except EvapiDecodeError as exc:
-                self._bad_input("message", exc)
+                self.bad_input("message", exc)
                 continue
             self._notify(self.on_event, self, event, what=f"event {event.name}")
 
