@@ -50,7 +50,7 @@ SERVICES: list[tuple[str, str]] = [
     ("dns_agent", "pycgrates.agents.dns:DNSAgent"),
     ("sip_agent", "pycgrates.agents.sip.agent:SIPAgent"),
     ("freeswitch_agent", "pycgrates.agents.freeswitch.agent:FreeSWITCHAgent"),
-    ("kamailio_agent", "pycgrates.agents.kamailio:KamailioAgent"),
+    ("kamailio_agent", "pycgrates.agents.kamailio.agent:KamailioAgent"),
     ("asterisk_agent", "pycgrates.agents.asterisk:AsteriskAgent"),
     ("http_agent", "pycgrates.agents.http:HTTPAgent"),
     ("ers", "pycgrates.engine.ers:EventReaderService"),
