@@ -20,7 +20,7 @@ from pycgrates.agents.kamailio.evapi import frame
 from pycgrates.engine.app import Engine
 from pycgrates.engine.config import load_config
 from pycgrates.engine.rpc.errors import RPCError
-from tests.conftest import REPO
+from tests.conftest import REPO, shared_data
 from tests.engine_proc import make_config_dir
 from tests.peers.kamailio import EvapiPeer
 
@@ -329,3 +329,21 @@ async def test_100k_malformed_frames_leave_the_agent_and_its_connection_working(
     finally:
         await rig.engine.stop()
         await kam.peer.stop()
+
+
+async def test_cgrates_kamevapi_config_runs_the_agent(tmp_path):
+    """CGRateS's own engine config of its kamevapi tutorial: the agent takes its kamailio_agent section."""
+    reference = shared_data("tutorial_tests", "kamevapi", "cgrates", "etc", "cgrates")
+    cfg_dir = make_config_dir(tmp_path, reference, overrides={
+        "listen": {"rpc_json": "", "http": "", "birpc_json": ""},
+        "data_db": {"opts": {"internalDBDumpPath": ""}}, "stor_db": {"opts": {"internalDBDumpPath": ""}}})
+    engine = Engine(load_config(cfg_dir))
+    await engine.start()
+    try:
+        agent = engine.ctx.services["kamailio_agent"]
+        [conn] = agent.settings.conns
+        assert (conn.address, conn.origin_host, conn.backoff.reconnects) == ("127.0.0.1:8448", "127.0.0.1:8448", 5)
+        assert agent.settings.create_cdr and agent.settings.dlg_list_timeout == 5.0
+        assert len(agent.clients) == 1
+    finally:
+        await engine.stop()
