@@ -57,6 +57,7 @@ class Tutorial:
         self.tmp = tmp
         self.kam = kam
         self.engine = engine
+        self.sipps: list[Sipp] = []
 
     async def call(self, method: str, args) -> object:
         return await asyncio.to_thread(rpc_call, self.engine.rpc_port, method, args)
@@ -91,11 +92,15 @@ class Tutorial:
             return []
 
     def caller(self, scenario: str, account: str, *extra: str) -> Sipp:
-        return Sipp(self.tmp, SIPP / scenario, port=free_port(socket.SOCK_DGRAM),
+        sipp = Sipp(self.tmp, SIPP / scenario, port=free_port(socket.SOCK_DGRAM),
                     target=f"127.0.0.1:{self.kam.sip_port}", extra=["-key", "caller", account, *extra])
+        self.sipps.append(sipp)
+        return sipp
 
     def callee(self) -> Sipp:
-        return Sipp(self.tmp, SIPP / "uas.xml", port=self.kam.uas_port)
+        sipp = Sipp(self.tmp, SIPP / "uas.xml", port=self.kam.uas_port)
+        self.sipps.append(sipp)
+        return sipp
 
 
 async def start_tutorial(tmp: Path, *, netstring_format: bool = True, through: TCPProxy | None = None) -> Tutorial:
@@ -129,8 +134,8 @@ def _async(predicate):
     return check
 
 
-async def stop_tutorial(tut: Tutorial, *sipps: Sipp) -> None:
-    for sipp in sipps:
+async def stop_tutorial(tut: Tutorial) -> None:
+    for sipp in tut.sipps:
         await sipp.kill()
     await asyncio.to_thread(tut.engine.terminate)
     await tut.kam.stop()
@@ -139,8 +144,8 @@ async def stop_tutorial(tut: Tutorial, *sipps: Sipp) -> None:
 @pytest.mark.parametrize("netstring_format", [True, False], ids=["netstring", "bare"])
 async def test_authorized_call_is_answered_charged_and_gets_one_cdr(binaries, tmp_path, netstring_format):
     tut = await start_tutorial(tmp_path, netstring_format=netstring_format)
-    uas, uac = tut.callee(), tut.caller("uac.xml", "1001", "-d", "2000")
     try:
+        uas, uac = tut.callee(), tut.caller("uac.xml", "1001", "-d", "2000")
         await uas.start()
         await uac.start()
         assert await uac.wait() == 0, uac.failure()
@@ -154,16 +159,16 @@ async def test_authorized_call_is_answered_charged_and_gets_one_cdr(binaries, tm
         assert await tut.active() == []
         assert "CGR authorized 1001 calling 1002 for 5688s" in tut.kam.log()
     finally:
-        await stop_tutorial(tut, uac, uas)
+        await stop_tutorial(tut)
 
 
 async def test_call_without_credit_is_refused_before_it_rings(binaries, tmp_path):
     tut = await start_tutorial(tmp_path)
     callee = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)   # where the call would ring
-    callee.bind(("127.0.0.1", tut.kam.uas_port))
-    callee.setblocking(False)
-    uac = tut.caller("uac_refused.xml", "1004")
     try:
+        callee.bind(("127.0.0.1", tut.kam.uas_port))
+        callee.setblocking(False)
+        uac = tut.caller("uac_refused.xml", "1004")
         await uac.start()
         assert await uac.wait() == 0, uac.failure()              # 403 Insufficient credit
         await tut.kam.wait_log("CGR refused 1004 calling 1002: no credit")
@@ -174,13 +179,13 @@ async def test_call_without_credit_is_refused_before_it_rings(binaries, tmp_path
         assert await tut.balance("1004") == 0
     finally:
         callee.close()
-        await stop_tutorial(tut, uac)
+        await stop_tutorial(tut)
 
 
 async def test_call_outliving_its_credit_is_ended_by_kamailio_and_charged_what_the_credit_paid(binaries, tmp_path):
     tut = await start_tutorial(tmp_path)
-    uas, uac = tut.callee(), tut.caller("uac_ended_by_network.xml", "1003")   # 0.07: seven seconds
     try:
+        uas, uac = tut.callee(), tut.caller("uac_ended_by_network.xml", "1003")   # 0.07: seven seconds
         await uas.start()
         await uac.start()
         assert await uac.wait(timeout=30) == 0, uac.failure()    # the caller got the proxy's BYE
@@ -191,14 +196,14 @@ async def test_call_outliving_its_credit_is_ended_by_kamailio_and_charged_what_t
         assert await tut.balance("1003") == 0
         assert await tut.active() == []
     finally:
-        await stop_tutorial(tut, uac, uas)
+        await stop_tutorial(tut)
 
 
 async def test_agent_connection_killed_mid_call_comes_back_and_the_call_is_charged_once(binaries, tmp_path):
     proxy = TCPProxy("127.0.0.1:1")
     tut = await start_tutorial(tmp_path, through=proxy)
-    uas, uac = tut.callee(), tut.caller("uac.xml", "1001", "-d", "4000")
     try:
+        uas, uac = tut.callee(), tut.caller("uac.xml", "1001", "-d", "4000")
         await uas.start()
         await uac.start()
         await until(tut.active, 10, "the call's session")
@@ -214,5 +219,5 @@ async def test_agent_connection_killed_mid_call_comes_back_and_the_call_is_charg
         assert await tut.balance("1001") == Decimal("9.4")       # charged once
         assert await tut.active() == []
     finally:
-        await stop_tutorial(tut, uac, uas)
+        await stop_tutorial(tut)
         await proxy.stop()
