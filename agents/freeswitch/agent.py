@@ -8,10 +8,11 @@ builds each call's CGREvent itself (:mod:`.event`), its SessionS subsystems from
   ``SessionSv1.AuthorizeEvent``; what it answers is written on the channel with ``uuid_setvar`` — the fields
   AttributeS altered, ``cgr_max_usage`` (seconds) with the hangup at the end of it armed for the answer
   (``execute_on_answer sched_hangup``; with ``empty_balance_context`` a ``sched_transfer`` there instead, with
-  ``empty_balance_ann_file`` a ``sched_broadcast`` of it), ``cgr_resource_allocation``, ``cgr_routes``
-  (``ARRAY::n|:route1|:route2``) — then ``cgr_notify`` is set to ``AUTH_OK`` and ``uuid_transfer`` sends the call
-  back to its destination in the dialplan. A refusal (an error, or no credit: ``INSUFFICIENT_CREDIT``) is set as
-  ``cgr_notify`` instead, and the dialplan hangs the call up with the cause it chooses (tutorials/freeswitch).
+  ``empty_balance_ann_file`` a ``sched_broadcast`` of it, played before the hangup), ``cgr_resource_allocation``,
+  ``cgr_routes`` (``ARRAY::n|:route1|:route2``) — then ``cgr_notify`` is set to ``AUTH_OK`` and ``uuid_transfer``
+  sends the call back to its destination in the dialplan. A refusal (an error, or no credit:
+  ``INSUFFICIENT_CREDIT``) is set as ``cgr_notify`` instead, and the dialplan hangs the call up with the cause it
+  chooses (tutorials/freeswitch).
 - **CHANNEL_ANSWER**: ``cgr_originhost`` is set on the channel (its CDR then names the same call) and
   ``SessionSv1.InitiateSession`` starts the session; when it grants less than the park armed (or nothing was
   armed), ``sched_hangup`` ends the call after what it granted. A call lacking a mandatory field, or refused, is
@@ -210,7 +211,9 @@ class FreeSWITCHAgent(SwitchAgent[FreeSWITCHSettings]):
                 await client.api(f"uuid_setvar {uuid} execute_on_answer sched_transfer +{seconds} {destination} "
                                  f"XML {s.empty_balance_context}")
             elif s.empty_balance_ann_file:
-                await client.api(f"sched_broadcast +{seconds} {uuid} "
+                # from the answer, as the hangup and the transfer are (CGRateS schedules it from the park, so the
+                # ringing time came off the call)
+                await client.api(f"uuid_setvar {uuid} execute_on_answer sched_broadcast +{seconds} "
                                  f"playback!{MANAGER_REQUEST.lower()}::{s.empty_balance_ann_file} aleg")
             else:
                 await client.api(f"uuid_setvar {uuid} execute_on_answer sched_hangup +{seconds} {ALLOTTED_TIMEOUT}")

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import xml.etree.ElementTree as ET
 from decimal import Decimal
+from importlib.util import find_spec
 from pathlib import Path
 
 import aiohttp
@@ -101,15 +102,19 @@ class Rig:
         return any(t.key[1] == channel.uuid for t in self.agent.tracked)
 
 
-async def start_rig(tmp_path: Path, peers: list[FreeSWITCHPeer], http_port: int = 0, **agent_options) -> Rig:
+async def start_rig(tmp_path: Path, peers: list[FreeSWITCHPeer], http_port: int = 0,
+                    engine: dict | None = None, **agent_options) -> Rig:
     conns = [{"address": fs.address, "password": "ClueCon", "reconnects": -1, "max_reconnect_interval": "200ms",
               "alias": f"fs{i}"} for i, fs in enumerate(peers)]
-    cfg_dir = make_config_dir(tmp_path, TUTORIAL / "engine", overrides={
+    overrides = {
         "listen": {"rpc_json": "", "http": f"127.0.0.1:{http_port}" if http_port else "", "birpc_json": ""},
         "data_db": {"opts": {"internalDBDumpPath": ""}}, "stor_db": {"opts": {"internalDBDumpPath": ""}},
         "sessions": {"channel_sync_interval": "0"},  # the tests sync when they mean to
         "freeswitch_agent": {"event_socket_conns": conns, **agent_options},
-    })
+    }
+    for section, values in (engine or {}).items():
+        overrides[section] = {**overrides.get(section, {}), **values}
+    cfg_dir = make_config_dir(tmp_path, TUTORIAL / "engine", overrides=overrides)
     engine = Engine(load_config(cfg_dir))
     await engine.start()
     rig = Rig(engine, peers)
@@ -229,6 +234,42 @@ async def test_out_of_credit_goes_to_the_empty_balance_context_and_low_balance_i
         fs.hangup(call, "NORMAL_CLEARING")
         cdr = await rig.one_cdr(call)
         assert cdr["Cost"] == 0.07 and await rig.balance("1003") == 0
+    finally:
+        await rig.engine.stop()
+
+
+async def test_out_of_credit_with_an_announcement_plays_it_and_hangs_up(tmp_path, fs):
+    rig = await start_rig(tmp_path, [fs], empty_balance_ann_file="/sounds/no_credit.wav")
+    try:
+        call = user_call(fs, "1003")
+        fs.park(call)
+        await until(lambda: call.routed)
+        assert call.variables["execute_on_answer"] == (
+            "sched_broadcast +7 playback!manager_request::/sounds/no_credit.wav aleg")
+        await rig.answered(fs, call)
+        await until(lambda: call.uuid not in fs.channels, timeout=12, what="the end of the credit")
+        assert call.played[0] == "/sounds/no_credit.wav" and call.hangup_cause == "MANAGER_REQUEST"
+        assert (await rig.one_cdr(call))["Cost"] == 0.07 and await rig.balance("1003") == 0
+    finally:
+        await rig.engine.stop()
+
+
+async def test_without_park_calls_are_charged_from_their_answer(tmp_path, fs):
+    rig = await start_rig(tmp_path, [fs], subscribe_park=False,
+                          extra_fields=["~*req.variable_sip_user_agent", "~*req.Caller-Caller-ID-Name"])
+    try:
+        assert fs.authed_sessions()[0].events == {"CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE", "BACKGROUND_JOB"}
+        call = user_call(fs, "1001")
+        assert fs.park(call) == 0                                # not subscribed: FreeSWITCH does not send it
+        await rig.answered(fs, call, seconds_ago=20)
+        # nothing armed at park: the hangup after what InitiateSession granted (3h ahead, debited 5 s at a time)
+        assert commands(fs, call) == ["uuid_setvar <uuid> cgr_originhost fs0",
+                                      "sched_hangup +10800 <uuid> ALLOTTED_TIMEOUT"]
+        fs.hangup(call)
+        cdr = await rig.one_cdr(call)
+        assert cdr["Cost"] == 0.6
+        assert cdr["ExtraFields"]["variable_sip_user_agent"] == "sipp (test)"
+        assert cdr["ExtraFields"]["Caller-Caller-ID-Name"] == "1001"
     finally:
         await rig.engine.stop()
 
@@ -360,6 +401,38 @@ async def test_agent_cdr_and_freeswitch_json_cdr_name_the_same_call(tmp_path, fs
                 assert (rep.status, (await rep.text()).strip()) == (409, "EXISTS")
         assert await rig.one_cdr(call) == cdr
         assert await rig.balance("1001") == Decimal("9.4")
+    finally:
+        await rig.engine.stop()
+
+
+def require_resources_and_routes() -> None:
+    missing = [m for m in ("pycgrates.engine.resources", "pycgrates.engine.routes") if find_spec(m) is None]
+    if missing:
+        pytest.skip(f"ResourceS and RouteS are not in this build yet ({', '.join(missing)} missing): the "
+                    "cgr_resource_allocation and cgr_routes write-back waits for them")
+
+
+#: ResourceS and RouteS on, as CGRateS's fs_evsock tutorial has them
+WITH_RESOURCES_AND_ROUTES = {
+    "resources": {"enabled": True, "string_indexed_fields": ["*req.Account"]},
+    "routes": {"enabled": True, "rals_conns": ["*internal"], "resources_conns": ["*internal"],
+               "string_indexed_fields": ["*req.Account"]},
+    "sessions": {"resources_conns": ["*internal"], "routes_conns": ["*internal"]},
+}
+
+
+async def test_resources_and_routes_are_written_on_the_channel(tmp_path, fs):
+    require_resources_and_routes()
+    reference = shared_data("tariffplans", "tutorial")
+    rig = await start_rig(tmp_path, [fs], engine=WITH_RESOURCES_AND_ROUTES)
+    try:
+        assert await rig.call("APIerSv1.LoadTariffPlanFromFolder", {"FolderPath": str(reference)}) == "OK"
+        call = fs.add_channel("1001", "1002", cgr_reqtype="*prepaid", cgr_flags="*resources;*routes;*accounts")
+        fs.park(call)
+        await until(lambda: call.routed)
+        # CGRateS's tutorial: ResGroup1 allocated; ROUTE_ACNT_1001 sorts its routes by weight
+        assert call.variables["cgr_resource_allocation"] == "ResGroup1"
+        assert call.variables["cgr_routes"] == "ARRAY::2|:route2|:route1"
     finally:
         await rig.engine.stop()
 

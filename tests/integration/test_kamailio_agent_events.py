@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from decimal import Decimal
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -121,14 +122,17 @@ class Rig:
         return self.agent.tracked_call(origin_id) is not None
 
 
-async def start_rig(tmp_path: Path, kams: list[Kam]) -> Rig:
+async def start_rig(tmp_path: Path, kams: list[Kam], engine: dict | None = None) -> Rig:
     conns = [{"address": k.peer.address, "reconnects": -1, "max_reconnect_interval": "200ms", "alias": f"kam{i}"}
              for i, k in enumerate(kams)]
-    cfg_dir = make_config_dir(tmp_path, TUTORIAL / "engine", overrides={
+    overrides = {
         "listen": {"rpc_json": "", "http": "", "birpc_json": ""},
         "data_db": {"opts": {"internalDBDumpPath": ""}}, "stor_db": {"opts": {"internalDBDumpPath": ""}},
         "sessions": {"channel_sync_interval": "0"},
-        "kamailio_agent": {"evapi_conns": conns}})
+        "kamailio_agent": {"evapi_conns": conns}}
+    for section, values in (engine or {}).items():
+        overrides[section] = {**overrides.get(section, {}), **values}
+    cfg_dir = make_config_dir(tmp_path, TUTORIAL / "engine", overrides=overrides)
     engine = Engine(load_config(cfg_dir))
     await engine.start()
     rig = Rig(engine, kams)
@@ -329,6 +333,29 @@ async def test_100k_malformed_frames_leave_the_agent_and_its_connection_working(
     finally:
         await rig.engine.stop()
         await kam.peer.stop()
+
+
+async def test_resources_and_routes_in_the_auth_reply(tmp_path, kam):
+    missing = [m for m in ("pycgrates.engine.resources", "pycgrates.engine.routes") if find_spec(m) is None]
+    if missing:
+        pytest.skip(f"ResourceS and RouteS are not in this build yet ({', '.join(missing)} missing): the "
+                    "ResourceAllocation and Routes of CGR_AUTH_REPLY wait for them")
+    reference = shared_data("tariffplans", "tutorial")
+    rig = await start_rig(tmp_path, [kam], engine={
+        "resources": {"enabled": True, "string_indexed_fields": ["*req.Account"]},
+        "routes": {"enabled": True, "rals_conns": ["*internal"], "resources_conns": ["*internal"],
+                   "string_indexed_fields": ["*req.Account"]},
+        "sessions": {"resources_conns": ["*internal"], "routes_conns": ["*internal"]}})
+    try:
+        assert await rig.call("APIerSv1.LoadTariffPlanFromFolder", {"FolderPath": str(reference)}) == "OK"
+        await kam.send({"event": "CGR_AUTH_REQUEST", "tr_index": "1", "tr_label": "2", "OriginID": "res-1",
+                        "cgr_flags": "*resources;*routes;*accounts", "RequestType": "*prepaid", "Account": "1001",
+                        "Destination": "1002", "SetupTime": str(int(time.time()))})
+        reply = await kam.reply("CGR_AUTH_REPLY")
+        # CGRateS's tutorial: ResGroup1 allocated; ROUTE_ACNT_1001 sorts its routes by weight
+        assert (reply["ResourceAllocation"], reply["Routes"], reply["Error"]) == ("ResGroup1", "route2,route1", "")
+    finally:
+        await rig.engine.stop()
 
 
 async def test_cgrates_kamevapi_config_runs_the_agent(tmp_path):

@@ -15,7 +15,8 @@ cancel itself out. What it does, as FreeSWITCH does:
   is ``AUTH_OK`` goes on (:attr:`Channel.routed`); ``INSUFFICIENT_CREDIT`` hangs it up with
   ``OUTGOING_CALL_BARRED`` (SIP 403), any other notification with ``NORMAL_TEMPORARY_FAILURE`` (SIP 503);
   ``uuid_transfer <uuid> <destination> XML <context>`` moves it to that context (:attr:`Channel.context`);
-- timers as FreeSWITCH runs them: ``execute_on_answer`` (``sched_hangup +N cause``, ``sched_transfer +N ...``)
+- timers as FreeSWITCH runs them: ``execute_on_answer`` (``sched_hangup +N cause``, ``sched_transfer +N ...``,
+  ``sched_broadcast +N path``)
   armed by :meth:`FreeSWITCHPeer.answer`, ``sched_hangup +N <uuid> cause`` at once; a ``playback!cause::file``
   broadcast hangs the channel up with that cause once played (at once here);
 - ``bgapi <cmd>`` with ``Job-UUID``: ``+OK Job-UUID: ...`` at once, then a BACKGROUND_JOB event carrying the output;
@@ -264,12 +265,14 @@ class FreeSWITCHPeer:
     def answer(self, channel: Channel) -> int:
         channel.answered_us = int(time.time() * 1_000_000)
         app, _, arg = channel.variables.get("execute_on_answer", "").partition(" ")
-        if app in ("sched_hangup", "sched_transfer") and arg.startswith("+"):
+        if app in ("sched_hangup", "sched_transfer", "sched_broadcast") and arg.startswith("+"):
             delay, _, rest = arg[1:].partition(" ")
             if app == "sched_hangup":
                 self._later(channel, float(delay), lambda: self.hangup(channel, rest.upper() or "ALLOTTED_TIMEOUT"))
-            else:
+            elif app == "sched_transfer":
                 self._later(channel, float(delay), lambda: self._transfer(channel, rest.split()))
+            else:
+                self._later(channel, float(delay), lambda: self._play(channel, rest.split()[0]))
         return self.emit(self.channel_headers("CHANNEL_ANSWER", channel))
 
     def hangup(self, channel: Channel, cause: str = "NORMAL_CLEARING") -> int:
