@@ -8,6 +8,7 @@ the agent's CDR beside FreeSWITCH's own JSON CDR."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import xml.etree.ElementTree as ET
 from decimal import Decimal
@@ -346,6 +347,34 @@ async def test_freeswitch_restart_and_network_failure_mid_call_charge_each_call_
         # 10.00 - 0.60 for each of 1001's two calls, 1002's one call once
         assert await rig.balance("1001") == Decimal("8.8") and await rig.balance("1002") == Decimal("9.4")
         assert any("fs0" in r.getMessage() and "reconnected" in r.getMessage() for r in caplog.records)
+    finally:
+        await rig.engine.stop()
+        await other.stop()
+
+
+async def test_reload_keeps_the_connections_or_dials_the_new_list(tmp_path, fs):
+    rig = await start_rig(tmp_path, [fs])
+    other = FreeSWITCHPeer(hostname="fs-b")
+    await other.start()
+    try:
+        overrides = tmp_path / "etc" / "zz_test_overrides.json"
+        data = json.loads(overrides.read_text())
+        data["freeswitch_agent"]["low_balance_ann_file"] = "/sounds/low.wav"
+        overrides.write_text(json.dumps(data))
+        assert "freeswitch_agent" in await rig.engine.reload()
+        assert fs.accepted == 1 and rig.agent.settings.low_balance_ann_file == "/sounds/low.wav"  # kept
+        call = user_call(fs, "1001")
+        fs.park(call)
+        await until(lambda: call.routed)
+        await rig.answered(fs, call, seconds_ago=10)
+        data["freeswitch_agent"]["event_socket_conns"].append(
+            {"address": other.address, "password": "ClueCon", "reconnects": -1, "alias": "fs1"})
+        overrides.write_text(json.dumps(data))
+        await rig.engine.reload()
+        assert fs.accepted == 2 and other.accepted == 1 and len(rig.agent.clients) == 2   # dialled again
+        assert rig.tracked(call)                                 # its session goes on: FreeSWITCH still has it
+        fs.hangup(call)
+        assert (await rig.one_cdr(call))["Cost"] == 0.6
     finally:
         await rig.engine.stop()
         await other.stop()
