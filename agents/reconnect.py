@@ -13,9 +13,14 @@ it) and dialled again. A single unusable message inside a good stream is skipped
 :data:`BAD_INPUT_LOG_INTERVAL` with the count of those not logged, so a peer that floods garbage cannot flood the log.
 
 The owner learns of the connection's life through callbacks: ``on_reconnect(client)`` after the connection came
-back (sessions may have been lost: re-sync them), ``on_down(client)`` when the client gave up. Each callback may
-be a plain function or return an awaitable (run as a supervised task). Every task runs under the client's
-:class:`~pycgrates.engine.tasks.Supervisor`.
+back (sessions may have been lost: re-sync them; :attr:`ReconnectingClient.lost_at` says when it went),
+``on_down(client)`` when the client gave up. Each callback may be a plain function or return an awaitable (run as
+a supervised task). Every task runs under the client's :class:`~pycgrates.engine.tasks.Supervisor`.
+
+:meth:`ReconnectingClient.start` connects once and raises when the switch cannot be reached;
+``start(wait=False)`` does not wait for the switch: the first attempt failing is logged and the client keeps
+dialling under its back-off (an agent whose switch starts after the engine). :meth:`ReconnectingClient.drop`
+closes the current connection as a network failure would, and the client dials again.
 """
 
 from __future__ import annotations
@@ -119,6 +124,8 @@ class ReconnectingClient:
         self.reconnections = 0
         #: malformed messages skipped (the connection survived them)
         self.malformed = 0
+        #: when (time.monotonic()) the last connection was lost; None while the first one holds
+        self.lost_at: float | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[BaseException | None] | None = None
         self._connected = False
@@ -153,16 +160,26 @@ class ReconnectingClient:
         local = self._writer.get_extra_info("sockname")
         return f"{local[0]}:{local[1]}" if local else ""
 
-    async def start(self) -> None:
-        """Connect once (raising when the switch cannot be reached or refuses us), then keep the connection up."""
+    async def start(self, wait: bool = True) -> None:
+        """Connect once (raising when the switch cannot be reached or refuses us), then keep the connection up.
+
+        With ``wait=False`` a first attempt that fails is logged and the client goes on dialling under its
+        back-off; ``on_reconnect`` runs once it is connected."""
         if self._done is not None:
             raise RuntimeError(f"{self.name}: already started")
         self._done = asyncio.get_running_loop().create_future()
         try:
             await self._open()
-        except BaseException:
-            self._finish(None)
-            raise
+        except BaseException as exc:
+            if wait or not isinstance(exc, Exception):
+                self._finish(None)
+                raise
+            log.error("%s: cannot connect (%s); dialling again in the background", self.name,
+                      exc or type(exc).__name__)
+            self.lost_at = time.monotonic()
+            self._reader_task = None
+            self.supervisor.spawn(self._keep_connected(), "keep-connected")
+            return
         log.info("%s: connected", self.name)
         self.supervisor.spawn(self._keep_connected(), "keep-connected")
 
@@ -233,8 +250,15 @@ class ReconnectingClient:
         if inspect.isawaitable(result):
             self.supervisor.spawn(_await(result), what)
 
-    def _bad_input(self, what: str, exc: BaseException) -> None:
-        """A malformed message was skipped; log it, at most once per BAD_INPUT_LOG_INTERVAL seconds."""
+    def drop(self) -> None:
+        """Close the current connection as a network failure would: the client dials again."""
+        writer = self._writer
+        if writer is not None:
+            writer.transport.abort()
+
+    def bad_input(self, what: str, exc: BaseException | str) -> None:
+        """A malformed message (or event) from the switch was skipped; log it with the connection's name, at most
+        once per BAD_INPUT_LOG_INTERVAL seconds (with the count of those not logged)."""
         self.malformed += 1
         now = time.monotonic()
         if now - self._bad_logged_at < BAD_INPUT_LOG_INTERVAL:
@@ -283,6 +307,7 @@ class ReconnectingClient:
             reason = exc
         finally:
             self._connected = False
+            self.lost_at = time.monotonic()
             if self._writer is writer:
                 self._writer = None
             writer.close()
@@ -292,12 +317,11 @@ class ReconnectingClient:
     async def _keep_connected(self) -> None:
         while True:
             task = self._reader_task
-            if task is None:
-                return
-            reason = await task
-            if self._stopping:
-                return
-            log.warning("%s: connection lost (%s); reconnecting", self.name, reason or "closed by the switch")
+            if task is not None:
+                reason = await task
+                if self._stopping:
+                    return
+                log.warning("%s: connection lost (%s); reconnecting", self.name, reason or "closed by the switch")
             if not await self._reconnect():
                 log.error("%s: gave up after %d reconnect attempts", self.name, self.backoff.reconnects)
                 self._finish(ConnectionLost(f"{self.name}: gave up reconnecting"))

@@ -58,7 +58,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("dns_agent", "DNSAgent", "pycgrates.agents.dns:DNSAgent"),
     ServiceSpec("sip_agent", "SIPAgent", "pycgrates.agents.sip.agent:SIPAgent"),
     ServiceSpec("freeswitch_agent", "FreeSWITCHAgent", "pycgrates.agents.freeswitch.agent:FreeSWITCHAgent"),
-    ServiceSpec("kamailio_agent", "KamailioAgent", "pycgrates.agents.kamailio:KamailioAgent"),
+    ServiceSpec("kamailio_agent", "KamailioAgent", "pycgrates.agents.kamailio.agent:KamailioAgent"),
     ServiceSpec("asterisk_agent", "AsteriskAgent", "pycgrates.agents.asterisk:AsteriskAgent"),
     ServiceSpec("http_agent", "HTTPAgent", "pycgrates.agents.http:HTTPAgent"),
     ServiceSpec("ers", "ERs", "pycgrates.engine.ers:EventReaderService"),

@@ -235,7 +235,7 @@ class ESLClient(ReconnectingClient):
         for msg in self._framer:
             handler = self._dispatch.get(msg.content_type)
             if handler is None:
-                self._bad_input("message", ESLProtocolError(f"unknown Content-Type {msg.content_type!r}"))
+                self.bad_input("message", ESLProtocolError(f"unknown Content-Type {msg.content_type!r}"))
                 continue
             handler(msg)
 
@@ -262,13 +262,13 @@ class ESLClient(ReconnectingClient):
             if not fut.done():        # a command that timed out (cancelled) still consumes its reply
                 fut.set_result(msg)
             return
-        self._bad_input("reply", ESLProtocolError(f"{msg.content_type} with no command waiting"))
+        self.bad_input("reply", ESLProtocolError(f"{msg.content_type} with no command waiting"))
 
     def _on_event(self, msg: ESLMessage) -> None:
         try:
             event = parse_event(msg)
         except ESLEventError as exc:
-            self._bad_input("event", exc)
+            self.bad_input("event", exc)
             return
         if event.name == BACKGROUND_JOB:
             job = self._jobs.get(event.get("Job-UUID"))

@@ -11,6 +11,8 @@ send back::
 
 Events go to ``on_event(client, event)``; when it returns an awaitable, that runs as a supervised task. A frame
 that is not a JSON event is skipped (logged, rate-limited); broken framing drops the connection and dials again.
+``netstring_format=None`` takes the framing Kamailio uses from its first message (and keeps it for the next
+connections); until Kamailio has sent one, messages go out as netstrings, its default.
 Reconnection with back-off and the ``on_reconnect`` callback come from
 :class:`~pycgrates.agents.reconnect.ReconnectingClient`, the same implementation as the FreeSWITCH client's.
 """
@@ -24,6 +26,7 @@ from pycgrates.agents.reconnect import Backoff, Callback, ReconnectingClient
 
 from .evapi import (
     MAX_MESSAGE,
+    AutoFramer,
     EvapiDecodeError,
     EvapiEvent,
     EvapiFramingError,
@@ -47,7 +50,7 @@ class EvapiClient(ReconnectingClient):
         address: str,
         *,
         alias: str = "",
-        netstring_format: bool = True,
+        netstring_format: bool | None = True,
         on_event: EventCallback | None = None,
         max_message: int = MAX_MESSAGE,
         backoff: Backoff | None = None,
@@ -61,6 +64,7 @@ class EvapiClient(ReconnectingClient):
         self.max_message = max_message
         self.on_event = on_event
         self._framer = make_framer(netstring_format, max_message)
+        self._detected: bool | None = None   # the framing found on a connection (netstring_format None)
 
     @classmethod
     def from_config(cls, conn: Mapping[str, Any], **kwargs: Any) -> EvapiClient:
@@ -75,10 +79,23 @@ class EvapiClient(ReconnectingClient):
         """Send one message (a mapping is encoded as JSON). ConnectionLost when not connected."""
         self._require_connected()
         payload = message if isinstance(message, bytes) else encode_message(message)
-        self._write(frame(payload, self.netstring_format))
+        self._write(frame(payload, self.framing))
         await self._drain()
 
+    @property
+    def framing(self) -> bool:
+        """Whether messages are netstrings on this connection (as configured, else as Kamailio sent them)."""
+        if self.netstring_format is not None:
+            return self.netstring_format
+        self._note_framing()
+        return self._detected if self._detected is not None else True
+
+    def _note_framing(self) -> None:
+        if isinstance(self._framer, AutoFramer) and self._framer.netstring_format is not None:
+            self._detected = self._framer.netstring_format
+
     def _reset(self) -> None:
+        self._note_framing()  # what the last connection found stands for the next one
         self._framer = make_framer(self.netstring_format, self.max_message)
 
     def _data_received(self, data: bytes) -> None:
@@ -87,7 +104,7 @@ class EvapiClient(ReconnectingClient):
             try:
                 event = decode_event(payload)
             except EvapiDecodeError as exc:
-                self._bad_input("message", exc)
+                self.bad_input("message", exc)
                 continue
             self._notify(self.on_event, self, event, what=f"event {event.name}")
 

@@ -6,7 +6,8 @@ ways, as a netstring: ``<byte length>:<payload>,``; between frames it skips whit
 read from the socket as one message. The payloads of CGRateS's Kamailio scripts are JSON objects spanning several
 lines (the strings in kamailio-cgrates.cfg hold line breaks), so a bare stream is cut at the end of each JSON
 document, not at line ends: :class:`JSONStreamFramer`. Each document we send in bare mode ends with a newline, so a
-line-reading peer sees one message per line.
+line-reading peer sees one message per line. :class:`AutoFramer` finds which of the two Kamailio uses from its
+first message (a netstring starts with a digit, a bare message with ``{``).
 
 Messages Kamailio sends (key ``event``; the other keys are the route's fields, strings)::
 
@@ -226,11 +227,54 @@ class JSONStreamFramer:
         return None
 
 
-Framer = NetstringFramer | JSONStreamFramer
+class AutoFramer:
+    """Either framing, found from the first byte Kamailio sends that is not whitespace: a digit starts a netstring,
+    ``{`` a bare JSON message. :attr:`netstring_format` is None until then."""
+
+    __slots__ = ("_buf", "_framer", "max_length")
+
+    def __init__(self, max_length: int = MAX_MESSAGE) -> None:
+        self.max_length = max_length
+        self._buf = bytearray()
+        self._framer: NetstringFramer | JSONStreamFramer | None = None
+
+    @property
+    def netstring_format(self) -> bool | None:
+        return None if self._framer is None else isinstance(self._framer, NetstringFramer)
+
+    def feed(self, data: bytes) -> None:
+        if self._framer is not None:
+            self._framer.feed(data)
+            return
+        self._buf += data
+        start = len(self._buf) - len(self._buf.lstrip(_WHITESPACE))
+        if start == len(self._buf):
+            return
+        first = self._buf[start]
+        if 0x30 <= first <= 0x39:   # a digit
+            self._framer = NetstringFramer(self.max_length)
+        elif first == 0x7B:         # '{'
+            self._framer = JSONStreamFramer(self.max_length)
+        else:
+            raise EvapiFramingError(f"neither a netstring nor a JSON object: {bytes(self._buf[start:start + 20])!r}")
+        self._framer.feed(bytes(self._buf))
+        self._buf.clear()
+
+    def __iter__(self) -> Iterator[bytes]:
+        while (payload := self.next_payload()) is not None:
+            yield payload
+
+    def next_payload(self) -> bytes | None:
+        return None if self._framer is None else self._framer.next_payload()
 
 
-def make_framer(netstring_format: bool = True, max_length: int = MAX_MESSAGE) -> Framer:
-    """The framer Kamailio's ``netstring_format`` modparam selects."""
+Framer = NetstringFramer | JSONStreamFramer | AutoFramer
+
+
+def make_framer(netstring_format: bool | None = True, max_length: int = MAX_MESSAGE) -> Framer:
+    """The framer Kamailio's ``netstring_format`` modparam selects; None: found from what Kamailio sends."""
+    if netstring_format is None:
+        return AutoFramer(max_length)
     return NetstringFramer(max_length) if netstring_format else JSONStreamFramer(max_length)
 
 
@@ -361,6 +405,7 @@ __all__ = [
     "CGR_SESSION_DISCONNECT",
     "MAX_MESSAGE",
     "RESERVED_FIELDS",
+    "AutoFramer",
     "DialogID",
     "EvapiDecodeError",
     "EvapiError",

@@ -12,6 +12,7 @@ import pytest
 from pycgrates.agents.freeswitch import ESLAuthError, ESLClient, ESLCommandError, ESLEvent, parse_show_channels
 from pycgrates.agents.freeswitch.channels import parse_show_channels_json
 from pycgrates.agents.reconnect import Backoff, ConnectionLost
+from tests.engine_proc import free_port
 from tests.peers.freeswitch import FreeSWITCHPeer
 
 CALL_EVENTS = ["CHANNEL_PARK", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE"]
@@ -267,3 +268,28 @@ async def test_connection_has_tcp_keepalive(fs):
     if hasattr(socket, "TCP_KEEPIDLE"):
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 15
     await client.stop()
+
+
+async def test_start_without_waiting_dials_a_switch_that_comes_up_later_and_drop_redials(caplog):
+    caplog.set_level(logging.INFO, logger="cgr.agents.switch")
+    port = free_port()
+    reconnected: asyncio.Queue[ESLClient] = asyncio.Queue()
+    client = ESLClient(f"127.0.0.1:{port}", "ClueCon", events=CALL_EVENTS, backoff=FAST,
+                       on_reconnect=reconnected.put_nowait)
+    await client.start(wait=False)                      # nobody listens yet: no error, dialled in the background
+    assert not client.connected and client.lost_at is not None
+    assert any("cannot connect" in r.getMessage() and client.name in r.getMessage() for r in caplog.records)
+    late = FreeSWITCHPeer(port=port)
+    await late.start()
+    try:
+        assert await asyncio.wait_for(reconnected.get(), 3) is client
+        assert client.connected and (await client.api("status")).startswith("UP")
+        before = client.lost_at
+        client.drop()                                   # as if the network failed
+        assert await asyncio.wait_for(reconnected.get(), 3) is client
+        assert late.accepted == 2 and client.lost_at is not None and client.lost_at > before
+    finally:
+        await client.stop()
+        await late.stop()
+    with pytest.raises(ConnectionRefusedError):
+        await ESLClient(f"127.0.0.1:{port}", "ClueCon", backoff=FAST).start()   # waiting: the failure is raised

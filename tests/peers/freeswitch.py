@@ -9,13 +9,23 @@ cancel itself out. What it does, as FreeSWITCH does:
   when any filter matches, case-insensitively), ``nixevent``, ``noevents``, ``exit``;
 - ``api <cmd>`` answered from :attr:`FreeSWITCHPeer.api` (command word → handler) with the stock ``status``,
   ``show channels [as json|as delim X]``, ``uuid_kill``, ``uuid_setvar``, ``uuid_getvar``, ``uuid_transfer``,
-  ``sched_hangup``, ``uuid_broadcast`` over its own channel table; unknown commands get
+  ``sched_hangup``, ``sched_broadcast``, ``uuid_broadcast`` over its own channel table; unknown commands get
   ``-ERR <cmd> Command not found!``;
+- the dialplan of tutorials/freeswitch on ``uuid_transfer <uuid> <destination>``: a channel whose ``cgr_notify``
+  is ``AUTH_OK`` goes on (:attr:`Channel.routed`); ``INSUFFICIENT_CREDIT`` hangs it up with
+  ``OUTGOING_CALL_BARRED`` (SIP 403), any other notification with ``NORMAL_TEMPORARY_FAILURE`` (SIP 503);
+  ``uuid_transfer <uuid> <destination> XML <context>`` moves it to that context (:attr:`Channel.context`);
+- timers as FreeSWITCH runs them: ``execute_on_answer`` (``sched_hangup +N cause``, ``sched_transfer +N ...``,
+  ``sched_broadcast +N path``)
+  armed by :meth:`FreeSWITCHPeer.answer`, ``sched_hangup +N <uuid> cause`` at once; a ``playback!cause::file``
+  broadcast hangs the channel up with that cause once played (at once here);
 - ``bgapi <cmd>`` with ``Job-UUID``: ``+OK Job-UUID: ...`` at once, then a BACKGROUND_JOB event carrying the output;
 - ``sendmsg <uuid>`` (``call-command: hangup|execute``) recorded; a hangup ends the channel;
 - channel events (CHANNEL_PARK, CHANNEL_ANSWER, CHANNEL_HANGUP_COMPLETE) with the headers FreeSWITCH puts on them,
   serialized plain (URL-encoded values), json or xml per connection;
-- :meth:`FreeSWITCHPeer.restart` closes every connection and listens again on the same port, like a restart.
+- :meth:`FreeSWITCHPeer.restart` closes every connection and listens again on the same port, like a restart (the
+  calls are gone); :meth:`FreeSWITCHPeer.drop_connections` closes the connections only (a network failure: the
+  calls go on).
 """
 
 from __future__ import annotations
@@ -90,6 +100,13 @@ class Channel:
     answered_us: int = 0
     hangup_us: int = 0
     hangup_cause: str = ""
+    #: the tutorial dialplan let the call go on (cgr_notify AUTH_OK at the transfer)
+    routed: bool = False
+    #: the dialplan context it was transferred to
+    context: str = ""
+    #: files played to it (uuid_broadcast, sched_broadcast)
+    played: list[str] = field(default_factory=list)
+    timers: list[asyncio.TimerHandle] = field(default_factory=list)
 
     def csv_row(self, hostname: str) -> dict[str, str]:
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.created_us / 1e6))
@@ -163,8 +180,9 @@ class FreeSWITCHPeer:
             "uuid_kill": self._api_uuid_kill,
             "uuid_setvar": self._api_uuid_setvar,
             "uuid_getvar": self._api_uuid_getvar,
-            "uuid_transfer": self._api_channel_ok,
-            "uuid_broadcast": self._api_channel_ok,
+            "uuid_transfer": self._api_uuid_transfer,
+            "uuid_broadcast": self._api_uuid_broadcast,
+            "sched_broadcast": self._api_sched_broadcast,
             "sched_hangup": self._api_sched_hangup,
         }
         self._server: asyncio.Server | None = None
@@ -198,6 +216,8 @@ class FreeSWITCHPeer:
     async def restart(self, downtime: float = 0.0) -> None:
         """A FreeSWITCH restart: connections drop, channels are gone, the port listens again after ``downtime``."""
         await self.stop()
+        for channel in self.channels.values():
+            _cancel(channel)
         self.channels.clear()
         self.core_uuid = str(uuidlib.uuid4())
         if downtime:
@@ -208,6 +228,11 @@ class FreeSWITCHPeer:
         """Wait until ``predicate()`` holds (checked after every command and connection)."""
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+
+    def drop_connections(self) -> None:
+        """Close every event-socket connection (a network failure); the calls go on."""
+        for session in self.sessions:
+            session.writer.transport.abort()
 
     def authed_sessions(self) -> list[Session]:
         return [s for s in self.sessions if s.authed and not s.writer.is_closing()]
@@ -239,13 +264,56 @@ class FreeSWITCHPeer:
 
     def answer(self, channel: Channel) -> int:
         channel.answered_us = int(time.time() * 1_000_000)
+        app, _, arg = channel.variables.get("execute_on_answer", "").partition(" ")
+        if app in ("sched_hangup", "sched_transfer", "sched_broadcast") and arg.startswith("+"):
+            delay, _, rest = arg[1:].partition(" ")
+            if app == "sched_hangup":
+                self._later(channel, float(delay), lambda: self.hangup(channel, rest.upper() or "ALLOTTED_TIMEOUT"))
+            elif app == "sched_transfer":
+                self._later(channel, float(delay), lambda: self._transfer(channel, rest.split()))
+            else:
+                self._later(channel, float(delay), lambda: self._play(channel, rest.split()[0]))
         return self.emit(self.channel_headers("CHANNEL_ANSWER", channel))
 
     def hangup(self, channel: Channel, cause: str = "NORMAL_CLEARING") -> int:
+        if self.channels.pop(channel.uuid, None) is None:
+            return 0  # hung up already
+        _cancel(channel)
         channel.hangup_us = int(time.time() * 1_000_000)
         channel.hangup_cause = cause
-        self.channels.pop(channel.uuid, None)
         return self.emit(self.channel_headers("CHANNEL_HANGUP_COMPLETE", channel))
+
+    def json_cdr(self, channel: Channel) -> dict:
+        """The CDR mod_json_cdr posts for a channel that hung up: its variables (``*_uepoch`` microseconds)."""
+        billsec = (channel.hangup_us - channel.answered_us) // 1_000_000 if channel.answered_us else 0
+        variables = {
+            "uuid": channel.uuid, "direction": channel.direction, "user_name": channel.caller,
+            "destination_number": channel.destination, "dialed_extension": channel.destination,
+            "start_uepoch": str(channel.created_us), "answer_uepoch": str(channel.answered_us),
+            "end_uepoch": str(channel.hangup_us), "billsec": str(billsec),
+            "duration": str((channel.hangup_us - channel.created_us) // 1_000_000),
+            "hangup_cause": channel.hangup_cause, **channel.variables,
+        }
+        return {"core-uuid": self.core_uuid, "switchname": self.hostname,
+                "channel_data": {"state": "CS_REPORTING", "direction": channel.direction},
+                "variables": variables,
+                "callflow": [{"caller_profile": {"uuid": channel.uuid, "username": channel.caller,
+                                                 "destination_number": channel.destination}}]}
+
+    def _later(self, channel: Channel, delay: float, action: Callable[[], object]) -> None:
+        channel.timers.append(asyncio.get_running_loop().call_later(delay, action))
+
+    def _transfer(self, channel: Channel, words: list[str]) -> None:
+        """``<destination> [XML <context>]``, through the tutorial dialplan."""
+        if len(words) >= 3 and words[1] == "XML":
+            channel.context = words[2]
+            return
+        notify = channel.variables.get("cgr_notify", "")
+        if notify == "AUTH_OK":
+            channel.routed = True
+        else:
+            self.hangup(channel, "OUTGOING_CALL_BARRED" if notify == "INSUFFICIENT_CREDIT"
+                        else "NORMAL_TEMPORARY_FAILURE")
 
     def event_headers(self, name: str, calling: tuple[str, str, int]) -> dict[str, str]:
         """The headers FreeSWITCH puts on every event."""
@@ -521,17 +589,59 @@ class FreeSWITCHPeer:
             return "-ERR No such channel!\n"
         return channel.variables.get(parts[1] if len(parts) > 1 else "", "_undef_")
 
-    def _api_channel_ok(self, args: str) -> str:
-        uuid = args.partition(" ")[0]
-        if not uuid:
-            return "-USAGE: <uuid> ...\n"
-        return "+OK\n" if uuid in self.channels else "-ERR No such channel!\n"
+    def _api_uuid_transfer(self, args: str) -> str:
+        words = args.split()
+        if len(words) < 2:
+            return "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
+        channel = self.channels.get(words[0])
+        if channel is None:
+            return "-ERR No such channel!\n"
+        self._transfer(channel, words[1:])
+        return "+OK\n"
+
+    def _api_uuid_broadcast(self, args: str) -> str:
+        words = args.split()
+        if len(words) < 2:
+            return "-USAGE: <uuid> <path> [aleg|bleg|both]\n"
+        channel = self.channels.get(words[0])
+        if channel is None:
+            return "-ERR No such channel!\n"
+        self._play(channel, words[1])
+        return "+OK Message sent\n"
+
+    def _api_sched_broadcast(self, args: str) -> str:
+        words = args.split()
+        if len(words) < 3 or not words[0].startswith("+"):
+            return "-USAGE: [[+]<time>|@time] <uuid> <path> [aleg|bleg|both]\n"
+        channel = self.channels.get(words[1])
+        if channel is None:
+            return "-ERR No such channel!\n"
+        self._later(channel, float(words[0][1:]), lambda: self._play(channel, words[2]))
+        return "+OK\n"
+
+    def _play(self, channel: Channel, path: str) -> None:
+        """``playback::file``, or ``playback!cause::file``: played, then the channel hung up with the cause."""
+        app, _, file = path.partition("::")
+        channel.played.append(file)
+        if "!" in app:
+            self.hangup(channel, app.partition("!")[2].upper())
 
     def _api_sched_hangup(self, args: str) -> str:
         parts = args.split()
         if len(parts) < 2 or not parts[0].startswith("+"):
             return "-USAGE: [+]<time> <uuid> [<cause>]\n"
-        return "+OK\n" if parts[1] in self.channels else "-ERR No such channel!\n"
+        channel = self.channels.get(parts[1])
+        if channel is None:
+            return "-ERR No such channel!\n"
+        cause = parts[2].upper() if len(parts) > 2 else "ALLOTTED_TIMEOUT"
+        self._later(channel, float(parts[0][1:]), lambda: self.hangup(channel, cause))
+        return "+OK\n"
+
+
+def _cancel(channel: Channel) -> None:
+    for timer in channel.timers:
+        timer.cancel()
+    channel.timers.clear()
 
 
 def _header(line: str) -> tuple[str, str]:

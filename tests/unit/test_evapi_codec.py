@@ -8,6 +8,7 @@ import pytest
 from pycgrates.agents.kamailio.evapi import (
     CGR_AUTH_REPLY,
     CGR_DLG_LIST_REPLY,
+    AutoFramer,
     DialogID,
     EvapiDecodeError,
     EvapiFramingError,
@@ -94,6 +95,7 @@ def test_bare_json_framing_faults():
 
 def test_framing_selected_by_netstring_format():
     assert isinstance(make_framer(True), NetstringFramer) and isinstance(make_framer(False), JSONStreamFramer)
+    assert isinstance(make_framer(None), AutoFramer)
     assert frame(b'{"Event":"CGR_DLG_LIST"}') == b'24:{"Event":"CGR_DLG_LIST"},'
     assert frame(b"{}", netstring_format=False) == b"{}\n"
 
@@ -133,3 +135,19 @@ def test_dlg_list_reply():
     assert parse_dlg_list_reply(decode_event(b'{"event":"CGR_DLG_LIST_REPLY"}'), "h") == []
     with pytest.raises(EvapiDecodeError):
         parse_dlg_list_reply(decode_event(b'{"event":"CGR_DLG_LIST_REPLY","jsonrpl_body":{"result":7}}'), "h")
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 4])
+def test_framing_found_from_what_kamailio_sends_first(chunk):
+    netstrings = AutoFramer()
+    assert netstrings.netstring_format is None
+    assert cut(netstrings, b"\r\n  " + frame(AUTH_REQUEST) + README_FRAME, chunk) == [AUTH_REQUEST,
+                                                                                       README_FRAME[3:-1]]
+    assert netstrings.netstring_format is True
+    bare = AutoFramer()
+    cut(bare, b"\n", chunk)
+    assert bare.netstring_format is None                 # whitespace says nothing yet
+    assert cut(bare, AUTH_REQUEST + b"\n" + README_FRAME[3:-1], chunk) == [AUTH_REQUEST, README_FRAME[3:-1]]
+    assert bare.netstring_format is False
+    with pytest.raises(EvapiFramingError, match="neither a netstring nor a JSON object"):
+        cut(AutoFramer(), b"hello")

@@ -1,15 +1,19 @@
-"""Kamailio for tests: the real kamailio (Debian) on loopback ports running ``kamailio-evapi.cfg``, sipp scenarios
-for the SIP side, and :class:`EvapiPeer`, a bare evapi listener that sends whatever a test wants (malformed input).
+"""Kamailio for tests: the real kamailio (Debian) on loopback ports running ``kamailio-evapi.cfg`` (or another
+script taking its ports as ``-A`` defines, as tutorials/kamailio/kamailio.cfg does), sipp scenarios for the SIP
+side, and :class:`EvapiPeer`, a bare evapi listener that sends whatever a test wants (malformed input) and reads
+back what its clients sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
 import socket
+from collections.abc import Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -37,11 +41,13 @@ def kamailio_available() -> bool:
 
 
 class Kamailio:
-    """One kamailio process with the test config; ``stop()`` then ``start()`` again is a restart on the same ports."""
+    """One kamailio process with the test config, or with ``script`` given its ports as defines (SIP_PORT, CALLEE,
+    EVAPI_ADDR, EVAPI_NETSTRING, RPC_FIFO); ``stop()`` then ``start()`` again is a restart on the same ports."""
 
-    def __init__(self, workdir: Path, *, netstring_format: bool = True) -> None:
+    def __init__(self, workdir: Path, *, netstring_format: bool = True, script: Path | None = None) -> None:
         self.workdir = workdir
         self.netstring_format = netstring_format
+        self.script = script
         self.sip_port = free_port(socket.SOCK_DGRAM)
         self.uas_port = free_port(socket.SOCK_DGRAM)
         self.evapi_port = free_port()
@@ -60,12 +66,22 @@ class Kamailio:
             text = text.replace(f"@{name}@", str(value))
         return text
 
+    def script_args(self) -> list[str]:
+        """How kamailio is told its script and ports."""
+        if self.script is None:
+            cfg = self.workdir / "kamailio.cfg"
+            cfg.write_text(self.config_text())
+            return ["-f", str(cfg)]
+        defines = {"SIP_PORT": self.sip_port, "CALLEE": f'"sip:127.0.0.1:{self.uas_port}"',
+                   "EVAPI_ADDR": f'"{self.evapi_address}"', "EVAPI_NETSTRING": int(self.netstring_format),
+                   "RPC_FIFO": f'"{self.workdir / "kamailio_rpc.fifo"}"'}
+        return ["-f", str(self.script), *(a for k, v in defines.items() for a in ("-A", f"{k}={v}"))]
+
     async def start(self, timeout: float = 15.0) -> None:
-        cfg = self.workdir / "kamailio.cfg"
-        cfg.write_text(self.config_text())
+        args = self.script_args()
         log = self.log_path.open("ab")
         self.proc = await asyncio.create_subprocess_exec(
-            shutil.which("kamailio") or "kamailio", "-f", str(cfg), "-DD", "-E", "-m", "32", "-M", "4",
+            shutil.which("kamailio") or "kamailio", *args, "-DD", "-E", "-m", "32", "-M", "4",
             "-Y", str(self.workdir), "-w", str(self.workdir),
             stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         log.close()
@@ -111,19 +127,21 @@ class Kamailio:
 class Sipp:
     """A sipp run of one of this folder's scenarios (one call)."""
 
-    def __init__(self, workdir: Path, scenario: str, *, port: int, target: str | None = None,
-                 service: str = "1002") -> None:
+    def __init__(self, workdir: Path, scenario: str | Path, *, port: int, target: str | None = None,
+                 service: str = "1002", extra: Sequence[str] = ()) -> None:
         self.workdir = workdir
-        self.scenario = HERE / scenario
+        self.scenario = HERE / scenario       # a scenario of this folder, or any path
         self.port = port
         self.target = target
         self.service = service
+        self.extra = list(extra)
         self.proc: asyncio.subprocess.Process | None = None
         self.errors = workdir / f"{Path(scenario).stem}-{port}-errors.log"
 
     async def start(self) -> None:
         args = ["-sf", str(self.scenario), "-i", "127.0.0.1", "-p", str(self.port), "-m", "1", "-nostdin",
                 "-timeout", "30s", "-timeout_error", "-trace_err", "-error_file", str(self.errors)]
+        args += self.extra
         if self.target:
             args += ["-s", self.service, self.target]
         self.proc = await asyncio.create_subprocess_exec(
@@ -190,6 +208,32 @@ class EvapiPeer:
                 w.write(data)
                 with contextlib.suppress(ConnectionError):
                     await w.drain()
+
+    def drop_clients(self) -> None:
+        """Close every client connection (a network failure); the clients dial again."""
+        for w in self.writers:
+            w.transport.abort()
+
+    def messages(self, netstring_format: bool = True) -> list[dict]:
+        """Every JSON message the clients sent, unframed here from the raw bytes (netstrings or bare documents)."""
+        text = bytes(self.received).decode()
+        out, i = [], 0
+        decoder = json.JSONDecoder()
+        while True:
+            while i < len(text) and text[i].isspace():
+                i += 1
+            if i >= len(text):
+                return out
+            if netstring_format:
+                colon = text.index(":", i)
+                length = int(text[i:colon])
+                payload = text[colon + 1:colon + 1 + length]
+                assert text[colon + 1 + length] == ",", f"netstring at {i} does not end with ','"
+                out.append(json.loads(payload))
+                i = colon + 2 + length
+            else:
+                obj, i = decoder.raw_decode(text, i)
+                out.append(obj)
 
     async def wait_clients(self, count: int = 1, timeout: float = 5.0) -> None:
         loop = asyncio.get_running_loop()
