@@ -52,6 +52,7 @@ SERVICES: list[tuple[str, str]] = [
     ("freeswitch_agent", "pycgrates.agents.freeswitch.agent:FreeSWITCHAgent"),
     ("kamailio_agent", "pycgrates.agents.kamailio:KamailioAgent"),
     ("asterisk_agent", "pycgrates.agents.asterisk:AsteriskAgent"),
+    ("opensips_agent", "pycgrates.agents.opensips:OpenSIPSAgent"),
     ("http_agent", "pycgrates.agents.http:HTTPAgent"),
     ("ers", "pycgrates.engine.ers:EventReaderService"),
     ("ees", "pycgrates.engine.ees:EventExporterService"),

@@ -327,16 +327,18 @@ class AsteriskAgent(Agent[AsteriskSettings]):
         await self._hangup(client, channel, f"error: <{error}> setting <{name}> for channelID: <{channel}>")
         return False
 
-    async def _hangup(self, client: ARIClient, channel: str, why: str) -> None:
+    async def _hangup(self, client: ARIClient, channel: str, why: str) -> str:
+        """Hang the channel up; "" when done, else why not."""
         if why:
             log.warning("<%s> %s", self.name, why)
         try:
             result = await client.rest(ari.hangup(channel))
-            if not result.ok and result.status != 404:
-                log.warning("<%s> failed disconnecting channel <%s>: %d %s", self.name, channel, result.status,
-                            result.reason)
+            failure = "" if result.ok else f"{result.status} {result.reason}"
         except _ARI_ERRORS as exc:
-            log.warning("<%s> failed disconnecting channel <%s>, err: %s", self.name, channel, exc)
+            failure = str(exc) or type(exc).__name__
+        if failure:
+            log.warning("<%s> failed disconnecting channel <%s>, err: %s", self.name, channel, failure)
+        return failure
 
     # ------------------------------------------------------------------------------------------ re-sync
 
@@ -384,7 +386,9 @@ class AsteriskAgent(Agent[AsteriskSettings]):
         client = self._client_for(call)
         if client is None:
             raise RPCError(f"{self.name}: no Asterisk connection for channel {call.origin_id}")
-        await self._hangup(client, call.origin_id, "")
+        failure = await self._hangup(client, call.origin_id, "")
+        if failure:  # no channel to end (gone already) or no Asterisk: SessionS ends the session itself
+            raise RPCError(f"SERVER_ERROR: hanging up channel {call.origin_id}: {failure}")
         return "OK"
 
     @rpc("AgentV1.GetActiveSessionIDs")

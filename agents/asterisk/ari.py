@@ -199,10 +199,11 @@ def cgr_event(tenant: str, event: ARIEvent, fields: dict[str, Any], opts: Mappin
             "Time": event.timestamp or None, "Event": fields, "APIOpts": dict(opts)}
 
 
-def session_args(rtype: str, cgr_flags: str | None, event: dict[str, Any]) -> tuple[str, dict[str, Any], bool]:
+def session_args(rtype: str, cgr_flags: str | None, event: dict[str, Any],
+                 sep: str = "+") -> tuple[str, dict[str, Any], bool]:
     """(method, arguments, whether MaxUsage is wanted) of the SessionS call ``rtype`` for a call carrying
-    ``cgr_flags`` (``+`` between flags); without them the call charges (``*accounts``)."""
-    raw = ["*accounts"] if not cgr_flags else [f.strip() for f in cgr_flags.split("+")]
+    ``cgr_flags`` (``sep`` between flags, CGRateS's ParseFlags); without them the call charges (``*accounts``)."""
+    raw = ["*accounts"] if not cgr_flags else [f.strip() for f in cgr_flags.split(sep)]
     return build_call(rtype, Flags([_processor_flag(f) for f in raw if f]), event)
 
 
