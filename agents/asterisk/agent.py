@@ -40,6 +40,7 @@ from pycgrates.engine.template.fields import TemplateError
 from pycgrates.engine.units import SECOND, DurationError, TimeError, parse_time
 
 from . import ari
+from .cdr import CDRError, cdr_event
 from .client import ARIClient
 
 if TYPE_CHECKING:
@@ -76,6 +77,8 @@ class AsteriskSettings(AgentSettings):
     conns: tuple[AsteriskConn, ...] = ()
     create_cdr: bool = False
     default_request_type: str = "*rated"
+    #: path on the engine's HTTP listener Asterisk posts its CDRs to ("" = none)
+    cdrs_url: str = ""
 
 
 def asterisk_conns(raw: Any) -> tuple[AsteriskConn, ...]:
@@ -148,9 +151,12 @@ class AsteriskAgent(Agent[AsteriskSettings]):
 
     def configure(self, cfg: Config, section: Mapping[str, Any], common: AgentSettings) -> AsteriskSettings:
         conns = asterisk_conns(section.get("asterisk_conns") or [])
+        cdrs_url = str(section.get("cdrs_url") or "").strip()
+        if cdrs_url and not cdrs_url.startswith("/"):
+            raise TemplateError(f"asterisk_agent.cdrs_url: {cdrs_url!r} is not a path (write it as /asterisk_cdrs)")
         return common.extend(AsteriskSettings, conns=conns, create_cdr=bool(section.get("create_cdr")),
                              default_request_type=cfg.get("general", "default_request_type", default="") or "*rated",
-                             listener_key=conns)
+                             cdrs_url=cdrs_url, listener_key=conns)
 
     async def open_listeners(self, settings: AsteriskSettings) -> None:
         for conn in settings.conns:
@@ -339,6 +345,35 @@ class AsteriskAgent(Agent[AsteriskSettings]):
         if failure:
             log.warning("<%s> failed disconnecting channel <%s>, err: %s", self.name, channel, failure)
         return failure
+
+    # ------------------------------------------------------------------------------------------ posted CDRs
+
+    def http_routes(self, http_cfg: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+        """``POST cdrs_url``: Asterisk's CDRs (agents/asterisk/cdr.py), sent on to SessionSv1.ProcessCDR."""
+        return [("POST", self.settings.cdrs_url, self._posted_cdr)] if self.settings.cdrs_url else []
+
+    async def _posted_cdr(self, request: Any) -> Any:
+        from aiohttp import web
+
+        settings = self.settings
+        try:
+            if request.content_type == "application/json":
+                doc = await request.json()
+            else:
+                doc = dict(await request.post())
+            if not isinstance(doc, Mapping):
+                raise CDRError("expecting one CDR as a JSON object or a form")
+            remote = request.remote or ""
+            host = next((h for h, c in self.clients.items() if split_address(c.address)[0] == remote), remote)
+            cgr_ev = cdr_event(doc, origin_host=host, tenant=settings.tenant,
+                               default_request_type=settings.default_request_type)
+            await self._call(PROCESS_CDR, cgr_ev)
+        except (CDRError, ValueError) as exc:
+            log.warning("<%s> CDR posted from %s refused: %s", self.name, request.remote, exc)
+            return web.Response(status=400, text=f"{exc}\n")
+        except _SESSION_ERRORS as exc:
+            return web.Response(status=409 if str(exc) == "EXISTS" else 500, text=f"{exc}\n")
+        return web.Response(text="OK\n")
 
     # ------------------------------------------------------------------------------------------ re-sync
 

@@ -246,3 +246,61 @@ async def test_100k_malformed_documents_and_broken_frames(tmp_path, caplog):
     finally:
         await engine.stop()
         await peer.stop()
+
+
+async def test_cdrs_posted_by_asterisk(tmp_path):
+    """The hangup handler posts cdr_custom's variables (JSON or a form): a call no session charged is rated from it,
+    a call a session charged gets that session's CDR once."""
+    import aiohttp
+
+    clock = Clock()
+    peer = AsteriskPeer(clock=clock)
+    await peer.start()
+    conn = {"address": peer.address, "user": "cgrates", "password": "CGRateS.org", "ari_websocket": False}
+    engine = await start_tutorial_engine(tmp_path, TUTORIAL / "engine", TUTORIAL / "tariffplan", {
+        "asterisk_agent": {"asterisk_conns": [conn], "create_cdr": False, "cdrs_url": "/asterisk_cdrs"}})
+    url = f"http://127.0.0.1:{engine.ports['http']}/asterisk_cdrs"
+    try:
+        await peer.wait_connected()
+        async with aiohttp.ClientSession() as http:
+            cdr = {"clid": '"1001" <1001>', "src": "1001", "dst": "1002", "dcontext": "internal",
+                   "channel": "PJSIP/1001-00000001", "start": "2024-01-05 10:00:00", "answer": "2024-01-05 10:00:03",
+                   "end": "2024-01-05 10:01:08", "duration": "68", "billsec": "65", "disposition": "ANSWERED",
+                   "uniqueid": "1704448800.1", "cgr_reqtype": "*postpaid"}
+            async with http.post(url, json=cdr) as resp:
+                assert resp.status == 200 and await resp.text() == "OK\n"
+            async with http.post(url, data={**cdr, "uniqueid": "1704448800.2", "billsec": "5"}) as resp:
+                assert resp.status == 200
+            async with http.post(url, json={"src": "1001"}) as resp:
+                assert resp.status == 400 and "uniqueid" in await resp.text()
+        posted = await the_cdr(engine, "1704448800.1")
+        assert posted["Usage"] == 65 * 10**9 and Decimal(str(posted["Cost"])) == Decimal("0.70")
+        assert posted["Source"] == "Asterisk_cdr_custom" and posted["ExtraFields"]["dcontext"] == "internal"
+        assert Decimal(str((await the_cdr(engine, "1704448800.2"))["Cost"])) == Decimal("0.10")
+
+        ch = await peer.dial("1001", "1002", ARGS)  # charged by its session; create_cdr is off
+        await asyncio.wait_for(ch.continued.wait(), 5)
+        await peer.answer(ch)
+
+        async def started() -> bool:
+            return len(await active(engine)) == 1
+
+        await until(started)
+        clock.now += 20
+        await peer.hangup(ch)
+
+        async def ended() -> bool:
+            return await active(engine) == []
+
+        await until(ended)
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, json={**cdr, "uniqueid": ch.id, "billsec": "20",
+                                            "cgr_reqtype": "*prepaid"}) as resp:
+                assert resp.status == 200
+        session_cdr = await the_cdr(engine, ch.id)
+        assert Decimal(str(session_cdr["Cost"])) == Decimal("0.25") and session_cdr["Source"] == "AsteriskAgent"
+        # the two postpaid calls are debited from their CDRs, the prepaid one by its session, each once
+        assert await monetary(engine, "1001") == Decimal("10") - Decimal("0.70") - Decimal("0.10") - Decimal("0.25")
+    finally:
+        await engine.stop()
+        await peer.stop()
