@@ -170,11 +170,9 @@ class AsteriskAgent(Agent[AsteriskSettings]):
             await client.stop()
 
     def _client(self, conn: AsteriskConn) -> ARIClient:
-        client = ARIClient(conn.address, conn.user, conn.password, alias=conn.alias,
-                           rest_over_websocket=conn.ari_websocket, backoff=conn.backoff, on_event=self._on_event,
-                           on_reconnect=self._on_reconnect)
-        client.origin_host = conn.origin_host  # type: ignore[attr-defined]
-        return client
+        return ARIClient(conn.address, conn.user, conn.password, alias=conn.alias, origin_host=conn.origin_host,
+                         rest_over_websocket=conn.ari_websocket, backoff=conn.backoff, on_event=self._on_event,
+                         on_reconnect=self._on_reconnect)
 
     async def _dial(self, conn: AsteriskConn) -> ARIClient:
         """Connect, ``connect_attempts`` times with a growing pause between (CGRateS); the last failure raises.
@@ -226,7 +224,7 @@ class AsteriskAgent(Agent[AsteriskSettings]):
 
     def _fields(self, client: ARIClient, event: ari.ARIEvent, args: Mapping[str, str],
                 settings: AsteriskSettings) -> dict[str, Any]:
-        return ari.call_fields(event, args, origin_host=client.origin_host,  # type: ignore[attr-defined]
+        return ari.call_fields(event, args, origin_host=client.origin_host,
                                default_request_type=settings.default_request_type)
 
     async def _stasis_start(self, client: ARIClient, event: ari.ARIEvent, settings: AsteriskSettings) -> None:
@@ -287,7 +285,7 @@ class AsteriskAgent(Agent[AsteriskSettings]):
             if not (isinstance(reply, Mapping) and reply.get("MaxUsage")):
                 await self._hangup(client, event.channel_id, "")
                 return
-            self.tracked.started(client.origin_host,  # type: ignore[attr-defined]
+            self.tracked.started(client.origin_host,
                                  (as_string(fields["OriginHost"]), event.channel_id), call_args)
 
     async def _destroyed(self, client: ARIClient, event: ari.ARIEvent, settings: AsteriskSettings) -> None:
@@ -307,7 +305,7 @@ class AsteriskAgent(Agent[AsteriskSettings]):
         except _SESSION_ERRORS as exc:
             log.error("<%s> Error: %s when attempting to terminate session for channelID: %s", self.name, exc,
                       fields.get("OriginID"))
-        self.tracked.ended(client.origin_host,  # type: ignore[attr-defined]
+        self.tracked.ended(client.origin_host,
                            (as_string(fields.get("OriginHost")), as_string(fields.get("OriginID"))))
         if settings.create_cdr:
             try:
@@ -379,7 +377,7 @@ class AsteriskAgent(Agent[AsteriskSettings]):
 
     async def resync(self, client: ARIClient) -> None:
         """After a reconnection: end the sessions started here whose channel Asterisk no longer has."""
-        host = client.origin_host  # type: ignore[attr-defined]
+        host = client.origin_host
         try:
             alive = set(ari.channel_ids(await client.rest(ari.list_channels())))
         except _ARI_ERRORS as exc:

@@ -50,13 +50,15 @@ class ARIClient(ReconnectingClient):
     kind = "Asterisk"
     protocol_errors = (WebSocketError,)
 
-    def __init__(self, address: str, user: str, password: str, *, alias: str = "", app: str = ari.APP,
-                 rest_over_websocket: bool = False, on_event: EventCallback | None = None,
+    def __init__(self, address: str, user: str, password: str, *, alias: str = "", origin_host: str = "",
+                 app: str = ari.APP, rest_over_websocket: bool = False, on_event: EventCallback | None = None,
                  backoff: Backoff | None = None, connect_timeout: float = 3.0, reply_timeout: float = 5.0,
                  on_reconnect: Callback | None = None, on_down: Callback | None = None) -> None:
         super().__init__(address, alias=alias, backoff=backoff, connect_timeout=connect_timeout,
                          on_reconnect=on_reconnect, on_down=on_down)
         self.user, self.password, self.app = user, password, app
+        #: what this Asterisk's calls are known by in SessionS (OriginHost): the alias, else the address's host
+        self.origin_host = origin_host or alias or self.host
         self.rest_over_websocket = rest_over_websocket
         self.on_event = on_event
         self.reply_timeout = reply_timeout
