@@ -187,7 +187,8 @@ class AsteriskAgent(Agent[AsteriskSettings]):
                 await client.stop()
                 if attempt == conn.connect_attempts:
                     raise ConnectionLost(f"<{self.name}> cannot connect to Asterisk at {conn.address} after "
-                                         f"{attempt} attempts: {exc or type(exc).__name__}") from exc
+                                         f"{attempt} attempts: {exc or type(exc).__name__}; start Asterisk with "
+                                         "ARI enabled (http.conf, ari.conf) or correct asterisk_conns") from exc
                 log.warning("%s: connect attempt %d failed: %s", client.name, attempt, exc or type(exc).__name__)
                 await asyncio.sleep(delay)
                 delay *= 2

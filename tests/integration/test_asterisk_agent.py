@@ -304,3 +304,42 @@ async def test_cdrs_posted_by_asterisk(tmp_path):
     finally:
         await engine.stop()
         await peer.stop()
+
+
+async def test_several_asterisks_each_known_by_its_alias(tmp_path):
+    """Two Asterisks: each call is known by its PBX's alias, listed from its own channels, hung up on its own PBX."""
+    berlin, munich = AsteriskPeer(), AsteriskPeer()
+    await berlin.start()
+    await munich.start()
+    conns = [{"alias": alias, "address": peer.address, "user": "cgrates", "password": "CGRateS.org",
+              "ari_websocket": websocket} for alias, peer, websocket in
+             (("pbx-berlin", berlin, False), ("pbx-munich", munich, True))]
+    engine = await start_tutorial_engine(tmp_path, TUTORIAL / "engine", TUTORIAL / "tariffplan",
+                                         {"asterisk_agent": {"asterisk_conns": conns}})
+    try:
+        await berlin.wait_connected()
+        await munich.wait_connected()
+        calls = {}
+        for name, peer in (("berlin", berlin), ("munich", munich)):
+            ch = await peer.dial("1001", "1002", ARGS)
+            await asyncio.wait_for(ch.continued.wait(), 5)
+            await peer.answer(ch)
+            calls[name] = ch
+
+        async def both() -> bool:
+            return len(await active(engine)) == 2
+
+        await until(both)
+        assert {s["OriginHost"] for s in await active(engine)} == {"pbx-berlin", "pbx-munich"}
+        ids = await agent_of(engine).get_active_session_ids("")
+        assert sorted((i["OriginHost"], i["OriginID"]) for i in ids) == sorted(
+            [("pbx-berlin", calls["berlin"].id), ("pbx-munich", calls["munich"].id)])
+        assert await call(engine, "SessionSv1.ForceDisconnect", {
+            "Filters": ["*string:~*req.OriginHost:pbx-munich"]}) == "OK"
+        await asyncio.wait_for(calls["munich"].destroyed.wait(), 5)
+        assert not calls["berlin"].destroyed.is_set()
+        assert ("DELETE", f"channels/{calls['munich'].id}", {"reason": "congestion"}, "ws") in munich.requests
+    finally:
+        await engine.stop()
+        await berlin.stop()
+        await munich.stop()
