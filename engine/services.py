@@ -60,6 +60,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("freeswitch_agent", "FreeSWITCHAgent", "pycgrates.agents.freeswitch.agent:FreeSWITCHAgent"),
     ServiceSpec("kamailio_agent", "KamailioAgent", "pycgrates.agents.kamailio.agent:KamailioAgent"),
     ServiceSpec("asterisk_agent", "AsteriskAgent", "pycgrates.agents.asterisk:AsteriskAgent"),
+    ServiceSpec("opensips_agent", "OpenSIPSAgent", "pycgrates.agents.opensips:OpenSIPSAgent"),
     ServiceSpec("http_agent", "HTTPAgent", "pycgrates.agents.http:HTTPAgent"),
     ServiceSpec("ers", "ERs", "pycgrates.engine.ers:EventReaderService"),
     ServiceSpec("ees", "EEs", "pycgrates.engine.ees:EventExporterService"),
