@@ -18,6 +18,7 @@ setup(
     package_dir={f"pycgrates.{top}": top for top in (*CODE, *DATA)},
     package_data={
         "pycgrates.engine.config": ["*.json"],
+        "pycgrates.engine.web": ["static/**/*"],  # the console's pages and vendored assets
         **{f"pycgrates.{top}": ["**/*"] for top in DATA},
     },
     exclude_package_data={f"pycgrates.{top}": ["**/__pycache__/*", "**/*.pyc"] for top in DATA},

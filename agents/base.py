@@ -41,6 +41,7 @@ from pycgrates.agents.request import (
     compile_processor,
     process_request,
 )
+from pycgrates.engine.metrics import agent_request_metrics
 from pycgrates.engine.rpc.errors import NOT_IMPLEMENTED, RPCError, mandatory_ie_missing
 from pycgrates.engine.rpc.registry import rpc
 from pycgrates.engine.sessions.api import V1InitSessionArgs, V1TerminateSessionArgs
@@ -367,6 +368,7 @@ class Agent(Generic[S]):
     def filter_service(self) -> Any:
         return self.ctx.services.get("filters")
 
+    @agent_request_metrics
     async def process(self, request: DataProvider, vars: dict[str, Any] | None, *, settings: S | None = None,
                       peer: str = "", providers: Mapping[str, DataProvider] | None = None) -> tuple[NavMap, bool]:
         """Run the request processors over one request (agents/request.py): the ``*rep`` and whether any matched.

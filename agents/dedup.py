@@ -22,6 +22,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from pycgrates.engine.metrics import DUPLICATE_REQUESTS
+
 #: seconds an answer is kept for its retransmissions: well past RFC 4006's Tx (10 s) plus a failover
 DUPLICATE_WINDOW = 60.0
 #: answers kept at most (the oldest go first)
@@ -70,6 +72,7 @@ class DuplicateDetector(Generic[K, A]):
             first = kept[1] if kept is not None else None
         if first is not None:
             self.duplicates += 1
+            DUPLICATE_REQUESTS.inc()
             return first
         self._in_flight[key] = asyncio.get_running_loop().create_future()
         return None

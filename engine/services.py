@@ -64,6 +64,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("http_agent", "HTTPAgent", "pycgrates.agents.http:HTTPAgent"),
     ServiceSpec("ers", "ERs", "pycgrates.engine.ers:EventReaderService"),
     ServiceSpec("ees", "EEs", "pycgrates.engine.ees:EventExporterService"),
+    ServiceSpec("http", "web console", "pycgrates.engine.web.console:WebConsole"),
     # CGRateS services without an implementation here yet
     ServiceSpec("trends", "TrendS", None),
     ServiceSpec("rankings", "RankingS", None),
@@ -72,7 +73,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("loaders", "LoaderS", None),
     ServiceSpec("registrarc", "RegistrarC", None),
     ServiceSpec("configs", "ConfigS (configs over HTTP)", None),
-    ServiceSpec("prometheus_agent", "PrometheusAgent", None),
+    ServiceSpec("prometheus_agent", "PrometheusAgent", "pycgrates.agents.prometheus:PrometheusAgent"),
     ServiceSpec("janus_agent", "JanusAgent", None),
     # CGRateS 1.0 sections
     ServiceSpec("admins", "AdminS (CGRateS 1.0)", None),
@@ -94,6 +95,8 @@ def enabled(cfg: Config, section: str) -> bool:
     value = cfg.data.get(section)
     if section == "apiers":  # as CGRateS: the API comes with RALs
         return _flag(value) or _flag(cfg.data.get("rals"))
+    if section == "http":  # the web console, in the HTTP listener's section
+        return isinstance(value, Mapping) and _flag(value.get("console"))
     if section == "http_agent":  # a list of agents: each one given runs
         return bool(value)
     if section == "loaders":

@@ -142,7 +142,8 @@ class HTTPServer:
             await ws.send_str(data.decode())
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        return web.Response(text=self.dispatcher.metrics.render(), content_type="text/plain", charset="utf-8")
+        text = await self.dispatcher.metrics.exposition(self.dispatcher)
+        return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)

@@ -12,6 +12,7 @@ import logging
 import random
 from typing import Any
 
+from pycgrates.engine.metrics import DebitTick
 from pycgrates.engine.models import cdr as C
 from pycgrates.engine.rpc.errors import INSUFFICIENT_CREDIT, NotFound, RPCError, server_error
 from pycgrates.engine.rpc.registry import rpc
@@ -73,6 +74,7 @@ class SessionControl:
                 "DurationIndex": run.cd.DurationIndex, "MaxRate": 0, "MaxRateUnit": 0,
                 "MaxCostSoFar": float(run.cost.cost), "DebitInterval": s.debit_interval,
                 "NextAutoDebit": None, "State": s.state.value,
+                "MaxUsage": s.last_update_max_usage if s.last_update_id else s.init_max_usage,
             })
         return out
 
@@ -167,8 +169,10 @@ class SessionControl:
         """Debit every prepaid run one interval ahead; on exhausted credit, disconnect the session."""
         low = parse_duration(self.cfg.get("min_dur_low_balance") or 0)
         while True:
+            tick = DebitTick(interval / SECOND)
             await asyncio.sleep(interval / SECOND)
             async with s.lock:
+                tick.ran()
                 if s.state is not State.ACTIVE:
                     return
                 try:

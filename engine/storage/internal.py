@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from pycgrates.engine.metrics import STORAGE_WRITES
 from pycgrates.engine.rpc.errors import EXISTS, RPCError
 from pycgrates.engine.storage.base import (
     BatchOp,
@@ -125,12 +126,14 @@ class DurableState:
         if lg is None:
             self._apply_record(rec)
             return rec
+        started = time.perf_counter()
         lg.append(payload)
         self._apply_record(rec)
         if lg.size > self.compact_min_bytes and lg.size > lg.base_size * self.compact_ratio:
             self._start_compaction()
         if lg.policy == FSYNC_ALWAYS:
             await lg.sync()
+        STORAGE_WRITES.observe(time.perf_counter() - started, lg.path.stem)
         return rec
 
     async def set(self, kind: str, key: str, value: Any) -> Any:

@@ -125,6 +125,16 @@ def test_the_wheel_installs_one_import_package_with_its_data(wheel):
         assert f"{tool} = pycgrates.engine.cli." in scripts
 
 
+def test_the_wheel_ships_the_web_console_assets(wheel):
+    """The console's pages and vendored scripts are package data: no build step, no CDN."""
+    static = REPO / "engine" / "web" / "static"
+    shipped = {f"pycgrates/engine/web/static/{p.relative_to(static).as_posix()}" for p in static.rglob("*")
+               if p.is_file()}
+    assert "pycgrates/engine/web/static/vendor/uPlot.iife.min.js" in shipped
+    missing = shipped - set(wheel_files(wheel))
+    assert not missing, f"not in the wheel: {sorted(missing)}"
+
+
 def test_the_installed_package_is_the_one_imported(install):
     """From outside the repository, pycgrates comes from the venv's site-packages, shipped data included."""
     probe = ("import json, pycgrates.engine, pycgrates.agents.diameter\n"
