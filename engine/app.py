@@ -47,12 +47,12 @@ SERVICES: list[tuple[str, str]] = [
     ("dispatchers", "pycgrates.engine.dispatchers:DispatcherService"),
     ("diameter_agent", "pycgrates.agents.diameter.agent:DiameterAgent"),
     ("radius_agent", "pycgrates.agents.radius.agent:RadiusAgent"),
-    ("dns_agent", "pycgrates.agents.dns:DNSAgent"),
+    ("dns_agent", "pycgrates.agents.dns.agent:DNSAgent"),
     ("sip_agent", "pycgrates.agents.sip.agent:SIPAgent"),
     ("freeswitch_agent", "pycgrates.agents.freeswitch.agent:FreeSWITCHAgent"),
     ("kamailio_agent", "pycgrates.agents.kamailio:KamailioAgent"),
     ("asterisk_agent", "pycgrates.agents.asterisk:AsteriskAgent"),
-    ("http_agent", "pycgrates.agents.http:HTTPAgent"),
+    ("http_agent", "pycgrates.agents.http.agent:HTTPAgents"),
     ("ers", "pycgrates.engine.ers:EventReaderService"),
     ("ees", "pycgrates.engine.ees:EventExporterService"),
 ]
@@ -64,7 +64,8 @@ ALWAYS_ON = {"filters"}
 def _enabled(cfg: Config, section: str) -> bool:
     if section in ALWAYS_ON:
         return True
-    value = cfg.get(section, "enabled", default=False) if isinstance(cfg.section(section), dict) else False
+    value = cfg.get(section, "enabled", default=False) if isinstance(cfg.section(section), dict) else \
+        cfg.section(section)  # a list section (http_agent) runs when it has entries
     if section == "apiers":
         return bool(value) or bool(cfg.get("rals", "enabled", default=False))
     return bool(value)

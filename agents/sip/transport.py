@@ -151,14 +151,18 @@ class SipServer:
     def __init__(self, handler: Handler, *, listeners: Iterable[SipListener] = (), timers: SipTimers | None = None,
                  answer_options: bool = True, request_timeout: float | None = 30.0,
                  error_response: ErrorResponse = server_error, max_message_size: int = 65535,
-                 name: str = "sip") -> None:
+                 name: str = "sip", tasks: Supervisor | None = None, drain_timeout: float = 5.0) -> None:
         self.handler = handler
         self.listeners = list(listeners)
         self.layer = TransactionLayer(timers or SipTimers(), answer_options)
         self.request_timeout = request_timeout
         self.error_response = error_response
         self.max_message_size = max_message_size
-        self.supervisor = Supervisor(name)
+        #: where the handlers run: the owner's supervisor (an agent's), or one of this server's own
+        self.supervisor = tasks if tasks is not None else Supervisor(name)
+        self._own_supervisor = tasks is None
+        self.drain_timeout = drain_timeout
+        self._closing = False
         self.addresses: list[tuple[str, int, str]] = []
         #: datagrams and TCP frames received (keep-alives included), and those dropped because they were not SIP
         self.stats_messages = 0
@@ -189,15 +193,26 @@ class SipServer:
             log.info("SIP agent listening on %s:%d/%s", host, port, network)
 
     async def stop(self) -> None:
-        """Stop listening, cancel handlers and timers, close connections."""
+        """Stop listening, cancel handlers and timers, close connections. With an owner's supervisor, the
+        handlers in flight first get ``drain_timeout`` seconds to answer (new requests are dropped meanwhile) and
+        only this server's are cancelled; the supervisor itself is the owner's to stop."""
+        self._closing = True
         for server in self._servers:
             server.close()
+        if not self._own_supervisor and self._handlers:
+            await asyncio.wait(list(self._handlers.values()), timeout=self.drain_timeout)
         for conn in list(self._connections.values()):
             if conn.transport is not None:
                 conn.transport.close()
         if self._timer is not None:
             self._timer.cancel()
-        await self.supervisor.stop()
+        if self._own_supervisor:
+            await self.supervisor.stop()
+        else:
+            pending = [task for task in self._handlers.values() if not task.done()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
@@ -214,6 +229,8 @@ class SipServer:
         self._connections.pop(connection, None)
 
     def received(self, data: bytes, source: Source, reliable: bool, protocol: _Datagrams | _Stream) -> None:
+        if self._closing:
+            return
         try:
             message = parse_message(data)
             if isinstance(message, SipRequest) and source.network == "udp":
