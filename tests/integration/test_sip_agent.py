@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pycgrates.agents.sip.agent import SIPAgent
-from pycgrates.agents.sip.codec import SipResponse, parse_message
+from pycgrates.agents.sip.codec import SipResponse
 from pycgrates.engine.app import Engine
 from pycgrates.engine.config import Config, config_from_dict
 from tests.conftest import shared_data
