@@ -202,13 +202,6 @@ def test_options_written_by_the_reply_templates(dns):
     assert answer.options == ["sip:cgrates@cgrates.com", "sip:cgrates@cgrates.net"], answer.output
 
 
-def raw_run_key(dns: DnsEngine) -> bool:
-    reply = dns.engine.call("SessionSv1.ProcessEvent", {"Flags": ["*attributes"], "Tenant": "cgrates.org",
-                                                        "ID": "probe", "Event": {"Origin": "cgrates",
-                                                                                 "Domanin": "e164.arpa"}})
-    return "*raw" in (reply.get("Attributes") or {})
-
-
 @pytest.mark.parametrize("name, rtype, rdata, option", [
     ("opendns.com.", "A", "146.112.62.105", "sip:cgrates@opendns.com."),
     ("_sip._udp.opensips.org.", "SRV", "0 50 5060 opensips.org.", "sip:cgrates@_sip._udp.opensips.org."),
@@ -216,9 +209,6 @@ def raw_run_key(dns: DnsEngine) -> bool:
      "sip:cgrates@e164.arpa"),
 ])
 def test_options_from_attributes(dns, transport, name, rtype, rdata, option):
-    if not raw_run_key(dns):
-        pytest.skip("SessionSv1.ProcessEvent keys the event's own reply *default where CGRateS writes *raw: "
-                    "opts.json reads ~*cgrep.Attributes[*raw].SipURI")
     answer = query(dns, name, rtype, transport, ESU_OPT)
     assert answer.status == "NOERROR" and answer.rdata(rtype) == [rdata] and answer.options == [option], answer.output
 
