@@ -18,6 +18,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
+from pycgrates.agents.sip.transport import enlarge_receive_buffer
 from pycgrates.engine.tasks import Supervisor
 
 from .codec import (
@@ -210,6 +211,7 @@ class DnsServer:
             if lst.network == "udp":
                 transport, _ = await loop.create_datagram_endpoint(lambda: _Datagrams(self),
                                                                    local_addr=(lst.host, lst.port))
+                enlarge_receive_buffer(transport)
                 self._endpoints.append(transport)
                 name = transport.get_extra_info("sockname")
                 self.addresses.append((name[0], name[1], "udp"))

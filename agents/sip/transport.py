@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
@@ -70,6 +71,19 @@ class SipListener:
         if not sep or not port.isdigit() or int(port) > 65535:
             raise ValueError(f"sip_agent.listen: {address!r} is not host:port")
         return cls(host.strip("[]") or "0.0.0.0", int(port), network)
+
+
+#: the receive buffer asked for a UDP listener (the kernel caps it at net.core.rmem_max): a burst of requests
+#: waits there while the event loop is busy instead of being dropped (the default holds ~150 small datagrams)
+UDP_RECEIVE_BUFFER = 4 << 20
+
+
+def enlarge_receive_buffer(transport: asyncio.BaseTransport, size: int = UDP_RECEIVE_BUFFER) -> None:
+    """Ask for a ``size`` receive buffer on a UDP listener's socket; a refusal leaves the default."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
 
 
 def server_error(request: SipRequest, exc: BaseException) -> SipResponse:
@@ -182,6 +196,7 @@ class SipServer:
             if lst.network == "udp":
                 transport, proto = await loop.create_datagram_endpoint(lambda: _Datagrams(self),
                                                                        local_addr=(lst.host, lst.port))
+                enlarge_receive_buffer(transport)
                 self._endpoints.append(proto)
                 name = transport.get_extra_info("sockname")
                 self.addresses.append((name[0], name[1], "udp"))
@@ -310,4 +325,4 @@ class SipServer:
         self._apply(self.layer.respond(key, response, self._now()))
 
 
-__all__ = ["ErrorResponse", "Handler", "SipListener", "SipServer", "Source", "server_error"]
+__all__ = ["ErrorResponse", "Handler", "SipListener", "SipServer", "Source", "enlarge_receive_buffer", "server_error"]
