@@ -165,8 +165,8 @@ def ack(local_port: int, call_id: str, response: bytes) -> bytes:
 def drive(port: int, requests: int, sockets: int, window: int, make, answer) -> dict:
     """Keep sockets × window requests in flight until ``requests`` are answered.
 
-    ``make(slot, n, local_port) -> (key, bytes)`` builds request ``n`` of a slot; ``answer(data) -> (key, final,
-    status, follow-up bytes or None)`` reads what came back."""
+    ``make(slot, n, local_port) -> (key, bytes)`` builds request ``n`` of a slot (sent on socket slot % sockets);
+    ``answer(data, socket index) -> (key, final, status, follow-up bytes or None)`` reads what came back."""
     socks = []
     for _ in range(sockets):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -191,8 +191,8 @@ def drive(port: int, requests: int, sockets: int, window: int, make, answer) -> 
         s.send(data)
 
     sel = selectors.DefaultSelector()
-    for s in socks:
-        sel.register(s, selectors.EVENT_READ)
+    for i, s in enumerate(socks):
+        sel.register(s, selectors.EVENT_READ, i)
     started = time.perf_counter()
     for slot in range(min(slots, requests)):
         send_next(slot)
@@ -205,7 +205,7 @@ def drive(port: int, requests: int, sockets: int, window: int, make, answer) -> 
                     data = s.recv(65535)
                 except BlockingIOError:
                     break
-                rkey, final, status, follow = answer(data)
+                rkey, final, status, follow = answer(data, key.data)
                 entry = pending.get(rkey)
                 if entry is None or not final:
                     continue
@@ -242,7 +242,7 @@ def sip_load(port: int, requests: int, variant: str, sockets: int = 8, window: i
         call_id = f"{run}-{n}"
         return call_id, invite(local_port, call_id, variant)
 
-    def answer(data: bytes) -> tuple[str, bool, int, bytes | None]:
+    def answer(data: bytes, _sock: int) -> tuple[str, bool, int, bytes | None]:
         head, _, _ = data.partition(b"\r\n")
         status = int(head[8:11]) if head.startswith(b"SIP/2.0 ") else 0
         call_id = next((line[8:].strip().decode() for line in data.split(b"\r\n")
@@ -255,68 +255,17 @@ def sip_load(port: int, requests: int, variant: str, sockets: int = 8, window: i
     return drive(port, requests, sockets, window, make, answer)
 
 
-def dns_load(port: int, requests: int, sockets: int, window: int, name: str) -> dict:
+def dns_load(port: int, requests: int, name: str, sockets: int = 8, window: int = 16) -> dict:
     template = DNSRecord.question(name, "NAPTR").pack()
-    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(sockets)]
-    for s in socks:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
-        s.bind(("127.0.0.1", 0))
-        s.connect(("127.0.0.1", port))
-        s.setblocking(False)
-    pending: dict[tuple[int, int], tuple[bytes, float]] = {}
-    sent, answered, latencies, statuses, retries = 0, 0, [], {}, 0
-    next_id = [0] * sockets
 
-    def send_next(i: int) -> None:
-        nonlocal sent
-        if sent >= requests:
-            return
-        qid = next_id[i]
-        next_id[i] = (qid + 1) % 65536
-        data = qid.to_bytes(2, "big") + template[2:]
-        pending[(i, qid)] = (data, time.perf_counter())
-        sent += 1
-        socks[i].send(data)
+    def make(slot: int, n: int, _local_port: int) -> tuple[tuple[int, int], bytes]:
+        qid = n % 65536  # unique among the requests in flight
+        return (slot % sockets, qid), qid.to_bytes(2, "big") + template[2:]
 
-    sel = selectors.DefaultSelector()
-    for i, s in enumerate(socks):
-        sel.register(s, selectors.EVENT_READ, i)
-    started = time.perf_counter()
-    for k in range(min(requests, sockets * window)):
-        send_next(k % sockets)
-    last_check = started
-    while pending:
-        for key, _ in sel.select(0.05):
-            i = key.data
-            while True:
-                try:
-                    data = socks[i].recv(65535)
-                except BlockingIOError:
-                    break
-                entry = pending.pop((i, int.from_bytes(data[:2], "big")), None)
-                if entry is None:
-                    continue
-                latencies.append(time.perf_counter() - entry[1])
-                rcode = data[3] & 0x0F
-                statuses[rcode] = statuses.get(rcode, 0) + 1
-                answered += 1
-                send_next(i)
-        now = time.perf_counter()
-        if now - last_check > 0.5:
-            last_check = now
-            for (i, qid), (data, at) in list(pending.items()):
-                if now - at > RETRANSMIT:
-                    retries += 1
-                    pending[(i, qid)] = (data, now)
-                    socks[i].send(data)
-    elapsed = time.perf_counter() - started
-    for s in socks:
-        s.close()
-    latencies.sort()
-    return {"answered": answered, "seconds": round(elapsed, 3), "per_s": round(answered / elapsed, 1),
-            "p50_ms": round(latencies[len(latencies) // 2] * 1000, 3),
-            "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 3), "statuses": statuses,
-            "retransmissions": retries}
+    def answer(data: bytes, sock: int) -> tuple[tuple[int, int], bool, int, None]:
+        return (sock, int.from_bytes(data[:2], "big")), True, data[3] & 0x0F, None
+
+    return drive(port, requests, sockets, window, make, answer)
 
 
 def measured(pid: int, fn) -> dict:
@@ -336,13 +285,13 @@ def main() -> int:
     results: dict[str, dict | None] = {}
     with engine() as (rpc_port, sip, dns, pid, routes):
         sip_load(sip, 500, "constant")  # warm-up
-        dns_load(dns, 500, 8, 16, "9.9.9.e164.arpa.")
+        dns_load(dns, 500, "9.9.9.e164.arpa.")
         results["sip_constant"] = measured(pid, lambda: sip_load(sip, args.runs, "constant"))
         results["sip_signed"] = measured(pid, lambda: sip_load(sip, args.runs // 4, "signed"))
-        results["naptr_constant"] = measured(pid, lambda: dns_load(dns, args.runs, 8, 16, "9.9.9.e164.arpa."))
+        results["naptr_constant"] = measured(pid, lambda: dns_load(dns, args.runs, "9.9.9.e164.arpa."))
         if routes:
             results["sip_routes"] = measured(pid, lambda: sip_load(sip, args.runs // 2, "routes"))
-            results["naptr_routes"] = measured(pid, lambda: dns_load(dns, args.runs // 2, 8, 16, ENUM))
+            results["naptr_routes"] = measured(pid, lambda: dns_load(dns, args.runs // 2, ENUM))
             summary = measured(pid, lambda: tester(f"127.0.0.1:{rpc_port}", "RouteSv1.GetRoutes",
                                                    json.dumps(ROUTE_EVENT), runs=args.runs // 2, parallel=8,
                                                    inflight=16))
