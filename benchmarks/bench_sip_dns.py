@@ -326,7 +326,12 @@ def write(results: dict, runs: int) -> None:
         "once, then the slot sends the next INVITE), and cgr-tester (8 connections × 16 in flight) for the JSON-RPC "
         "row, all against the same engine in the same run. Statuses: the SIP final responses, the DNS rcodes.\n\n"
         "| path | rate | p50 ms | p99 ms | server CPU µs/request | answers |\n|---|---|---|---|---|---|\n"
-        + rows))
+        + rows + "\nA redirect is four datagrams and one server transaction (INVITE, 100 Trying, 302, ACK) and one run "
+        "of the request processors; the signed row adds SessionSv1.STIRIdentity per call (an ES256 PASSporT). "
+        "The rows with routes and the GetRoutes baseline need RouteS: where this build serves no "
+        "RouteSv1.GetRoutes they are left unmeasured, and the script measures them as soon as it does. The load "
+        "client shares the machine's two cores with the engine (and with whatever else runs there), so server CPU "
+        "per request is the steadier figure."))
 
 
 if __name__ == "__main__":
