@@ -61,11 +61,22 @@ def parse_message(data: bytes) -> DNSRecord:
     return record
 
 
+#: RFC 1035 §2.3.4: a label is at most 63 bytes, a name at most 255 on the wire
+MAX_LABEL, MAX_NAME = 63, 255
+
+
 def parse_query(data: bytes) -> DNSRecord:
-    """Like :func:`parse_message`, and a response (QR set) is a :class:`DnsError` too: a server never answers one."""
+    """Like :func:`parse_message`, and a response (QR set) is a :class:`DnsError` too: a server never answers one.
+    So is a question name no reply could carry back (a label over 63 bytes — dnslib reads the reserved 0x40-0xBF
+    length bytes as lengths —, a name over 255): it would make even the SERVFAIL unwritable."""
     record = parse_message(data)
     if record.header.qr:
         raise DnsError(f"message {record.header.id} is a response, not a query")
+    for question in record.questions:
+        labels = question.qname.label
+        if any(len(label) > MAX_LABEL for label in labels) or sum(len(label) + 1 for label in labels) + 1 > MAX_NAME:
+            raise DnsError(f"message {record.header.id}: the question name has a label over {MAX_LABEL} bytes or "
+                           f"is over {MAX_NAME}")
     return record
 
 

@@ -18,6 +18,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
+from pycgrates.agents.sip.transport import enlarge_receive_buffer
 from pycgrates.engine.tasks import Supervisor
 
 from .codec import (
@@ -183,13 +184,19 @@ class DnsServer:
 
     def __init__(self, handler: Handler, *, listeners: Iterable[DnsListener] = (),
                  tls_context: ssl.SSLContext | None = None, request_timeout: float | None = None,
-                 idle_timeout: float = 10.0, name: str = "dns") -> None:
+                 idle_timeout: float = 10.0, name: str = "dns", tasks: Supervisor | None = None,
+                 drain_timeout: float = 5.0) -> None:
         self.handler = handler
         self.listeners = list(listeners)
         self.tls_context = tls_context
         self.request_timeout = request_timeout
         self.idle_timeout = idle_timeout
-        self.supervisor = Supervisor(name)
+        #: where the answers are computed: the owner's supervisor (an agent's), or one of this server's own
+        self.supervisor = tasks if tasks is not None else Supervisor(name)
+        self._own_supervisor = tasks is None
+        self.drain_timeout = drain_timeout
+        self._answering: set[asyncio.Task] = set()
+        self._closing = False
         self.addresses: list[tuple[str, int, str]] = []
         self.connections: set[_Stream] = set()
         #: messages received, and those dropped because they were no DNS query
@@ -204,6 +211,7 @@ class DnsServer:
             if lst.network == "udp":
                 transport, _ = await loop.create_datagram_endpoint(lambda: _Datagrams(self),
                                                                    local_addr=(lst.host, lst.port))
+                enlarge_receive_buffer(transport)
                 self._endpoints.append(transport)
                 name = transport.get_extra_info("sockname")
                 self.addresses.append((name[0], name[1], "udp"))
@@ -223,14 +231,26 @@ class DnsServer:
             log.info("DNS agent listening on %s:%d/%s", host, port, network)
 
     async def stop(self) -> None:
+        """Stop listening and close the connections. With an owner's supervisor, the queries in flight first get
+        ``drain_timeout`` seconds to be answered (new ones are dropped meanwhile), then this server's are cancelled;
+        the supervisor itself is the owner's to stop."""
+        self._closing = True
         for server in self._servers:
             server.close()
+        if not self._own_supervisor and self._answering:
+            await asyncio.wait(list(self._answering), timeout=self.drain_timeout)
         for conn in list(self.connections):
             if conn.transport is not None:
                 conn.transport.close()
         for transport in self._endpoints:
             transport.close()
-        await self.supervisor.stop()
+        if self._own_supervisor:
+            await self.supervisor.stop()
+        else:
+            pending = [task for task in self._answering if not task.done()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
@@ -241,6 +261,9 @@ class DnsServer:
         """One message from a client: a query is answered through ``reply(query, answer, source)``; garbage is
         dropped (``reply(None, None, source)``: nothing to send)."""
         self.stats_messages += 1
+        if self._closing:
+            reply(None, None, source)
+            return
         try:
             query = parse_query(data)
         except DnsError as exc:
@@ -252,7 +275,9 @@ class DnsServer:
         if rcode is not None:
             reply(query, error_reply(query, rcode), source)
             return
-        self.supervisor.spawn(self._answer(query, source, reply), name=f"query {query.header.id} from {source}")
+        task = self.supervisor.spawn(self._answer(query, source, reply), name=f"query {query.header.id} from {source}")
+        self._answering.add(task)
+        task.add_done_callback(self._answering.discard)
 
     async def _answer(self, query: DNSRecord, source: Source, reply: Replier) -> None:
         answer: DNSRecord | None = None

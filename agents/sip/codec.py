@@ -17,6 +17,7 @@ import re
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 SIP_VERSION = "SIP/2.0"
 #: RFC 3261 §8.1.1.7: a branch starting with it was made by an RFC 3261 element (unique per transaction)
@@ -79,6 +80,7 @@ class SipError(ValueError):
 # ---------------------------------------------------------------------------------------------------- names
 
 
+@lru_cache(maxsize=2048)
 def canonical_name(name: str) -> str:
     """The full, usual spelling of a header name: ``v`` → ``Via``, ``call-id`` → ``Call-ID``, ``x-foo`` → ``X-Foo``."""
     low = name.lower()
@@ -203,15 +205,18 @@ class Headers:
         return len(self._fields)
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and any(n.lower() == canonical_name(name).lower() for n, _ in self._fields)
+        if not isinstance(name, str):
+            return False
+        full = canonical_name(name)  # the names kept are canonical: equal names are equal strings
+        return any(n == full for n, _ in self._fields)
 
     def __repr__(self) -> str:
         return f"Headers({self._fields!r})"
 
     def fields(self, name: str) -> list[str]:
         """The values of every field named ``name``, as they were written (a list header not split)."""
-        low = canonical_name(name).lower()
-        return [v for n, v in self._fields if n.lower() == low]
+        full = canonical_name(name)
+        return [v for n, v in self._fields if n == full]
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first field's value (the first list element for a list header)."""
@@ -253,8 +258,8 @@ class Headers:
         self._fields = out
 
     def remove(self, name: str) -> None:
-        low = canonical_name(name).lower()
-        self._fields = [(n, v) for n, v in self._fields if n.lower() != low]
+        full = canonical_name(name)
+        self._fields = [(n, v) for n, v in self._fields if n != full]
 
     def copy(self) -> Headers:
         out = Headers()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
@@ -70,6 +71,19 @@ class SipListener:
         if not sep or not port.isdigit() or int(port) > 65535:
             raise ValueError(f"sip_agent.listen: {address!r} is not host:port")
         return cls(host.strip("[]") or "0.0.0.0", int(port), network)
+
+
+#: the receive buffer asked for a UDP listener (the kernel caps it at net.core.rmem_max): a burst of requests
+#: waits there while the event loop is busy instead of being dropped (the default holds ~150 small datagrams)
+UDP_RECEIVE_BUFFER = 4 << 20
+
+
+def enlarge_receive_buffer(transport: asyncio.BaseTransport, size: int = UDP_RECEIVE_BUFFER) -> None:
+    """Ask for a ``size`` receive buffer on a UDP listener's socket; a refusal leaves the default."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
 
 
 def server_error(request: SipRequest, exc: BaseException) -> SipResponse:
@@ -151,14 +165,18 @@ class SipServer:
     def __init__(self, handler: Handler, *, listeners: Iterable[SipListener] = (), timers: SipTimers | None = None,
                  answer_options: bool = True, request_timeout: float | None = 30.0,
                  error_response: ErrorResponse = server_error, max_message_size: int = 65535,
-                 name: str = "sip") -> None:
+                 name: str = "sip", tasks: Supervisor | None = None, drain_timeout: float = 5.0) -> None:
         self.handler = handler
         self.listeners = list(listeners)
         self.layer = TransactionLayer(timers or SipTimers(), answer_options)
         self.request_timeout = request_timeout
         self.error_response = error_response
         self.max_message_size = max_message_size
-        self.supervisor = Supervisor(name)
+        #: where the handlers run: the owner's supervisor (an agent's), or one of this server's own
+        self.supervisor = tasks if tasks is not None else Supervisor(name)
+        self._own_supervisor = tasks is None
+        self.drain_timeout = drain_timeout
+        self._closing = False
         self.addresses: list[tuple[str, int, str]] = []
         #: datagrams and TCP frames received (keep-alives included), and those dropped because they were not SIP
         self.stats_messages = 0
@@ -178,6 +196,7 @@ class SipServer:
             if lst.network == "udp":
                 transport, proto = await loop.create_datagram_endpoint(lambda: _Datagrams(self),
                                                                        local_addr=(lst.host, lst.port))
+                enlarge_receive_buffer(transport)
                 self._endpoints.append(proto)
                 name = transport.get_extra_info("sockname")
                 self.addresses.append((name[0], name[1], "udp"))
@@ -189,15 +208,26 @@ class SipServer:
             log.info("SIP agent listening on %s:%d/%s", host, port, network)
 
     async def stop(self) -> None:
-        """Stop listening, cancel handlers and timers, close connections."""
+        """Stop listening, cancel handlers and timers, close connections. With an owner's supervisor, the
+        handlers in flight first get ``drain_timeout`` seconds to answer (new requests are dropped meanwhile) and
+        only this server's are cancelled; the supervisor itself is the owner's to stop."""
+        self._closing = True
         for server in self._servers:
             server.close()
+        if not self._own_supervisor and self._handlers:
+            await asyncio.wait(list(self._handlers.values()), timeout=self.drain_timeout)
         for conn in list(self._connections.values()):
             if conn.transport is not None:
                 conn.transport.close()
         if self._timer is not None:
             self._timer.cancel()
-        await self.supervisor.stop()
+        if self._own_supervisor:
+            await self.supervisor.stop()
+        else:
+            pending = [task for task in self._handlers.values() if not task.done()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
@@ -214,6 +244,8 @@ class SipServer:
         self._connections.pop(connection, None)
 
     def received(self, data: bytes, source: Source, reliable: bool, protocol: _Datagrams | _Stream) -> None:
+        if self._closing:
+            return
         try:
             message = parse_message(data)
             if isinstance(message, SipRequest) and source.network == "udp":
@@ -293,4 +325,4 @@ class SipServer:
         self._apply(self.layer.respond(key, response, self._now()))
 
 
-__all__ = ["ErrorResponse", "Handler", "SipListener", "SipServer", "Source", "server_error"]
+__all__ = ["ErrorResponse", "Handler", "SipListener", "SipServer", "Source", "enlarge_receive_buffer", "server_error"]
