@@ -28,6 +28,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pycgrates.engine.storage import cache
+
 #: Above this many IDs the whole cache partition is reloaded instead.
 MAX_RELOAD_IDS = 10_000
 ACCOUNTING_RELOADS = ("ActionIDs", "ActionPlanIDs", "AccountActionPlanIDs", "ActionTriggerIDs", "SharedGroupIDs")
@@ -37,12 +39,13 @@ RATING_RELOADS = {"Destinations": ("DestinationIDs", "ReverseDestinationIDs"), "
 #: general.default_caching → the CacheSv1 method a load ends with (None: no cache call)
 CACHING_METHODS = {"*reload": "CacheSv1.ReloadCache", "*load": "CacheSv1.LoadCache",
                    "*remove": "CacheSv1.RemoveItems", "*clear": "CacheSv1.Clear", "*none": None}
-#: reload argument naming loaded profiles → the filter index partition CGRateS clears after reloading them
+#: reload argument naming loaded profiles → the filter index partition cleared after reloading them (this engine's
+#: partition names; CGRateS calls the stats one *stat_filter_indexes)
 INDEX_PARTITIONS = {
-    "AttributeProfileIDs": "*attribute_filter_indexes", "RouteProfileIDs": "*route_filter_indexes",
-    "ThresholdProfileIDs": "*threshold_filter_indexes", "StatsQueueProfileIDs": "*stat_filter_indexes",
-    "ResourceProfileIDs": "*resource_filter_indexes", "ChargerProfileIDs": "*charger_filter_indexes",
-    "DispatcherProfileIDs": "*dispatcher_filter_indexes", "FilterIDs": "*reverse_filter_indexes",
+    "AttributeProfileIDs": cache.ATTRIBUTE_FILTER_INDEXES, "RouteProfileIDs": cache.ROUTE_FILTER_INDEXES,
+    "ThresholdProfileIDs": cache.THRESHOLD_FILTER_INDEXES, "StatsQueueProfileIDs": cache.STATQUEUE_FILTER_INDEXES,
+    "ResourceProfileIDs": cache.RESOURCE_FILTER_INDEXES, "ChargerProfileIDs": cache.CHARGER_FILTER_INDEXES,
+    "DispatcherProfileIDs": cache.DISPATCHER_FILTER_INDEXES, "FilterIDs": cache.REVERSE_FILTER_INDEXES,
 }
 _CONFIG_DEFAULT = "<config>"
 
