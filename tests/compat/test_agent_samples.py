@@ -16,10 +16,6 @@ import pytest
 from tests.conftest import require_binary, shared_data
 from tests.engine_proc import EngineProcess, free_port, make_config_dir, storage_overrides
 
-pytest.importorskip("diameter.node")
-
-from tests.integration.test_diameter_agent import PCEF, voice_ccr
-
 SESSION = "bb97be2b9f37c2be9614fff71c8b1d08b1acbff8"
 RADIUS_SECRET = "CGRateS.org"
 RADIUS_SESSION = "e4921177ab0e3586c37f6a185864b71a@0:0:0:0:0:0:0:0"
@@ -55,6 +51,9 @@ def diameter_engine(tmp_path_factory):
 
 
 async def test_huawei_voice_ccrs_with_the_shipped_dictionaries(diameter_engine):
+    # python-diameter's Node as the PCEF, with the CCRs of CGRateS's test (skipped where python-diameter is absent)
+    from tests.integration.test_diameter_agent import PCEF, voice_ccr
+
     pcef = await PCEF(diameter_engine.diameter_port).start()
     try:
         t0 = datetime.datetime(2018, 10, 4, 14, 42, 20, tzinfo=datetime.UTC)
