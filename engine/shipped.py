@@ -2,7 +2,11 @@
 importlib.resources, and CGRateS's install paths that stand for it.
 
 CGRateS configs name the folders its packages install (``/usr/share/cgrates/diameter/dict``, ...); where this
-package ships the same kind of data, such a path is served from the shipped copy. Paths written
+package ships the same kind of data, such a path is served from the shipped copy. The shipped dictionaries are
+written for that: the Diameter tree carries the vendor AVPs CGRateS's configs read (Huawei's IN-Information,
+Ericsson, Nokia, Metaswitch, Vodafone, 3GPP Gx/Sy, OpenSIPS's SIP accounting), the RADIUS tree the attributes
+Kamailio and OpenSIPS send (dictionary.sip) beside the RFC and vendor sets; tests/compat/test_vendor_dictionaries.py
+checks them against CGRateS's own files. Paths written
 ``pycgrates:<folder>/<file>`` name shipped data explicitly (sample configs include shipped request processors
 that way, so a copied sample keeps working).
 """

@@ -10,7 +10,9 @@ TABLE = all_commands()
 
 
 def test_key_value_pairs_are_json_when_json_and_strings_otherwise():
-    method, arg = build_call('cost Tenant="cgrates.org" Usage="2m10s" Units=10 Ok=true Name=plain', TABLE)
+    # through ``call``: the named commands check their keys (tests/unit/test_console_arguments.py)
+    method, arg = build_call('call APIerSv1.GetCost Tenant="cgrates.org" Usage="2m10s" Units=10 Ok=true Name=plain',
+                             TABLE)
     assert method == "APIerSv1.GetCost"
     assert arg == {"Tenant": "cgrates.org", "Usage": "2m10s", "Units": 10, "Ok": True, "Name": "plain"}
 
