@@ -100,3 +100,124 @@ def cdr_count(eng: EngineProcess, **filters: Any) -> int:
 
 def free_port_number() -> int:
     return free_port()
+
+
+class TCPForwarder:
+    """A loopback TCP proxy to a real server, started and stopped by the test: "the target is down" without
+    touching the shared server. Runs its own event loop in a thread."""
+
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
+        import asyncio
+        import threading
+
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.server: Any = None
+        self.writers: set[Any] = set()
+
+    async def _pipe(self, reader: Any, writer: Any) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, reader: Any, writer: Any) -> None:
+        import asyncio
+
+        try:
+            up_r, up_w = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self.writers |= {writer, up_w}
+        await asyncio.gather(self._pipe(reader, up_w), self._pipe(up_r, writer))
+
+    def start(self) -> None:
+        import asyncio
+
+        async def go() -> Any:
+            return await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+
+        self.server = asyncio.run_coroutine_threadsafe(go(), self.loop).result(10)
+
+    def stop(self) -> None:
+        import asyncio
+
+        async def halt() -> None:
+            if self.server is not None:
+                self.server.close()
+                self.server = None
+            for w in list(self.writers):
+                w.close()
+            self.writers.clear()
+
+        asyncio.run_coroutine_threadsafe(halt(), self.loop).result(10)
+
+    def close(self) -> None:
+        self.stop()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def require(port: int, what: str) -> None:
+    from tests.conftest import require_service
+
+    require_service("127.0.0.1", port, what)
+
+
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+NATS_URL = "nats://127.0.0.1:4222"
+PG_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def amqp_drain(queue: str, expect: int, timeout: float = 60.0) -> list[bytes]:
+    """Consume ``expect`` messages from a RabbitMQ queue (acking them), then delete the queue."""
+    import asyncio
+
+    async def go() -> list[bytes]:
+        import aio_pika
+
+        conn = await aio_pika.connect(AMQP_URL)
+        async with conn:
+            ch = await conn.channel()
+            q = await ch.declare_queue(queue, durable=True)
+            out: list[bytes] = []
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while len(out) < expect and loop.time() < deadline:
+                msg = await q.get(fail=False)
+                if msg is None:
+                    await asyncio.sleep(0.05)
+                    continue
+                out.append(msg.body)
+                await msg.ack()
+            await asyncio.sleep(0.3)
+            while (msg := await q.get(fail=False)) is not None:  # anything more is a duplicate
+                out.append(msg.body)
+                await msg.ack()
+            await q.delete(if_unused=False, if_empty=False)
+            return out
+
+    return asyncio.run(go())
+
+
+def pg(query: str, *args: Any) -> list[dict]:
+    import asyncio
+
+    async def go() -> list[dict]:
+        import asyncpg
+
+        conn = await asyncpg.connect(PG_DSN)
+        try:
+            return [dict(r) for r in await conn.fetch(query, *args)]
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
