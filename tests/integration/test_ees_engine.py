@@ -264,8 +264,8 @@ def test_apiers_export_cdrs(tmp_path):
         wait_for("the file processed", lambda: (out / "a.csv").exists())
         reply = eng.call("APIerSv1.ExportCDRs", {"ExporterIDs": ["csv"], "Accounts": ["1001"], "Verbose": True})
         assert reply["csv"]["NumberOfEvents"] == 5
-        assert "NOT_FOUND" in str(pytest.raises(RuntimeError, eng.call, "APIerSv1.ExportCDRs",
-                                                {"Accounts": ["9999"]}).value)
+        with pytest.raises(RuntimeError, match="NOT_FOUND"):
+            eng.call("APIerSv1.ExportCDRs", {"Accounts": ["9999"]})
     finally:
         eng.kill()
 
