@@ -6,7 +6,8 @@ AMQP (``amqpQueueID`` "cgrates_cdrs", ``amqpExchange``, ``amqpExchangeType`` "di
 queue bound to it with the routing key. Exported messages are persistent and published with publisher confirms.
 
 NATS (``natsSubject`` "cgrates_cdrs", ``natsQueueID``, ``natsJetStream``, ``natsStreamName``,
-``natsConsumerName`` "cgrates", ``natsJetStreamMaxWait`` "5s"): JetStream consumers are durable pull consumers
+``natsConsumerName`` "cgrates", ``natsJetStreamMaxWait`` "5s", pycgrates' ``natsAckWait`` "10s"): JetStream
+consumers are durable pull consumers
 acknowledged explicitly; without JetStream a reader is a plain (at most once) subscriber.
 """
 
@@ -70,5 +71,10 @@ def nats_max_wait(opts: dict[str, Any]) -> float:
     return parse_duration(opt(opts, "natsJetStreamMaxWait", "5s")) / SECOND
 
 
-__all__ = ["AMQP_QUEUE", "NATS_SUBJECT", "amqp_channel", "amqp_routing_key", "nats_connect", "nats_max_wait", "opt",
-           "truthy"]
+def nats_ack_wait(opts: dict[str, Any]) -> float:
+    """How long JetStream waits for a reader's ack before handing the message out again (pycgrates option)."""
+    return parse_duration(opt(opts, "natsAckWait", "10s")) / SECOND
+
+
+__all__ = ["AMQP_QUEUE", "NATS_SUBJECT", "amqp_channel", "amqp_routing_key", "nats_ack_wait", "nats_connect",
+           "nats_max_wait", "opt", "truthy"]

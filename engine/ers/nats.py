@@ -3,7 +3,8 @@ acknowledged once settled (JetStream redelivers what was not acknowledged, refus
 
 ``source_path`` is the server URL (``nats://127.0.0.1:4222``); subject, stream and consumer come from the options
 of :mod:`.brokers`. The stream must exist (as with CGRateS); the durable consumer is created when missing, with
-``max_ack_pending`` = ``concurrent_requests``. Without JetStream the reader subscribes to the subject (in the
+``max_ack_pending`` = ``concurrent_requests`` and ``ack_wait`` = ``natsAckWait`` (pycgrates, "10s": how soon
+what a dead engine had fetched is handed out again). Without JetStream the reader subscribes to the subject (in the
 ``natsQueueID`` queue group when set): core NATS keeps nothing for a subscriber that is gone, so that mode is at
 most once.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pycgrates.engine.ers.brokers import NATS_SUBJECT, nats_connect, nats_max_wait, opt, truthy
+from pycgrates.engine.ers.brokers import NATS_SUBJECT, nats_ack_wait, nats_connect, nats_max_wait, opt, truthy
 from pycgrates.engine.ers.connected import ConnectedReader
 from pycgrates.engine.ers.progress import CallbackTicket
 from pycgrates.engine.ers.records import message_record
@@ -47,7 +48,7 @@ class NATSReader(ConnectedReader):
         durable = str(opt(s.opts, "natsConsumerName", "cgrates"))
         sub = await js.pull_subscribe(subject, durable=durable, stream=opt(s.opts, "natsStreamName"),
                                       config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, max_ack_pending=pending,
-                                                            ack_wait=60))
+                                                            ack_wait=nats_ack_wait(s.opts)))
         self.connected.set()
         wait = nats_max_wait(s.opts)
         while not nc.is_closed:
