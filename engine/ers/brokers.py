@@ -13,12 +13,28 @@ acknowledged explicitly; without JetStream a reader is a plain (at most once) su
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 from pycgrates.engine.units import SECOND, parse_duration
 
 AMQP_QUEUE = "cgrates_cdrs"
 NATS_SUBJECT = "cgrates_cdrs"
+
+
+#: the Python client each reader/exporter type needs, and the package that brings it
+CLIENTS = {"*amqp_json_map": ("aio_pika", "aio-pika"), "*nats_json_map": ("nats", "nats-py"),
+           "*sql": ("asyncpg", "asyncpg (PostgreSQL) or aiomysql (MySQL)")}
+
+
+def missing_client(kind: str, url: str = "") -> str:
+    """Why a type cannot run here ("" when it can): its client library is not installed."""
+    module, package = CLIENTS.get(kind, ("", ""))
+    if kind == "*sql" and "mysql" in url:
+        module, package = "aiomysql", "aiomysql"
+    if module and importlib.util.find_spec(module) is None:
+        return f"type {kind} needs the {package} package; install it (pip install {package.split()[0]})"
+    return ""
 
 
 def opt(opts: dict[str, Any], name: str, default: Any = None) -> Any:
@@ -76,5 +92,16 @@ def nats_ack_wait(opts: dict[str, Any]) -> float:
     return parse_duration(opt(opts, "natsAckWait", "10s")) / SECOND
 
 
-__all__ = ["AMQP_QUEUE", "NATS_SUBJECT", "amqp_channel", "amqp_routing_key", "nats_ack_wait", "nats_connect",
-           "nats_max_wait", "opt", "truthy"]
+__all__ = [
+    "AMQP_QUEUE",
+    "CLIENTS",
+    "NATS_SUBJECT",
+    "amqp_channel",
+    "amqp_routing_key",
+    "missing_client",
+    "nats_ack_wait",
+    "nats_connect",
+    "nats_max_wait",
+    "opt",
+    "truthy",
+]

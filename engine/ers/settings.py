@@ -15,6 +15,7 @@ from typing import Any
 from pycgrates.agents.base import compile_agent_templates
 from pycgrates.agents.request import RequestProcessor, compile_processor
 from pycgrates.engine.config import Config, ConfigError
+from pycgrates.engine.ers.brokers import missing_client
 from pycgrates.engine.ers.partial import CACHE_ACTIONS, PartialRules
 from pycgrates.engine.template.fields import TemplateError, compile_fields
 from pycgrates.engine.template.rsr import DEFAULT_SEP, parse_rsr
@@ -109,6 +110,9 @@ def compile_reader(raw: Mapping[str, Any], *, templates: Mapping[str, Any], sep:
         raise ConfigError(f"{where}: unsupported reader type <{rtype_raw}> (one of {', '.join(sorted(TYPES))})")
     if rtype == NONE:
         return None
+    missing = missing_client(rtype, str(raw.get("source_path") or ""))
+    if missing:
+        raise ConfigError(f"{where}: {missing}")
     opts = dict(raw.get("opts") or {})
     flags = list(raw.get("flags") or [])
     try:
