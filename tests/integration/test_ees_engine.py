@@ -271,10 +271,18 @@ def test_apiers_export_cdrs(tmp_path):
 
 
 def test_samples_build(tmp_path):
-    """The ers_internal and ees_internal samples of CGRateS are accepted as they are (-check_config)."""
+    """Our ERs/EEs samples and tutorial, and CGRateS's ers_internal and ees_internal, are accepted as they are
+    (-check_config: templates compiled, readers and exporters built)."""
     from pycgrates.engine.app import Engine
     from pycgrates.engine.config import load_config
     from tests.conftest import shared_data
+    from tests.engine_proc import REPO
 
+    dirs = [REPO / "config" / "samples" / n for n in ("ers_fs_csv", "ers_partial", "ees_amqp_postgres")]
+    dirs.append(REPO / "tutorials" / "cdrs-in-out" / "engine")
+    for d in dirs:
+        cfg = load_config(d)
+        assert cfg.warnings == []
+        asyncio.run(Engine(cfg).check())
     for name in ("ers_internal", "ees_internal"):
         asyncio.run(Engine(load_config(shared_data("conf", "samples", name))).check())
