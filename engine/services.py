@@ -42,7 +42,6 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("rals", "RALs", "pycgrates.engine.accounts.service:AccountingService"),
     ServiceSpec("schedulers", "SchedulerS", "pycgrates.engine.scheduler:Scheduler"),
     ServiceSpec("apiers", "APIerSv1", "pycgrates.engine.loader.service:LoaderService"),
-    ServiceSpec("apiers", "APIerSv1", "pycgrates.engine.ees.api:ExportAPI"),
     ServiceSpec("filters", "FilterS", "pycgrates.engine.filters.service:FilterService"),
     ServiceSpec("attributes", "AttributeS", "pycgrates.engine.profiles.attributes:AttributeService"),
     ServiceSpec("chargers", "ChargerS", "pycgrates.engine.profiles.chargers:ChargerService"),

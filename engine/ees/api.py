@@ -1,6 +1,10 @@
-"""The APIerSv1 methods of exports: ``APIerSv1.ExportCDRs`` (stored CDRs to exporters, through ``apiers.ees_conns``)
-and ``APIerSv1.ReplayFailedPosts`` (the failed posts sent again, see :mod:`.failedposts`). They are served with
-the APIer (``apiers.enabled``), as in CGRateS."""
+"""The APIerSv1 methods of exports: ``APIerSv1.ExportCDRs`` (stored CDRs to exporters) and
+``APIerSv1.ReplayFailedPosts`` (the failed posts sent again, see :mod:`.failedposts`).
+
+CGRateS serves them in its APIer, which reaches EEs through ``apiers.ees_conns``. Here the engine running EEs serves
+them (the EEs service inherits :class:`ExportAPI`): ExportCDRs reads this engine's StorDB and sends the CDRs through
+``apiers.ees_conns`` when that is set, else to this engine's own exporters; ReplayFailedPosts builds its exporters
+in this engine."""
 
 from __future__ import annotations
 
@@ -61,8 +65,12 @@ async def replay_file(path: Path, failover: Path | None, host: Any) -> tuple[int
 
 
 class ExportAPI:
-    def __init__(self, ctx: Any) -> None:
-        self.ctx = ctx
+    """APIerSv1.ExportCDRs and APIerSv1.ReplayFailedPosts, for a service that has ``ctx`` and ``process_event``."""
+
+    ctx: Any
+
+    async def process_event(self, args: Any) -> dict[str, dict[str, Any]]:
+        raise NotImplementedError
 
     def _cfg(self, section: str, option: str, default: Any = None) -> Any:
         return self.ctx.cfg.get(section, option, default=default)
@@ -72,8 +80,6 @@ class ExportAPI:
         """Stored CDRs matching the filter (CGRateS's RPCCDRsFilter) to ``ExporterIDs`` (all when empty)."""
         args = dict(args or {}) if isinstance(args, Mapping) else {}
         conn = self.ctx.conns.get(self._cfg("apiers", "ees_conns") or [])
-        if conn is None:
-            raise RPCError("NOT_CONNECTED: EEs")
         cdrs = await self.ctx.stordb.get_cdrs(filter_from_args(args))
         if not cdrs:
             raise RPCError(NOT_FOUND)
@@ -83,7 +89,8 @@ class ExportAPI:
             event = {"EeIDs": list(args.get("ExporterIDs") or []), "Tenant": cdr[C.TENANT], "ID": cdr[C.CGRID],
                      "Event": C.cdr_to_event(cdr), "APIOpts": {"*eesVerbose": {}} if args.get("Verbose") else {}}
             try:
-                reply = await conn.call("EeSv1.ProcessEvent", event)
+                reply = await (conn.call("EeSv1.ProcessEvent", event) if conn is not None else
+                               self.process_event(event))
             except RPCError as exc:
                 errors += 1
                 log.warning("<APIerSv1> exporting CDR %s/%s: %s", cdr[C.CGRID], cdr[C.RUN_ID], exc)

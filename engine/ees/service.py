@@ -10,7 +10,8 @@ the event to its metrics when ``APIOpts.*eesVerbose`` is set and the exporter is
 took the event.
 
 Exporters live as long as the service (a file exporter closes its file after the type's cache ttl without exports)
-and are rebuilt on reload. ``EeSv1.ResetExporterMetrics`` resets one's metrics.
+and are rebuilt on reload. ``EeSv1.ResetExporterMetrics`` resets one's metrics. The service also answers
+``APIerSv1.ExportCDRs`` and ``APIerSv1.ReplayFailedPosts`` (:mod:`.api`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from pycgrates.engine.ees.api import ExportAPI
 from pycgrates.engine.ees.brokers import AMQPExporter, NATSExporter
 from pycgrates.engine.ees.exporter import Exporter, ExportRequest
 from pycgrates.engine.ees.failedposts import FailedPosts
@@ -63,7 +65,7 @@ def build_exporter(settings: ExporterSettings, service: Any) -> Exporter:
     return KINDS[settings.type](settings, service)
 
 
-class EventExporterService:
+class EventExporterService(ExportAPI):
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
         self.settings: EEsSettings = compile_settings(ctx.cfg)
