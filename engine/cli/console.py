@@ -50,7 +50,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 COMMAND_MODULES = ("pycgrates.engine.accounts.console", "pycgrates.engine.sessions.console",
                    "pycgrates.engine.filters.service", "pycgrates.engine.profiles.attributes",
                    "pycgrates.engine.profiles.chargers", "pycgrates.engine.profiles.resources",
-                   "pycgrates.engine.profiles.stats")
+                   "pycgrates.engine.profiles.stats", "pycgrates.engine.ees.service")
 
 
 def all_commands() -> dict[str, tuple[str, str]]:

@@ -60,6 +60,14 @@ KINDS: dict[str, type[Exporter]] = {
 }
 VERBOSE = "*eesVerbose"
 
+#: cgr-console commands (export_cdrs is CGRateS's; replay_failed_posts is pycgrates')
+CONSOLE_COMMANDS = {
+    "export_cdrs": ("APIerSv1.ExportCDRs", 'stored CDRs to exporters: ExporterIDs=["csv"] Accounts=["1001"] '
+                                           "Verbose=true"),
+    "replay_failed_posts": ("APIerSv1.ReplayFailedPosts", 'send failed exports again: SourcePath="/dir" '
+                                                          'FailedPath="" Modules=[]'),
+}
+
 
 def build_exporter(settings: ExporterSettings, service: Any) -> Exporter:
     return KINDS[settings.type](settings, service)
@@ -181,4 +189,4 @@ class EventExporterService(ExportAPI):
         return {**event, "Event": dict((altered or {}).get("Event") or event["Event"])}
 
 
-__all__ = ["KINDS", "EventExporterService", "build_exporter"]
+__all__ = ["CONSOLE_COMMANDS", "KINDS", "EventExporterService", "build_exporter"]
