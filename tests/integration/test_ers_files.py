@@ -89,14 +89,14 @@ def test_csv_kill9_half_way_no_line_lost_none_rated_twice(tmp_path, dirs):
     run = run_id()
     try:
         drop(tmp_path, src, "big.csv", "".join(fs_line(i, run=run) for i in range(n)))
-        wait_for("half the CDRs", lambda: cdr_count(eng) >= n // 2, timeout=300, period=0.05)
+        wait_for("half the CDRs", lambda: cdr_count(eng) >= n // 2, timeout=max(300, n / 40), period=0.05)
     finally:
         eng.kill()
     before = time.monotonic()
     assert not (out / "big.csv").exists()
     eng = restart(eng)
     try:
-        wait_for("the file moved to processed_path", lambda: (out / "big.csv").exists(), timeout=300)
+        wait_for("the file moved to processed_path", lambda: (out / "big.csv").exists(), timeout=max(300, n / 40))
         assert cdr_count(eng) == n
         assert cdr_count(eng, RunIDs=["*default"], OriginHosts=["fs-csv"]) == n
         counters = eng.call("ErSv1.GetReaderCounters", {"ReaderID": "fs_csv"})["fs_csv"]

@@ -85,12 +85,12 @@ def test_amqp_kill9_half_way_every_message_rated_once(tmp_path):
     eng = start_engine(tmp_path, lambda p: engine_overrides(
         tmp_path, p, ers={"concurrent_events": 64, "readers": [reader]}))
     try:
-        wait_for("half the CDRs", lambda: cdr_count(eng) >= n // 2, timeout=300, period=0.05)
+        wait_for("half the CDRs", lambda: cdr_count(eng) >= n // 2, timeout=max(300, n / 40), period=0.05)
     finally:
         eng.kill()
     eng = restart(eng)
     try:
-        wait_for("every CDR", lambda: cdr_count(eng) >= n, timeout=300)
+        wait_for("every CDR", lambda: cdr_count(eng) >= n, timeout=max(300, n / 40))
         wait_for("the queue drained", lambda: eng.call("ErSv1.GetReaderCounters", {})["amqp"]["Read"] > 0)
         import time
 
@@ -136,12 +136,12 @@ def test_nats_jetstream_kill9_half_way_every_message_rated_once(tmp_path):
     eng = start_engine(tmp_path, lambda p: engine_overrides(
         tmp_path, p, ers={"concurrent_events": 64, "readers": [reader]}))
     try:
-        wait_for("half the CDRs", lambda: cdr_count(eng) >= n // 2, timeout=300, period=0.05)
+        wait_for("half the CDRs", lambda: cdr_count(eng) >= n // 2, timeout=max(300, n / 40), period=0.05)
     finally:
         eng.kill()
     eng = restart(eng)
     try:
-        wait_for("every CDR", lambda: cdr_count(eng) >= n, timeout=300)
+        wait_for("every CDR", lambda: cdr_count(eng) >= n, timeout=max(300, n / 40))
         import time
 
         time.sleep(1.0)
