@@ -18,6 +18,8 @@ exactly-once):
   refused by SessionS/CDRs for good: counted, logged with its file (or queue) and line, its raw text appended to
   ``<failed_path>/<file name>.failed`` (``failed_path`` defaults to ``processed_path``; queue readers write
   ``<failed_path>/<reader id>.failed``), exported to ``ees_failed_ids``, then settled; the other records go on.
+  (A record caught by a crash between being written aside and being settled is written aside again after the
+  restart: what is written aside is at least once, what reaches the CDR server exactly once.)
 
 ``ErSv1.RunReader`` runs a file reader whose ``run_delay`` is 0 over its directory once; ``ErSv1.GetReaderCounters``
 (pycgrates) answers what each reader has counted since start.

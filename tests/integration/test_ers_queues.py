@@ -98,7 +98,9 @@ def test_amqp_kill9_half_way_every_message_rated_once(tmp_path):
         assert cdr_count(eng) == n
         assert cdr_count(eng, OriginHosts=["queue"], RunIDs=["*default"]) == n
         failed = (tmp_path / "failed" / "amqp.failed").read_text().splitlines()
-        assert failed == [b.decode() for b in bad]  # written once: malformed messages are settled when found
+        # every malformed message is written aside; one caught between its write and its broker reject by the
+        # kill -9 is redelivered and written a second time (aside is at least once; the CDRs are exactly once)
+        assert set(failed) == {b.decode() for b in bad} and len(failed) <= 2 * len(bad)
         log = eng.log()
         assert "malformed record, moved aside: JSON" in log and "MANDATORY_IE_MISSING: [Account]" in log
     finally:
