@@ -335,15 +335,35 @@ async def run_processor(ar: AgentRequest, proc: RequestProcessor, conn: Any, *, 
     if rtype == "*dryrun":
         log.info("<%s> DRY_RUN, processorID: %s, request: %s, event: %s", agent, proc.id, describe(ar.request),
                  json.dumps(event.to_json(), default=as_string))
-    elif handlers is not None and rtype in handlers:
-        await handlers[rtype](ar)
-    elif rtype not in ("*none", "*cdrs"):
+    handler = handlers.get(rtype) if handlers is not None else None
+    if handler is not None:
+        await handler(ar)
+    ar.cgr_reply = await dispatch_event(proc, event, conn, report=report, cgrep=ar.cgr_reply,
+                                        sessions_call=handler is None)
+    await set_fields(ar, proc.reply_fields)
+    if flags.has("*log") or rtype == "*dryrun":
+        log.info("<%s> %s, processorID: %s, reply: %s", agent, "DRY_RUN" if rtype == "*dryrun" else "LOG", proc.id,
+                 json.dumps(ar.reply.to_dict(), default=as_string))
+    return True
+
+
+async def dispatch_event(proc: RequestProcessor, event: CGREvent, conn: Any, *,
+                         report: SessionReport | None = None, cgrep: dict[str, Any] | None = None,
+                         sessions_call: bool = True) -> dict[str, Any]:
+    """The SessionS calls a processor's flags choose for one CGREvent (its request type unless ``sessions_call`` is
+    False, then ``*cdrs``); returns the ``*cgrep`` map (``Error`` set when SessionS refused). ``event`` may be
+    changed: a ``*message`` debit sets its Usage for the CDR. Event readers call it for events they built (or
+    merged) themselves."""
+    rtype = proc.request_type
+    flags = proc.flags
+    out: dict[str, Any] = cgrep if cgrep is not None else {}
+    if sessions_call and rtype not in ("*none", "*cdrs", "*dryrun"):
         method, args, needs_max_usage = build_call(rtype, flags, event)
         if conn is None:
             result, error = None, str(mandatory_ie_missing("connIDs"))
         else:
             result, error = await call_sessions(conn, method, args)
-        ar.cgr_reply = {"Error": error} if error is not None else reply_map(rtype, result, needs_max_usage)
+        out = {"Error": error} if error is not None else reply_map(rtype, result, needs_max_usage)
         if report is not None and error is None:
             if rtype == "*initiate" and args.InitSession:
                 report.started(session_key(event), args)
@@ -354,7 +374,7 @@ async def run_processor(ar: AgentRequest, proc: RequestProcessor, conn: Any, *, 
                 event.Event["Usage"] = 0  # no second debit through the CDR
             elif (rtype == "*message" and args.Debit) or (
                     rtype == "*event" and {"*authorize", "*initiate", "*update"} & set(flags.params.get("*rals", ()))):
-                usage = ar.cgr_reply.get("MaxUsage") if rtype == "*message" else run_max_usage(ar.cgr_reply)
+                usage = out.get("MaxUsage") if rtype == "*message" else run_max_usage(out)
                 if usage is not None:
                     event.Event["Usage"] = int(usage)
     if flags.get_bool("*cdrs") and rtype != "*dryrun":
@@ -363,12 +383,8 @@ async def run_processor(ar: AgentRequest, proc: RequestProcessor, conn: Any, *, 
         else:
             _, error = await call_sessions(conn, PROCESS_CDR, V1ProcessCDRArgs.of(event))
         if error is not None:
-            ar.cgr_reply = {**ar.cgr_reply, "Error": error}
-    await set_fields(ar, proc.reply_fields)
-    if flags.has("*log") or rtype == "*dryrun":
-        log.info("<%s> %s, processorID: %s, reply: %s", agent, "DRY_RUN" if rtype == "*dryrun" else "LOG", proc.id,
-                 json.dumps(ar.reply.to_dict(), default=as_string))
-    return True
+            out = {**out, "Error": error}
+    return out
 
 
 async def build_message(fields: Sequence[FieldTemplate], request: DataProvider, vars: dict[str, Any] | None = None,
@@ -401,6 +417,7 @@ __all__ = [
     "compile_processor",
     "compile_processors",
     "describe",
+    "dispatch_event",
     "process_request",
     "run_processor",
     "session_key",

@@ -119,7 +119,7 @@ COMMAND_MODULES = ("pycgrates.engine.accounts.console", "pycgrates.engine.sessio
                    "pycgrates.engine.filters.service", "pycgrates.engine.profiles.attributes",
                    "pycgrates.engine.profiles.chargers", "pycgrates.engine.profiles.resources",
                    "pycgrates.engine.profiles.stats", "pycgrates.engine.profiles.thresholds",
-                   "pycgrates.engine.profiles.routes")
+                   "pycgrates.engine.profiles.routes", "pycgrates.engine.ees.service")
 
 
 def all_commands() -> dict[str, tuple[str, str]]:
