@@ -35,7 +35,6 @@ removes its resource (CGRateS's DataManager.SetResourceProfile).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -53,8 +52,6 @@ from pycgrates.engine.storage.base import RESOURCE, RESOURCE_PROFILE
 from pycgrates.engine.template.dataprovider import as_string
 from pycgrates.engine.units import DurationError, TimeError, format_time, parse_duration, parse_time
 from pycgrates.engine.units import now as utc_now
-
-log = logging.getLogger("cgr.resources")
 
 RESOURCE_UNAVAILABLE = "RESOURCE_UNAVAILABLE"
 RESOURCE_UNAUTHORIZED = "RESOURCE_UNAUTHORIZED"

@@ -33,8 +33,6 @@ from pycgrates.engine.profiles.crud import maps_errors, serving
 from pycgrates.engine.profiles.state import StateStore, store_interval
 from pycgrates.engine.rpc.errors import NOT_FOUND, PARTIALLY_EXECUTED, RPCError
 
-log = logging.getLogger("cgr.profiles")
-
 META_NONE = "*none"
 OPT_EVENT_TYPE = "*eventType"
 OPT_THRESHOLD_IDS = "*thdProfileIDs"
@@ -171,6 +169,7 @@ class StatefulService(ProfileService[P]):
 
     async def send(self, conn: Any, method: str, event: dict, prf: Notifying, *, not_found_ok: bool = True) -> bool:
         """One notification about ``prf``'s item; False (logged) when it failed."""
+        log = logging.getLogger(f"cgr.{self.section}")
         if conn is None:
             log.warning("%s for %s %s:%s: no connection", method, self.section, prf.tenant, prf.id)
             return False
