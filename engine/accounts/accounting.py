@@ -334,12 +334,14 @@ class Accounting:
         await run_actions(tx, acc, actions, extra)
 
     async def execute_on_account(self, key: str | None, actions_id: str, *, create: bool = False,
-                                 extra_ops: list[BatchOp] | None = None) -> None:
-        """Run the actions ``actions_id`` on an account as one transaction (what ExecuteAction and plans do)."""
+                                 extra_ops: list[BatchOp] | None = None, extra: Any = None) -> None:
+        """Run the actions ``actions_id`` on an account as one transaction (what ExecuteAction and plans do);
+        ``extra`` is what made them run (ThresholdS's event), which actions such as ``*log`` and ``*http_post``
+        carry when there is no account."""
         actions = await self.get_actions(actions_id)
         if key is None:
             async with self.transaction() as tx:
-                await self.execute(tx, None, actions)
+                await self.execute(tx, None, actions, extra)
                 tx.extra_ops.extend(extra_ops or [])
             return
         async with self.transaction(key) as tx:
@@ -352,7 +354,7 @@ class Accounting:
                 tenant, _, name = key.partition(":")
                 acc = Account(Tenant=tenant, Account=name)
                 tx.put(acc)
-            await self.execute(tx, acc, actions)
+            await self.execute(tx, acc, actions, extra)
             if tx.accounts.get(key) is not None and key not in tx.removed:
                 tx.changed.add(key)
             tx.extra_ops.extend(extra_ops or [])

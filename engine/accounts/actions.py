@@ -17,6 +17,7 @@ from typing import Any
 
 from pycgrates.engine.accounts.accounting import ActionError, Transaction, new_uuid
 from pycgrates.engine.accounts.balances import expiry_from_string, match_filter, modify_balance
+from pycgrates.engine.accounts.publish import balance_values, publish_after_commit
 from pycgrates.engine.models.account import (
     DEFAULT_BALANCE_ID,
     MONETARY,
@@ -280,6 +281,13 @@ async def allow_negative(tx: Transaction, acc: Account | None, a: Action, acs: l
 
 async def deny_negative(tx: Transaction, acc: Account | None, a: Action, acs: list[Action], extra: Any) -> None:
     _need(acc, a).AllowNegative = False
+
+
+async def publish_account(tx: Transaction, acc: Account | None, a: Action, acs: list[Action], extra: Any) -> None:
+    """The account as it is now to ThresholdS and StatS (CGRateS's publishAccount: every balance's Initial is its
+    value), sent once the actions are written."""
+    acc = _need(acc, a)
+    publish_after_commit(tx, acc, balance_values(acc))
 
 
 async def reset_account(tx: Transaction, acc: Account | None, a: Action, acs: list[Action], extra: Any) -> None:
@@ -639,6 +647,7 @@ ACTION_FUNCS: dict[str, ActionFunc] = {
     "*reset_counters": reset_counters,
     "*enable_account": enable_account,
     "*disable_account": disable_account,
+    "*publish_account": publish_account,
     "*http_post": http_post,
     "*http_post_async": http_post_async,
     "*call_url": http_post,

@@ -22,6 +22,7 @@ from typing import Any
 
 from pycgrates.engine.accounts.accounting import Accounting, Transaction
 from pycgrates.engine.accounts.balances import balances_for, matching_destination_id, round_value, timing_active
+from pycgrates.engine.accounts.publish import balance_values, publish_after_commit
 from pycgrates.engine.models.account import (
     DEFAULT_BALANCE_ID,
     MONETARY,
@@ -180,6 +181,9 @@ class DebitRun:
         self.at = rtm.to_datetime(cd.TimeStart, cd.tz)
         self.decimals = accounting.rounding_decimals
         self.touched: dict[str, set[str]] = {}
+        #: the balances' values before the debit (for the AccountUpdate events of the accounts it changes)
+        self.initial: dict[str, Decimal] = {} if dry_run else \
+            {u: v for a in accounts.values() for u, v in balance_values(a).items()}
         self.went_negative = False
         self.counted: list[tuple[Account, Decimal, str, Balance | None]] = []
         self.event = {"Destination": cd.Destination, "Category": cd.Category}
@@ -461,7 +465,8 @@ class DebitRun:
 
 
 async def _finish(tx: Transaction, run: DebitRun) -> None:
-    """Counters, dirty marks and triggers of a real debit, inside its transaction."""
+    """Counters, dirty marks and triggers of a real debit, inside its transaction; each account it changed is
+    published to ThresholdS and StatS once written (CGRateS's SaveDirtyBalances)."""
     accounting = run.accounting
     for owner, amount, kind, b in run.counted:
         await accounting.count_units(tx, owner, amount, kind, run.event, b)
@@ -471,6 +476,9 @@ async def _finish(tx: Transaction, run: DebitRun) -> None:
         tx.dirty.update(uuids)
     for key in list(run.touched):
         await accounting.run_triggers(tx, run.accounts[key])
+    for key in run.touched:
+        if key not in tx.removed:
+            publish_after_commit(tx, run.accounts[key], run.initial)
 
 
 def account_summary(acc: Account, initial: dict[str, Decimal]) -> dict:
@@ -578,7 +586,7 @@ async def debit(accounting: Accounting, cd: CallDescriptor, *, max_debit: bool =
             done = await accounting.dm.get(JOURNAL_KIND, journal[0])
             if done is not None:
                 raise Replayed(done)
-        initial = {b.Uuid: b.Value for chain in acc.BalanceMap.values() for b in chain}
+        initial = balance_values(acc)
         neg = acc.AllowNegative or bool(negative_ok)
         if cd.DurationIndex < cd.get_duration():
             cd.DurationIndex = cd.get_duration()

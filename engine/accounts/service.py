@@ -319,8 +319,9 @@ class AccountingService(Responder):
     @rpc("APIerSv1.ExecuteAction")
     async def execute_action(self, args: dict) -> str:
         """{Tenant, Account, ActionsId} as CGRateS's, and our optional ExtraData: the event that made ThresholdS
-        run the actions, which account-less actions (*log, *http_post) carry. Without an Account the actions
-        that need one are skipped, as CGRateS's ActionTiming does."""
+        run the actions, which the actions carry (*log, *http_post without an account). As CGRateS's ActionTiming
+        does, the actions that need an account are skipped without one, and a named account that does not exist
+        is created for them."""
         args = self._check_args(args)
         actions_id = args.get("ActionsId") or args.get("ActionsID")
         if not actions_id:
@@ -334,7 +335,7 @@ class AccountingService(Responder):
                 async with self.acc.transaction() as tx:
                     await self.acc.execute(tx, None, actions, args.get("ExtraData"))
             else:
-                await self.acc.execute_on_account(key, actions_id)
+                await self.acc.execute_on_account(key, actions_id, create=True, extra=args.get("ExtraData"))
         except ActionError as exc:
             raise rpc_error(exc) from exc
         return OK

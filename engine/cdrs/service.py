@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -28,6 +29,8 @@ log = logging.getLogger("cgr.cdrs")
 DEBIT_REQUEST_TYPES = (C.PREPAID, C.PSEUDOPREPAID, C.POSTPAID)
 COST_SOURCE_CDRS = "*cdrs"
 COST_SOURCE_SESSIONS = "*sessions"
+OPT_EVENT_TYPE = "*eventType"
+EVENT_TYPE_CDR = "CDR"
 
 
 def debit_journal_key(cdr: dict) -> str:
@@ -288,21 +291,25 @@ class CDRService:
                                                        "EventCost": details})
 
     async def _after(self, cdrs: list[dict], export: bool, thresholds: bool, stats: bool, opts: dict) -> None:
+        """The stored CDRs to EEs, ThresholdS and StatS, each as a CGREvent of its own (a new ID per CDR, as
+        CGRateS's CDR.AsCGREvent gives it: the runs of one call are distinct events); ThresholdS's copy of the
+        options says ``*eventType`` CDR (CGRateS's thdSProcessEvent), what CDR thresholds filter on."""
         targets = []
         if export:
-            targets.append(("ees_conns", "EeSv1.ProcessEvent"))
+            targets.append(("ees_conns", "EeSv1.ProcessEvent", {}))
         if thresholds:
-            targets.append(("thresholds_conns", "ThresholdSv1.ProcessEvent"))
+            targets.append(("thresholds_conns", "ThresholdSv1.ProcessEvent", {OPT_EVENT_TYPE: EVENT_TYPE_CDR}))
         if stats:
-            targets.append(("stats_conns", "StatSv1.ProcessEvent"))
-        for option, method in targets:
+            targets.append(("stats_conns", "StatSv1.ProcessEvent", {}))
+        events = [(cdr, {"Tenant": cdr[C.TENANT], "ID": str(uuid.uuid4()), "Event": C.cdr_to_event(cdr)})
+                  for cdr in cdrs]
+        for option, method, extra_opts in targets:
             conn = self._conn(option)
             if conn is None:
                 continue
-            for cdr in cdrs:
-                ev = {"Tenant": cdr[C.TENANT], "ID": cdr[C.CGRID], "Event": C.cdr_to_event(cdr), "APIOpts": opts}
+            for cdr, ev in events:
                 try:
-                    await conn.call(method, ev)
+                    await conn.call(method, {**ev, "APIOpts": {**opts, **extra_opts}})
                 except NotFound:
                     pass
                 except RPCError as exc:

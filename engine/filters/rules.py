@@ -5,7 +5,8 @@ stored filter (DataDB kind FILTER, key ``tenant:id``, CGRateS JSON ``{"Tenant","
 "Values"}],"ActivationInterval":{...}}``). Rules are ANDed; a stored filter outside its activation interval is
 skipped. Types: ``*string *prefix *suffix *contains *exists *empty *gt *gte *lt *lte *eq *regex *rsr *timings
 *destinations *ipnet *ai`` and their ``*not`` forms. Paths under ``~*accounts.<id>``, ``~*stats.<id>`` and
-``~*resources.<id>`` are remote: FilterS fetches them before the rule is checked.
+``~*resources.<id>`` are remote: FilterS fetches them before the rule is checked; ``~*asm`` reads the event as the
+AccountSummary of an AccountUpdate event.
 """
 
 
@@ -115,7 +116,7 @@ class FilterRule:
         except RSRError as exc:
             raise FilterError(f"{rtype}:{element}: {exc}") from None
         texts = [element, *self.raw_values]
-        self.remote = any(t.startswith(("~*accounts", "~*stats", "~*resources")) or "<" in t for t in texts)
+        self.remote = any(t.startswith(("~*accounts", "~*stats", "~*resources", "~*asm")) or "<" in t for t in texts)
 
     def __repr__(self) -> str:
         return f"FilterRule({self.type}:{self.element.rules}:{'|'.join(self.raw_values)})"

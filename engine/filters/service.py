@@ -12,7 +12,7 @@ profiles of an event come from the indexes (:mod:`.indexes`). Stored filters are
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,12 +41,45 @@ from pycgrates.engine.template.dataprovider import (
 from pycgrates.engine.template.errors import RSRError
 from pycgrates.engine.units import now as utc_now
 
-REMOTE = {
-    "*accounts": ("apiers_conns", "APIerSv2.GetAccount", lambda tnt, i: {"Tenant": tnt, "Account": i}),
-    "*stats": ("stats_conns", "StatSv1.GetQueueFloatMetrics", lambda tnt, i: {"Tenant": tnt, "ID": i}),
-    "*resources": ("resources_conns", "ResourceSv1.GetResource", lambda tnt, i: {"Tenant": tnt, "ID": i}),
-}
 
+def _with_resource_totals(reply: Any) -> Any:
+    """A ResourceWithConfig as CGRateS's filters read it: its methods TotalUsage (the units in use) and Available
+    (the profile's Limit less those) beside its fields."""
+    if not isinstance(reply, dict):
+        return reply
+    total = sum(float((u or {}).get("Units") or 0) for u in (reply.get("Usages") or {}).values())
+    limit = float(((reply.get("Config") or {}).get("Limit")) or 0)
+    return {**reply, "TotalUsage": total, "Available": limit - total}
+
+
+def _tenant_id(tenant: str, item_id: str) -> dict:
+    return {"Tenant": tenant, "ID": item_id}
+
+
+#: remote paths: the section option of the Conn, the method, its argument and how the reply is read
+REMOTE: dict[str, tuple[str, str, Callable[[str, str], dict], Callable[[Any], Any]]] = {
+    "*accounts": ("apiers_conns", "APIerSv2.GetAccount", lambda tnt, i: {"Tenant": tnt, "Account": i},
+                  lambda reply: reply),
+    "*stats": ("stats_conns", "StatSv1.GetQueueFloatMetrics", _tenant_id, lambda reply: reply),
+    "*resources": ("resources_conns", "ResourceSv1.GetResourceWithConfig", _tenant_id, _with_resource_totals),
+}
+#: the AccountSummary of the event itself (an AccountUpdate event), as CGRateS's dynamicDP reads ``~*asm``
+ACCOUNT_SUMMARY = "*asm"
+BALANCE_SUMMARIES = "BalanceSummaries"
+
+
+def account_summary_field(summary: Any, path: Sequence[str]) -> Any:
+    """A field of an AccountSummary (CGRateS's AccountSummary.FieldAsInterface): ``Tenant``, ``AccountID``,
+    ``AllowNegative``, ``Disabled``, ``BalanceSummaries``, ``BalanceSummaries[<index>]...`` and
+    ``BalanceSummaries.<balance ID>...`` (the first balance with that ID)."""
+    if not isinstance(summary, Mapping) or not path:
+        raise NotFoundError()
+    if path[0] == BALANCE_SUMMARIES and len(path) > 1:
+        for balance in summary.get(BALANCE_SUMMARIES) or ():
+            if isinstance(balance, Mapping) and as_string(balance.get("ID")) == path[1]:
+                return navigate(balance, path[2:])
+        raise NotFoundError()
+    return navigate(summary, path)
 
 
 # ---------------------------------------------------------------------------------------------------- dynamic DP
@@ -54,7 +87,7 @@ REMOTE = {
 
 class DynamicDataProvider:
     """Wraps an event DataProvider; ``*accounts.<id>``, ``*stats.<id>``, ``*resources.<id>`` come from the
-    services, fetched once per check (:meth:`ensure`)."""
+    services, fetched once per check (:meth:`ensure`), and ``*asm`` is the event's own AccountSummary."""
 
     __slots__ = ("base", "fs", "loaded", "tenant", "timezone")
 
@@ -66,6 +99,8 @@ class DynamicDataProvider:
         self.timezone = getattr(base, "timezone", None) or fs.timezone
 
     def field_as_any(self, path: Sequence[str]) -> Any:
+        if path and path[0] == ACCOUNT_SUMMARY:
+            return account_summary_field(self.base.field_as_any(("*req",)), path[1:])
         if path and path[0] in REMOTE:
             if len(path) < 2:
                 raise NotFoundError()
@@ -202,13 +237,13 @@ class FilterService(CrudService):
             raise FilterError(str(exc)) from None
 
     async def fetch_remote(self, head: str, tenant: str, item_id: str) -> Any:
-        option, method, args = REMOTE[head]
+        option, method, args, read = REMOTE[head]
         conns = self.option("filters", option, None) or []
         conn = self.ctx.conns.get(conns) if conns else None
         if conn is None:
             return None
         try:
-            return await conn.call(method, args(tenant, item_id))
+            return read(await conn.call(method, args(tenant, item_id)))
         except RPCError as exc:
             if exc.message.startswith(NOT_FOUND) or "NOT_FOUND" in exc.message:
                 return None

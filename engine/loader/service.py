@@ -1,4 +1,8 @@
-"""The loader's faces: APIerSv1.LoadTariffPlanFromFolder, and cgr-loader's progress bar."""
+"""The loader's faces: APIerSv1.LoadTariffPlanFromFolder, and cgr-loader's progress bar.
+
+A load through the API also keeps the engine's live state right: a resource, stat queue or threshold whose profile
+the load changed follows it as it would have followed ``APIerSv1.Set<Type>Profile`` (:class:`LiveStateFollowers`).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,48 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from pycgrates.engine.loader.rows import LoaderError
 from pycgrates.engine.loader.tariffplan import load_tariff_plan
+from pycgrates.engine.profiles.crud import USER_ERRORS
+from pycgrates.engine.profiles.stateful import StatefulService
 from pycgrates.engine.rpc.errors import RPCError, mandatory_ie_missing, server_error
 from pycgrates.engine.rpc.registry import rpc
+from pycgrates.engine.storage.base import BatchOp
 
 log = logging.getLogger("cgr.loader")
+
+
+class LiveStateFollowers:
+    """The live items of the stateful services (resources, stat queues, thresholds) follow the profiles a load
+    writes, as they follow those written through the API: the profiles a load replaces are read before its write,
+    then each service is told of every profile written (``StatefulService.profile_written``)."""
+
+    def __init__(self, services: Iterable[Any]) -> None:
+        self.by_kind: dict[str, StatefulService] = {svc.crud.kind: svc for svc in services
+                                                    if isinstance(svc, StatefulService)}
+        self.written: list[tuple[StatefulService, Any, dict]] = []
+
+    async def read_replaced(self, ops: list[BatchOp]) -> None:
+        for op, kind, key, raw in ops:
+            svc = self.by_kind.get(kind)
+            if svc is None or op != "set" or not isinstance(raw, dict):
+                continue
+            tenant, _, profile_id = key.partition(":")
+            self.written.append((svc, await svc.profile_or_none(tenant, profile_id), raw))
+
+    async def follow(self) -> None:
+        for svc, old, raw in self.written:
+            try:
+                new = svc.decode(raw)
+            except USER_ERRORS as exc:
+                log.warning("loaded %s %s:%s does not compile: %s", svc.crud.name, raw.get("Tenant"), raw.get("ID"),
+                            exc)
+                continue
+            await svc.profile_written(old, new)
 
 
 class LoaderService:
@@ -32,14 +69,17 @@ class LoaderService:
         if not os.path.isdir(folder):
             raise RPCError("INVALID_PATH")
         tz = self.ctx.cfg.get("general", "default_timezone", default="UTC") if self.ctx.cfg is not None else "UTC"
+        followers = LiveStateFollowers((getattr(self.ctx, "services", None) or {}).values())
         try:
-            result = await load_tariff_plan(self.ctx.dm, folder, dry_run=bool(args.get("DryRun")), timezone=tz)
+            result = await load_tariff_plan(self.ctx.dm, folder, dry_run=bool(args.get("DryRun")), timezone=tz,
+                                            before_write=followers.read_replaced)
         except LoaderError as exc:
             raise server_error(exc) from None
         for w in result.warnings:
             log.warning("load %s: %s", folder, w)
         if not args.get("DryRun"):
             await self._after_load()
+            await followers.follow()
         return "OK"
 
     async def _after_load(self) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -392,11 +392,13 @@ async def load_tariff_plan(
     dry_run: bool = False,
     timezone: str = "UTC",
     progress: Callable[[str, int], None] | None = None,
+    before_write: Callable[[list[kinds.BatchOp]], Awaitable[None]] | None = None,
 ) -> LoadResult:
     """Read, validate and (unless ``dry_run``) store a tariff plan folder; raises LoaderError.
 
     The rating and profile objects are written in one batch; the accounting part is validated before anything is
-    written and stored after.
+    written and stored after. ``before_write`` is given that batch just before it is written (what it replaces is
+    still there to be read).
     """
     tp = TariffPlan.from_folder(folder, timezone, progress)
     ops, result = await tp.build(dm)
@@ -415,6 +417,8 @@ async def load_tariff_plan(
     result.ops = len(ops)
     if dry_run:
         return result
+    if before_write is not None:
+        await before_write(ops)
     await dm.write_batch(ops)
     if has_accounting and loading is not None:
         await _accounting(loading, tp, dm, tables, False, timezone)

@@ -42,8 +42,8 @@ from pycgrates.engine.filters.indexes import Subsystem, subsystem
 from pycgrates.engine.filters.rules import ActivationInterval, FilterError
 from pycgrates.engine.filters.service import FilterService, filter_service
 from pycgrates.engine.profiles.crud import USER_ERRORS, CrudService, words
-from pycgrates.engine.rpc.errors import RPCError, not_found, server_error
-from pycgrates.engine.template.dataprovider import DataProvider, MapDataProvider
+from pycgrates.engine.rpc.errors import RPCError, mandatory_ie_missing, not_found, server_error
+from pycgrates.engine.template.dataprovider import DataProvider, MapDataProvider, as_string
 from pycgrates.engine.units import parse_time
 
 META_ANY = "*any"
@@ -103,6 +103,18 @@ def event_option(args: dict, names: Sequence[str], default: Any) -> Any:
 
 def is_true(value: Any) -> bool:
     return value is True or str(value).lower() == "true"
+
+
+def check_event_args(args: Any) -> dict:
+    """A CGREvent argument as CGRateS's StatS, ThresholdS and RouteS check one: ``MANDATORY_IE_MISSING`` without an
+    object, then without an ID, then without an Event."""
+    if not isinstance(args, dict):
+        raise mandatory_ie_missing("CGREvent")
+    if not as_string(args.get("ID")).strip():
+        raise mandatory_ie_missing("ID")
+    if args.get("Event") is None:
+        raise mandatory_ie_missing("Event")
+    return args
 
 
 class ProfileService(CrudService, Generic[P]):

@@ -146,7 +146,7 @@ class CrudSpec:
         return {self.console + suffix: (methods[op], helps[op]) for op, suffix in _CONSOLE_SUFFIX.items()}
 
 
-def _tenant_id(args: Any) -> tuple[dict, str]:
+def tenant_id_args(args: Any) -> tuple[dict, str]:
     """(args, ID) of a ``{"Tenant", "ID"}`` argument; MANDATORY_IE_MISSING when the ID is empty."""
     args = args if isinstance(args, dict) else {}
     item_id = args.get("ID")
@@ -181,7 +181,7 @@ class CrudService:
         if spec is None:
             return
         for op, method in spec.methods().items():
-            setattr(cls, f"rpc_{op}_{spec.name}", _serving(method, f"api_{op}"))
+            setattr(cls, f"rpc_{op}_{spec.name}", serving(method, f"api_{op}"))
 
     # ------------------------------------------------------------------------------------------ what a type supplies
 
@@ -246,7 +246,7 @@ class CrudService:
     # ------------------------------------------------------------------------------------------ the API
 
     async def api_get(self, args: Any) -> dict:
-        args, item_id = _tenant_id(args)
+        args, item_id = tenant_id_args(args)
         obj = await self.load(self.tenant_of(args), item_id)
         if obj is None:
             raise not_found()
@@ -268,7 +268,7 @@ class CrudService:
         return "OK"
 
     async def api_remove(self, args: Any) -> str:
-        args, item_id = _tenant_id(args)
+        args, item_id = tenant_id_args(args)
         tenant = self.tenant_of(args)
         action = self._cache_action(args)
         if not await self.delete(tenant, item_id):
@@ -293,12 +293,13 @@ class CrudService:
         return len(await self._ids(self.tenant_of(args)))
 
 
-def _serving(method: str, impl: str) -> Callable[[Any, Any], Awaitable[Any]]:
+def serving(method: str, impl: str, *, errors_mapped: bool = True) -> Callable[[Any, Any], Awaitable[Any]]:
     """A new function serving ``method`` with the ``impl`` method (one function per class and method: the registry
-    finds the RPC names on the function)."""
+    finds the RPC names on the function); its errors leave through :func:`api_error` unless ``errors_mapped`` is
+    False (``impl`` then words them itself)."""
 
     async def handler(self: Any, args: Any) -> Any:
         return await getattr(self, impl)(args)
 
     handler.__name__ = handler.__qualname__ = method.replace(".", "_")
-    return rpc(method)(maps_errors(handler))
+    return rpc(method)(maps_errors(handler) if errors_mapped else handler)

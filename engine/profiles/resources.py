@@ -35,8 +35,6 @@ removes its resource (CGRateS's DataManager.SetResourceProfile).
 
 from __future__ import annotations
 
-import logging
-import uuid
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -44,10 +42,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pycgrates.engine.filters.rules import ActivationInterval, activation_json, parse_activation_interval
-from pycgrates.engine.profiles.base import ProfileError, ProfileService, event_option, json_number, str_list
+from pycgrates.engine.profiles.base import event_option, json_number, str_list
 from pycgrates.engine.profiles.crud import USER_ERRORS, CrudSpec, api_error
-from pycgrates.engine.profiles.state import StateStore, store_interval
-from pycgrates.engine.rpc.errors import NOT_FOUND, PARTIALLY_EXECUTED, RPCError, mandatory_ie_missing, not_found
+from pycgrates.engine.profiles.stateful import StatefulService
+from pycgrates.engine.rpc.errors import PARTIALLY_EXECUTED, RPCError, mandatory_ie_missing, not_found
 from pycgrates.engine.rpc.errors import require as require_fields
 from pycgrates.engine.rpc.registry import rpc
 from pycgrates.engine.storage.base import RESOURCE, RESOURCE_PROFILE
@@ -55,12 +53,9 @@ from pycgrates.engine.template.dataprovider import as_string
 from pycgrates.engine.units import DurationError, TimeError, format_time, parse_duration, parse_time
 from pycgrates.engine.units import now as utc_now
 
-log = logging.getLogger("cgr.resources")
-
 RESOURCE_UNAVAILABLE = "RESOURCE_UNAVAILABLE"
 RESOURCE_UNAUTHORIZED = "RESOURCE_UNAUTHORIZED"
 RESOURCE_UPDATE = "ResourceUpdate"
-META_NONE = "*none"
 UNLIMITED = -1
 
 #: option names: the APIOpts key (v0.11), then the v0.10 top-level field
@@ -276,53 +271,28 @@ def release(claims: Sequence[Claim], usage_id: str) -> None:
 # ---------------------------------------------------------------------------------------------------- the service
 
 
-class ResourceService(ProfileService[ResourceProfile]):
+class ResourceService(StatefulService[ResourceProfile]):
     """ResourceSv1, and APIerSv1's resource profiles, over the DataManager, FilterS, the live StateStore and the
     ThresholdS connection."""
 
     crud = CrudSpec("ResourceProfile", RESOURCE_PROFILE, console="resources_profile")
     index = "*resource_filter_indexes"
+    rpc_service = "ResourceSv1"
+    update_event = RESOURCE_UPDATE
+    item_field = "ResourceID"
+    named_thresholds_must_match = True
 
     def __init__(self, ctx: Any) -> None:
-        super().__init__(ctx)
-        interval = store_interval(self.option("resources", "store_interval", ""), "resources.store_interval")
-        self.state: StateStore[Resource] = StateStore(self.dm, RESOURCE, encode=Resource.to_json,
-                                                      decode=decode_resource, interval=interval, name="resources")
+        super().__init__(ctx, kind=RESOURCE, encode=Resource.to_json, decode=decode_resource)
 
     def decode(self, raw: dict) -> ResourceProfile:
         return decode_resource_profile(raw)
 
-    async def start(self) -> None:
-        self.state.start()
-
-    async def stop(self) -> None:
-        await self.state.stop()
-
-    # ------------------------------------------------------------------------------------------ profile writes
-
-    async def store(self, raw: dict) -> None:
-        """Store a profile; its resource starts afresh when the profile is new or its UsageTTL, Limit or Stored
-        (from true) changed, as CGRateS's SetResourceProfile resets it."""
-        tenant, pid = raw["Tenant"], raw["ID"]
-        try:
-            old = await self.get_profile(tenant, pid)
-        except ProfileError:
-            old = None
-        await super().store(raw)
-        new = self.decode(raw)
-        if old is None or old.usage_ttl != new.usage_ttl or old.limit != new.limit or (old.stored and not new.stored):
-            key = f"{tenant}:{pid}"
-            async with self.state.lock(key):
-                await self.state.remove(key)
-
-    async def delete(self, tenant: str, item_id: str) -> bool:
-        """Remove a profile and its resource."""
-        removed = await super().delete(tenant, item_id)
-        if removed:
-            key = f"{tenant}:{item_id}"
-            async with self.state.lock(key):
-                await self.state.remove(key)
-        return removed
+    def starts_afresh(self, old: ResourceProfile | None, new: ResourceProfile) -> bool:
+        """A new profile, or a changed UsageTTL or Limit, or Stored turned off, starts its resource afresh, as
+        CGRateS's SetResourceProfile resets it."""
+        return old is None or old.usage_ttl != new.usage_ttl or old.limit != new.limit or \
+            (old.stored and not new.stored)
 
     # ------------------------------------------------------------------------------------------ events
 
@@ -369,7 +339,7 @@ class ResourceService(ProfileService[ResourceProfile]):
         ttl_option = self._usage_ttl_option(args)
         profiles = await self._matching(args)
         units = self._units(args) if action in ("authorize", "allocate") else 0.0
-        updates: list[tuple[ResourceProfile, float]] = []
+        updates: list[tuple[ResourceProfile, dict[str, Any]]] = []
         async with AsyncExitStack() as locks:
             for key in sorted({f"{p.tenant}:{p.id}" for p in profiles}):
                 await locks.enter_async_context(self.state.lock(key))
@@ -395,40 +365,12 @@ class ResourceService(ProfileService[ResourceProfile]):
                 for c in writes:
                     await self.state.changed(c.resource.key, c.profile.stored)
             if action in ("allocate", "release"):
-                updates = [(c.profile, c.resource.total_usage()) for c in claims]
-        await self._process_thresholds(updates, args.get("APIOpts") or {})
+                updates = [(c.profile, {"Usage": json_number(c.resource.total_usage())}) for c in claims]
+        if not await self.notify_thresholds(updates, args.get("APIOpts") or {}):
+            raise RPCError(PARTIALLY_EXECUTED)
         return reply
 
-    async def _process_thresholds(self, updates: Sequence[tuple[ResourceProfile, float]], opts: dict) -> None:
-        """``ThresholdSv1.ProcessEvent`` per changed resource (CGRateS's processThresholds);
-        ``PARTIALLY_EXECUTED`` when one failed."""
-        conns = self.option("resources", "thresholds_conns", []) or []
-        if not conns or not updates:
-            return
-        conn = self.ctx.conns.get(conns)
-        failed = False
-        for prf, total in updates:
-            if prf.threshold_ids == (META_NONE,):
-                continue
-            ids = list(prf.threshold_ids) or None
-            event = {"Tenant": prf.tenant, "ID": str(uuid.uuid4()), "Time": None,
-                     "Event": {"EventType": RESOURCE_UPDATE, "ResourceID": prf.id, "Usage": json_number(total)},
-                     "APIOpts": {**opts, "*eventType": RESOURCE_UPDATE, "*thdProfileIDs": ids}}
-            try:
-                await conn.call("ThresholdSv1.ProcessEvent", event)
-            except (RPCError, OSError, TimeoutError) as exc:
-                if ids is None and isinstance(exc, RPCError) and exc.message == NOT_FOUND:
-                    continue
-                log.warning("resource %s:%s: ThresholdSv1.ProcessEvent failed: %s", prf.tenant, prf.id, exc)
-                failed = True
-        if failed:
-            raise RPCError(PARTIALLY_EXECUTED)
-
     # ------------------------------------------------------------------------------------------ RPC
-
-    @rpc("ResourceSv1.Ping")
-    async def ping(self, args: Any) -> str:
-        return "Pong"
 
     @rpc("ResourceSv1.GetResourcesForEvent")
     async def get_resources_for_event(self, args: Any) -> list[dict]:

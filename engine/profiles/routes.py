@@ -40,7 +40,7 @@ from decimal import Decimal
 from typing import Any
 
 from pycgrates.engine.filters.rules import ActivationInterval, activation_json, parse_activation_interval
-from pycgrates.engine.profiles.base import ProfileService, is_true, json_number, str_list
+from pycgrates.engine.profiles.base import ProfileService, check_event_args, is_true, json_number, str_list
 from pycgrates.engine.profiles.crud import CrudSpec, maps_errors
 from pycgrates.engine.profiles.route_data import RouteData, RouteQuery
 from pycgrates.engine.profiles.route_sorting import (
@@ -52,7 +52,7 @@ from pycgrates.engine.profiles.route_sorting import (
     sort_routes,
     strategy_of,
 )
-from pycgrates.engine.rpc.errors import NOT_FOUND, RPCError, mandatory_ie_missing, server_error
+from pycgrates.engine.rpc.errors import NOT_FOUND, RPCError, server_error
 from pycgrates.engine.rpc.registry import rpc
 from pycgrates.engine.storage.base import ROUTE_PROFILE
 from pycgrates.engine.template.dataprovider import as_string
@@ -173,17 +173,6 @@ def _int_option(value: Any, name: str) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         raise ValueError(f"option {name} must be a whole number, not {value!r}") from None
-
-
-def _check_event(args: Any) -> dict:
-    """CGRateS's checks of a GetRoutes argument: a CGREvent with an ID and an Event."""
-    if not isinstance(args, dict):
-        raise mandatory_ie_missing("CGREvent")
-    if not as_string(args.get("ID")).strip():
-        raise mandatory_ie_missing("ID")
-    if args.get("Event") is None:
-        raise mandatory_ie_missing("Event")
-    return args
 
 
 class RouteService(ProfileService[RouteProfile]):
@@ -313,7 +302,7 @@ class RouteService(ProfileService[RouteProfile]):
     async def _sorted_for_rpc(self, args: Any) -> list[SortedRoutes]:
         """GetRoutes' errors as CGRateS words them: the argument's MANDATORY_IE_MISSING and AttributeS's
         ROUTES_ERROR as they are, NOT_FOUND, anything else ``SERVER_ERROR: ...``."""
-        args = await self._with_attributes(_check_event(args))
+        args = await self._with_attributes(check_event_args(args))
         try:
             return await self.sorted_routes(args)
         except RPCError as exc:
@@ -334,7 +323,7 @@ class RouteService(ProfileService[RouteProfile]):
     @rpc("RouteSv1.GetRouteProfilesForEvent")
     @maps_errors
     async def get_route_profiles_for_event(self, args: Any) -> list[dict]:
-        args = _check_event(args)
+        args = check_event_args(args)
         return [p.to_json() for p in await self.matching_for_event(args, blockers=False)]
 
 

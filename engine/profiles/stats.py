@@ -36,17 +36,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from pycgrates.engine.profiles.base import ProfileService
-from pycgrates.engine.profiles.crud import CrudSpec, maps_errors
-from pycgrates.engine.profiles.state import StateStore, store_interval
+from pycgrates.engine.profiles.base import check_event_args
+from pycgrates.engine.profiles.crud import CrudSpec, maps_errors, tenant_id_args
+from pycgrates.engine.profiles.stateful import StatefulService
 from pycgrates.engine.profiles.statmetrics import MetricError
-from pycgrates.engine.profiles.statqueue import (
-    META_NONE,
-    StatQueue,
-    StatQueueProfile,
-    decode_statqueue_profile,
-)
-from pycgrates.engine.rpc.errors import NOT_FOUND, PARTIALLY_EXECUTED, RPCError, mandatory_ie_missing, not_found
+from pycgrates.engine.profiles.statqueue import StatQueue, StatQueueProfile, decode_statqueue_profile
+from pycgrates.engine.rpc.errors import not_found
 from pycgrates.engine.rpc.registry import rpc
 from pycgrates.engine.storage.base import STATQUEUE, STATQUEUE_PROFILE
 from pycgrates.engine.template.dataprovider import REQ, DataProvider, MapDataProvider
@@ -55,29 +50,9 @@ from pycgrates.engine.units import now as utc_now
 log = logging.getLogger("cgr.stats")
 
 STAT_UPDATE = "StatUpdate"
-OPT_EVENT_TYPE = "*eventType"
-OPT_THRESHOLD_IDS = "*thdProfileIDs"
 
 
-def _tenant_id_args(args: Any) -> dict:
-    """A ``{"Tenant", "ID"}`` argument; MANDATORY_IE_MISSING: [ID] without an ID."""
-    if not isinstance(args, dict) or not str(args.get("ID") or "").strip():
-        raise mandatory_ie_missing("ID")
-    return args
-
-
-def _event_args(args: Any) -> dict:
-    """A CGREvent argument as CGRateS checks it: an ID and an Event."""
-    if not isinstance(args, dict):
-        raise mandatory_ie_missing("CGREvent")
-    if not str(args.get("ID") or "").strip():
-        raise mandatory_ie_missing("ID")
-    if args.get("Event") is None:
-        raise mandatory_ie_missing("Event")
-    return args
-
-
-class StatService(ProfileService[StatQueueProfile]):
+class StatService(StatefulService[StatQueueProfile]):
     """StatSv1 over the engine's DataManager, FilterS and the ThresholdS/EEs connections, and APIerSv1's stat queue
     profiles."""
 
@@ -85,23 +60,16 @@ class StatService(ProfileService[StatQueueProfile]):
     index = "*statqueue_filter_indexes"
     profile_ids_opts = ("*stsProfileIDs", "StatIDs")
     ignore_filters_opts = ("*stsProfileIgnoreFilters",)
+    rpc_service = "StatSv1"
+    update_event = STAT_UPDATE
+    item_field = "StatID"
 
     def __init__(self, ctx: Any) -> None:
-        super().__init__(ctx)
-        self.queues: StateStore[StatQueue] = StateStore(
-            self.dm, STATQUEUE, encode=StatQueue.to_stored, decode=StatQueue.from_stored,
-            interval=store_interval(self.option("stats", "store_interval", ""), "stats.store_interval"),
-            name="stats")
+        super().__init__(ctx, kind=STATQUEUE, encode=StatQueue.to_stored, decode=StatQueue.from_stored)
         self.clock: Callable[[], datetime] = utc_now
 
     def decode(self, raw: dict) -> StatQueueProfile:
         return decode_statqueue_profile(raw)
-
-    async def start(self) -> None:
-        self.queues.start()
-
-    async def stop(self) -> None:
-        await self.queues.stop()
 
     @property
     def decimals(self) -> int:
@@ -120,16 +88,21 @@ class StatService(ProfileService[StatQueueProfile]):
         async def new() -> StatQueue:
             return StatQueue.new(prf)
 
-        queue = await self.queues.get(key, new)
+        queue = await self.state.get(key, new)
         assert queue is not None
         was_stored = queue.shape.stored
         if queue.follow(prf):
             if was_stored and not prf.stored:
-                await self.queues.remove(key)  # its stored copy must not come back after a restart
-                await self.queues.replace(key, queue, False)
+                await self.state.remove(key)  # its stored copy must not come back after a restart
+                await self.state.replace(key, queue, False)
             else:
-                await self.queues.changed(key, prf.stored)
+                await self.state.changed(key, prf.stored)
         return queue
+
+    async def follow_profile(self, key: str, old: StatQueueProfile | None, new: StatQueueProfile) -> None:
+        """A profile written (APIerSv1 or a tariff-plan load): its queue is created, or follows it, at once (as
+        CGRateS's SetStatQueueProfile does)."""
+        await self._live(new)
 
     async def _read_queue(self, args: Any) -> StatQueue:
         """The queue of ``{"Tenant", "ID"}`` with its expired events gone, NOT_FOUND without its profile (call under
@@ -140,12 +113,12 @@ class StatService(ProfileService[StatQueueProfile]):
             raise not_found()
         queue = await self._live(prf)
         if queue.remove_expired(self.clock()):
-            await self.queues.changed(f"{tenant}:{prf.id}", prf.stored)
+            await self.state.changed(f"{tenant}:{prf.id}", prf.stored)
         return queue
 
     async def _locked_read(self, args: Any, read: Callable[[StatQueue], Any]) -> Any:
-        args = _tenant_id_args(args)
-        async with self.queues.lock(f"{self.tenant_of(args)}:{str(args['ID']).strip()}"):
+        args, queue_id = tenant_id_args(args)
+        async with self.state.lock(f"{self.tenant_of(args)}:{queue_id}"):
             return read(await self._read_queue(args))
 
     async def _metric_values(self, tenant: str, queue: StatQueue, filter_dp: DataProvider,
@@ -161,22 +134,6 @@ class StatService(ProfileService[StatQueueProfile]):
                 log.warning("stat queue %s:%s, metric %s: event left out: %s", tenant, queue.id, mid, exc)
         return values
 
-    async def store(self, raw: dict) -> None:
-        """A profile written through APIerSv1: its queue is created, or follows it, at once (as CGRateS's
-        SetStatQueueProfile does)."""
-        await super().store(raw)
-        prf = self.decode(raw)
-        async with self.queues.lock(f"{prf.tenant}:{prf.id}"):
-            await self._live(prf)
-
-    async def delete(self, tenant: str, item_id: str) -> bool:
-        removed = await super().delete(tenant, item_id)
-        if removed:
-            key = f"{tenant}:{item_id}"
-            async with self.queues.lock(key):
-                await self.queues.remove(key)
-        return removed
-
     # ------------------------------------------------------------------------------------------ processing
 
     async def process_event(self, args: dict) -> tuple[list[str], bool]:
@@ -190,32 +147,15 @@ class StatService(ProfileService[StatQueueProfile]):
         updated: list[tuple[StatQueueProfile, dict[str, Any]]] = []
         for prf in profiles:
             key = f"{prf.tenant}:{prf.id}"
-            async with self.queues.lock(key):
+            async with self.state.lock(key):
                 queue = await self._live(prf)
                 values = await self._metric_values(tenant, queue, filter_dp, event_dp)
                 queue.add_event(ev_id, values, self.clock())
-                await self.queues.changed(key, prf.stored)
+                await self.state.changed(key, prf.stored)
                 updated.append((prf, queue.event_metrics(self.decimals)))
-        notified = await self._notify_thresholds(updated, args.get("APIOpts") or {})
+        notified = await self.notify_thresholds(updated, args.get("APIOpts") or {})
         exported = await self._export(updated, args.get("APIOpts") or {})
         return [prf.id for prf in profiles], notified and exported
-
-    async def _notify_thresholds(self, updated: list[tuple[StatQueueProfile, dict]], opts: dict) -> bool:
-        """ThresholdSv1.ProcessEvent per updated queue; False when any call failed (NOT_FOUND is no failure)."""
-        conn_ids = self.option("stats", "thresholds_conns", []) or []
-        if not conn_ids:
-            return True
-        conn = self.ctx.conns.get(conn_ids)
-        ok = True
-        for prf, values in updated:
-            if prf.threshold_ids == (META_NONE,):
-                continue
-            event = {"Tenant": prf.tenant, "ID": str(uuid.uuid4()),
-                     "Event": {"EventType": STAT_UPDATE, "StatID": prf.id, **values},
-                     "APIOpts": {**opts, OPT_EVENT_TYPE: STAT_UPDATE,
-                                 OPT_THRESHOLD_IDS: list(prf.threshold_ids) or None}}
-            ok = await self._send(conn, "ThresholdSv1.ProcessEvent", event) and ok
-        return ok
 
     async def _export(self, updated: list[tuple[StatQueueProfile, dict]], opts: dict) -> bool:
         """EeSv1.ProcessEvent per updated queue, its values under ``Metrics``; False when any call failed."""
@@ -229,46 +169,15 @@ class StatService(ProfileService[StatQueueProfile]):
             event = {"Tenant": prf.tenant, "ID": str(uuid.uuid4()), "Time": self.clock(),
                      "Event": {"EventType": STAT_UPDATE, "StatID": prf.id, "Metrics": values},
                      "APIOpts": dict(opts), "EeIDs": list(exporter_ids)}
-            ok = await self._send(conn, "EeSv1.ProcessEvent", event) and ok
+            ok = await self.send(conn, "EeSv1.ProcessEvent", event, prf) and ok
         return ok
 
-    async def _send(self, conn: Any, method: str, event: dict) -> bool:
-        if conn is None:
-            log.warning("%s for stat queue %s: no connection", method, event["Event"]["StatID"])
-            return False
-        try:
-            await conn.call(method, event)
-        except RPCError as exc:
-            if exc.message == NOT_FOUND:
-                return True
-            log.warning("%s for stat queue %s: %s", method, event["Event"]["StatID"], exc)
-            return False
-        except (OSError, TimeoutError) as exc:
-            log.warning("%s for stat queue %s: %s", method, event["Event"]["StatID"], exc)
-            return False
-        return True
-
     # ------------------------------------------------------------------------------------------ RPC
-
-    @rpc("StatSv1.Ping")
-    async def ping(self, args: Any) -> str:
-        return "Pong"
-
-    @rpc("StatSv1.ProcessEvent")
-    async def v1_process_event(self, args: Any) -> list[str]:
-        queue_ids, complete = await self._process_event(args)
-        if not complete:
-            raise RPCError(PARTIALLY_EXECUTED)  # as CGRateS answers it, not as a SERVER_ERROR
-        return queue_ids
-
-    @maps_errors
-    async def _process_event(self, args: Any) -> tuple[list[str], bool]:
-        return await self.process_event(_event_args(args))
 
     @rpc("StatSv1.GetStatQueuesForEvent")
     @maps_errors
     async def get_stat_queues_for_event(self, args: Any) -> list[str]:
-        return [prf.id for prf in await self.matching_for_event(_event_args(args))]
+        return [prf.id for prf in await self.matching_for_event(check_event_args(args))]
 
     @rpc("StatSv1.GetStatQueue")
     @maps_errors
@@ -295,15 +204,15 @@ class StatService(ProfileService[StatQueueProfile]):
     @rpc("StatSv1.ResetStatQueue")
     @maps_errors
     async def reset_stat_queue(self, args: Any) -> str:
-        args = _tenant_id_args(args)
-        tenant, queue_id = self.tenant_of(args), str(args["ID"]).strip()
-        async with self.queues.lock(f"{tenant}:{queue_id}"):
+        args, queue_id = tenant_id_args(args)
+        tenant = self.tenant_of(args)
+        async with self.state.lock(f"{tenant}:{queue_id}"):
             prf = await self.get_profile(tenant, queue_id)
             if prf is None:
                 raise not_found()
             queue = await self._live(prf)
             queue.reset()
-            await self.queues.changed(f"{tenant}:{queue_id}", prf.stored)
+            await self.state.changed(f"{tenant}:{queue_id}", prf.stored)
         return "OK"
 
 

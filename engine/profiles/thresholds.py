@@ -44,11 +44,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pycgrates.engine.filters.rules import ActivationInterval, activation_json, parse_activation_interval
-from pycgrates.engine.profiles.base import ProfileError, ProfileService, is_true, json_number, str_list
-from pycgrates.engine.profiles.crud import CrudSpec, maps_errors
-from pycgrates.engine.profiles.crud import _tenant_id as tenant_id_args
-from pycgrates.engine.profiles.state import StateStore, store_interval
-from pycgrates.engine.rpc.errors import PARTIALLY_EXECUTED, RPCError, mandatory_ie_missing, not_found
+from pycgrates.engine.profiles.base import check_event_args, is_true, json_number, str_list
+from pycgrates.engine.profiles.crud import CrudSpec, maps_errors, tenant_id_args
+from pycgrates.engine.profiles.stateful import StatefulService
+from pycgrates.engine.rpc.errors import RPCError, not_found
 from pycgrates.engine.rpc.registry import rpc
 from pycgrates.engine.storage.base import THRESHOLD, THRESHOLD_PROFILE
 from pycgrates.engine.tasks import Supervisor
@@ -162,18 +161,7 @@ def event_account(args: dict) -> str:
     return as_string(event.get("Account"))
 
 
-def _check_event(args: Any) -> dict:
-    """CGRateS's checks of a CGREvent argument: an ID and an Event."""
-    if not isinstance(args, dict):
-        raise mandatory_ie_missing("CGREvent")
-    if not str(args.get("ID") or "").strip():
-        raise mandatory_ie_missing("ID")
-    if args.get("Event") is None:
-        raise mandatory_ie_missing("Event")
-    return args
-
-
-class ThresholdService(ProfileService[ThresholdProfile]):
+class ThresholdService(StatefulService[ThresholdProfile]):
     """ThresholdSv1, and APIerSv1's threshold profiles, over the engine's DataManager, FilterS and the RALs
     connection that runs the actions."""
 
@@ -181,13 +169,10 @@ class ThresholdService(ProfileService[ThresholdProfile]):
     index = "*threshold_filter_indexes"
     profile_ids_opts = ("*thdProfileIDs", "ThresholdIDs")
     ignore_filters_opts = ("*thdProfileIgnoreFilters",)
+    rpc_service = "ThresholdSv1"
 
     def __init__(self, ctx: Any) -> None:
-        super().__init__(ctx)
-        interval = store_interval(self.option("thresholds", "store_interval", ""), "thresholds.store_interval")
-        self.thresholds: StateStore[Threshold] = StateStore(
-            self.dm, THRESHOLD, encode=Threshold.to_json, decode=Threshold.from_json, interval=interval,
-            name="thresholds")
+        super().__init__(ctx, kind=THRESHOLD, encode=Threshold.to_json, decode=Threshold.from_json)
         self.tasks = Supervisor("thresholds.actions")
         #: the time source of hits and snoozes (tests move it)
         self.clock: Callable[[], datetime] = utc_now
@@ -195,14 +180,11 @@ class ThresholdService(ProfileService[ThresholdProfile]):
     def decode(self, raw: dict) -> ThresholdProfile:
         return decode_threshold_profile(raw)
 
-    async def start(self) -> None:
-        self.thresholds.start()
-
     async def stop(self) -> None:
         """Let running asynchronous actions end (a bounded wait), then write what changed."""
         await self.tasks.drain(timeout=parse_duration(self.option("general", "reply_timeout", "2s")) / SECOND)
         await self.tasks.stop()
-        await self.thresholds.stop()
+        await super().stop()
 
     # ------------------------------------------------------------------------------------------ live thresholds
 
@@ -210,34 +192,13 @@ class ThresholdService(ProfileService[ThresholdProfile]):
         """The live threshold: in memory, stored, or new (Hits 0) when its profile exists; None otherwise."""
 
         async def new() -> Threshold | None:
-            return Threshold(tenant, threshold_id) if await self._profile_or_none(tenant, threshold_id) else None
+            return Threshold(tenant, threshold_id) if await self.profile_or_none(tenant, threshold_id) else None
 
-        return await self.thresholds.get(f"{tenant}:{threshold_id}", new)
+        return await self.state.get(f"{tenant}:{threshold_id}", new)
 
-    async def _profile_or_none(self, tenant: str, profile_id: str) -> ThresholdProfile | None:
-        try:
-            return await self.get_profile(tenant, profile_id)
-        except ProfileError:
-            return None
-
-    async def store(self, raw: dict) -> None:
-        """Write the profile; a new profile, or one counting differently, starts its threshold again."""
-        tenant, profile_id = raw["Tenant"], raw["ID"]
-        old = await self._profile_or_none(tenant, profile_id)
-        await super().store(raw)
-        new = self.decode(raw)
-        if old is None or any(getattr(old, f) != getattr(new, f) for f in COUNTING_FIELDS):
-            key = f"{tenant}:{profile_id}"
-            async with self.thresholds.lock(key):
-                await self.thresholds.remove(key)  # the next use creates it with Hits 0
-
-    async def delete(self, tenant: str, item_id: str) -> bool:
-        removed = await super().delete(tenant, item_id)
-        if removed:
-            key = f"{tenant}:{item_id}"
-            async with self.thresholds.lock(key):
-                await self.thresholds.remove(key)
-        return removed
+    def starts_afresh(self, old: ThresholdProfile | None, new: ThresholdProfile) -> bool:
+        """A new profile, or one counting differently, starts its threshold again (Hits 0 at the next use)."""
+        return old is None or any(getattr(old, f) != getattr(new, f) for f in COUNTING_FIELDS)
 
     # ------------------------------------------------------------------------------------------ processing
 
@@ -249,8 +210,8 @@ class ThresholdService(ProfileService[ThresholdProfile]):
         hit: list[str] = []
         for prf in await self.matching_for_event(args):
             key = f"{tenant}:{prf.id}"
-            async with self.thresholds.lock(key):
-                th = await self.thresholds.get(key, _new_threshold(tenant, prf.id))
+            async with self.state.lock(key):
+                th = await self.state.get(key, _new_threshold(tenant, prf.id))
                 assert th is not None
                 if prf.disabled_at(th.hits):
                     continue
@@ -260,7 +221,7 @@ class ThresholdService(ProfileService[ThresholdProfile]):
                 if not th.snoozed_at(now) and prf.fires_at(th.hits):
                     th.snooze = now + timedelta(microseconds=prf.min_sleep // 1000)
                     fired.append(prf)
-                await self.thresholds.changed(key, True)
+                await self.state.changed(key, True)
         complete = True
         if fired:
             event = {"Tenant": tenant, "ID": args.get("ID"), "Time": args.get("Time"),
@@ -306,39 +267,24 @@ class ThresholdService(ProfileService[ThresholdProfile]):
     async def reset(self, tenant: str, threshold_id: str) -> None:
         """Hits back to 0 and no snooze (NOT_FOUND when there is no such threshold)."""
         key = f"{tenant}:{threshold_id}"
-        async with self.thresholds.lock(key):
+        async with self.state.lock(key):
             th = await self.threshold(tenant, threshold_id)
             if th is None:
                 raise not_found()
             if th.hits != 0:
                 th.hits, th.snooze = 0, None
-                await self.thresholds.changed(key, True)
+                await self.state.changed(key, True)
 
     # ------------------------------------------------------------------------------------------ RPC
-
-    @rpc("ThresholdSv1.Ping")
-    async def ping(self, args: Any) -> str:
-        return "Pong"
-
-    @rpc("ThresholdSv1.ProcessEvent")
-    async def v1_process_event(self, args: Any) -> list[str]:
-        hit, complete = await self._process_event(args)
-        if not complete:
-            raise RPCError(PARTIALLY_EXECUTED)  # as CGRateS answers it, not as a SERVER_ERROR
-        return hit
-
-    @maps_errors
-    async def _process_event(self, args: Any) -> tuple[list[str], bool]:
-        return await self.process_event(_check_event(args))
 
     @rpc("ThresholdSv1.GetThresholdsForEvent")
     @maps_errors
     async def v1_get_thresholds_for_event(self, args: Any) -> list[dict]:
-        args = _check_event(args)
+        args = check_event_args(args)
         tenant = self.tenant_of(args)
         out = []
         for prf in await self.matching_for_event(args):
-            th = await self.thresholds.get(f"{tenant}:{prf.id}", _new_threshold(tenant, prf.id))
+            th = await self.state.get(f"{tenant}:{prf.id}", _new_threshold(tenant, prf.id))
             assert th is not None
             out.append(th.to_json())
         return out

@@ -31,6 +31,7 @@ from pycgrates.engine.rpc.errors import (
     Exists,
     InsufficientCredit,
     NotFound,
+    PartiallyExecuted,
     RPCError,
     mandatory_ie_missing,
     server_error,
@@ -53,7 +54,15 @@ from pycgrates.engine.sessions.control import SessionControl, _opt
 from pycgrates.engine.sessions.index import ActiveSessions
 from pycgrates.engine.sessions.session import Event, Session, SRun, State
 from pycgrates.engine.sessions.settlement import Settlement
-from pycgrates.engine.sessions.subsystems import Subsystems, attributes_digest, routes_digest
+from pycgrates.engine.sessions.subsystems import (
+    ALLOCATE_RESOURCES,
+    AUTHORIZE_RESOURCES,
+    RELEASE_RESOURCES,
+    Subsystems,
+    attributes_digest,
+    routes_digest,
+    with_event_id,
+)
 from pycgrates.engine.tasks import Supervisor
 from pycgrates.engine.units import SECOND, parse_duration, parse_time
 
@@ -262,16 +271,20 @@ class SessionService(SessionControl, Settlement, Subsystems):
         if not (args.GetAttributes or args.AuthorizeResources or args.GetMaxUsage or args.ProcessThresholds
                 or args.ProcessStats or args.GetRoutes):
             raise mandatory_ie_missing("Subsystems")
+        args = with_event_id(args)
         if args.GetAttributes:
             args = await self._attributes(args, reply)
         if args.AuthorizeResources:
-            reply["ResourceAllocation"] = await self._resources("ResourceSv1.AuthorizeResources", args)
+            reply["ResourceAllocation"] = await self._resources(
+                AUTHORIZE_RESOURCES, args, self._usage_id(args.Event, new_when_missing=True))
         if args.GetMaxUsage:
             usage = self._requested_usage(args.Event)
             reply["MaxUsage"] = await self._max_usage_for(args, self._limit_usage(usage))
         if args.GetRoutes:
-            reply["RouteProfiles"] = await self._routes(args)
-        await self._thresholds_stats(args, reply, thresholds=args.ProcessThresholds, stats=args.ProcessStats)
+            reply["RouteProfiles"] = await self._routes(args, args.Paginator, ignore_errors=args.RoutesIgnoreErrors,
+                                                        max_cost=args.RoutesMaxCost)
+        if not await self._thresholds_stats(args, reply, thresholds=args.ProcessThresholds, stats=args.ProcessStats):
+            raise PartiallyExecuted()
         return reply
 
     @rpc(api.AUTHORIZE_WITH_DIGEST)
@@ -292,13 +305,15 @@ class SessionService(SessionControl, Settlement, Subsystems):
     async def initiate_session(self, args: V1InitSessionArgs) -> dict:
         reply: dict[str, Any] = {"Attributes": None, "ResourceAllocation": None, "MaxUsage": None,
                                  "ThresholdIDs": None, "StatQueueIDs": None}
+        args = with_event_id(args)
         if args.GetAttributes:
             args = await self._attributes(args, reply)
         if args.AllocateResources:
-            reply["ResourceAllocation"] = await self._resources("ResourceSv1.AllocateResources", args)
+            reply["ResourceAllocation"] = await self._resources(ALLOCATE_RESOURCES, args, self._usage_id(args.Event))
         if args.InitSession:
             reply["MaxUsage"] = await self._init_session(args)
-        await self._thresholds_stats(args, reply, thresholds=args.ProcessThresholds, stats=args.ProcessStats)
+        if not await self._thresholds_stats(args, reply, thresholds=args.ProcessThresholds, stats=args.ProcessStats):
+            raise PartiallyExecuted()
         return reply
 
     @rpc(api.INITIATE_WITH_DIGEST)
@@ -401,31 +416,36 @@ class SessionService(SessionControl, Settlement, Subsystems):
 
     @rpc(api.TERMINATE)
     async def terminate_session(self, args: V1TerminateSessionArgs) -> str:
+        args = with_event_id(args)
         event = args.Event
-        reply: dict[str, Any] = {}
         if args.ReleaseResources:
-            await self._resources("ResourceSv1.ReleaseResources", args)
-        if not args.TerminateSession:
-            await self._thresholds_stats(args, reply, thresholds=args.ProcessThresholds, stats=args.ProcessStats)
-            return "OK"
+            await self._resources(RELEASE_RESOURCES, args, self._usage_id(event))
+        if args.TerminateSession and not await self._terminate(args):
+            return "OK"  # a repeated Terminate: answered as before, nothing counted again
+        if not await self._thresholds_stats(args, {}, thresholds=args.ProcessThresholds, stats=args.ProcessStats):
+            raise PartiallyExecuted()
+        return "OK"
+
+    async def _terminate(self, args: V1TerminateSessionArgs) -> bool:
+        """End the event's session; False when it had ended already (a second Terminate is never charged again)."""
+        event = args.Event
         cgrid = C.event_cgrid(event)
-        if cgrid in self.closed:  # a second Terminate: answered, never charged again
-            return "OK"
+        if cgrid in self.closed:
+            return False
         s = await self._find_session(cgrid)
         if s is None:
             if await self._cdr_exists(cgrid):
-                return "OK"
+                return False
             # never seen (or lost): charge it as a one-time event, as CGRateS does
-            s = await self._one_shot(args)
-        else:
-            async with s.lock:
-                if s.state is State.TERMINATED:
-                    return "OK"
-                self._update_runs(s, event)
-                await self._end_session(s, _opt_duration(event, C.USAGE), _opt_duration(event, C.LAST_USED),
-                                        event.get(C.ANSWER_TIME))
-        await self._thresholds_stats(args, reply, thresholds=args.ProcessThresholds, stats=args.ProcessStats)
-        return "OK"
+            await self._one_shot(args)
+            return True
+        async with s.lock:
+            if s.state is State.TERMINATED:
+                return False
+            self._update_runs(s, event)
+            await self._end_session(s, _opt_duration(event, C.USAGE), _opt_duration(event, C.LAST_USED),
+                                    event.get(C.ANSWER_TIME))
+        return True
 
     async def _find_session(self, cgrid: str) -> Session | None:
         """The active session, waiting a little for an Initiate that is still on its way (terminate_attempts)."""
@@ -489,15 +509,18 @@ class SessionService(SessionControl, Settlement, Subsystems):
     async def process_message(self, args: V1ProcessMessageArgs) -> dict:
         reply: dict[str, Any] = {"Attributes": None, "ResourceAllocation": None, "RouteProfiles": None,
                                  "MaxUsage": None, "ThresholdIDs": None, "StatQueueIDs": None}
+        args = with_event_id(args)
         if args.GetAttributes:
             args = await self._attributes(args, reply)
         if args.AllocateResources:
-            reply["ResourceAllocation"] = await self._resources("ResourceSv1.AllocateResources", args)
+            reply["ResourceAllocation"] = await self._resources(ALLOCATE_RESOURCES, args, self._usage_id(args.Event))
         if args.GetRoutes:
-            reply["RouteProfiles"] = await self._routes(args)
+            reply["RouteProfiles"] = await self._routes(args, args.Paginator, ignore_errors=args.RoutesIgnoreErrors,
+                                                        max_cost=args.RoutesMaxCost)
         if args.Debit:
             reply["MaxUsage"] = await self._message_debit(args)
-        await self._thresholds_stats(args, reply, thresholds=args.ProcessThresholds, stats=args.ProcessStats)
+        if not await self._thresholds_stats(args, reply, thresholds=args.ProcessThresholds, stats=args.ProcessStats):
+            raise PartiallyExecuted()
         return reply
 
     async def _message_debit(self, args: SessionArgs) -> int:

@@ -57,7 +57,9 @@ class Settlement:
 
     async def _end_session(self, s: Session, total_usage: int | None, last_used: int | None, answer_time: Any,
                            *, reason: str = "") -> None:
-        """Settle every run (extra debit or refund, rounding), set Usage/Cost on the runs' events, close."""
+        """Settle every run (extra debit or refund, rounding), set Usage/Cost on the runs' events, close. A session
+        SessionS ends itself (a ``reason``: TTL, forced disconnect, stale, shutdown) also gives back its resources,
+        as nobody else will."""
         s.stop_timers()
         min_dur = parse_duration(self.cfg.get("min_call_duration") or 0)
         for run in s.runs:
@@ -88,6 +90,8 @@ class Settlement:
         await self.recovery.snapshot(s)
         if self.cfg.get("store_session_costs"):
             await self._store_session_costs(s)
+        if reason:
+            await self._release_session_resources(s)
 
     @staticmethod
     def _finish_run_event(s: Session, run: SRun, answer_time: Any) -> None:

@@ -11,7 +11,7 @@ A StatUpdate names no account: the CDRs carry CGRateS's ``*accountID`` option, w
 event's options and ThresholdS takes as the account of its actions.
 
 The threshold half of the loop is checked without StatS too, with the StatUpdate that StatS sends for that queue
-(ThresholdSv1.ProcessEvent); the whole loop is skipped while this build does not serve StatSv1.ProcessEvent.
+(ThresholdSv1.ProcessEvent); the whole loop runs through the engine's own StatS, fed by real CDRs over JSON-RPC.
 """
 
 from __future__ import annotations
@@ -153,18 +153,7 @@ async def test_threshold_half_of_the_loop(engine: Engine, hook: Hook):
     assert (await engine.call("ThresholdSv1.GetThreshold", {"Tenant": T, "ID": "FRAUD_TH"}))["Hits"] == 1
 
 
-async def stats_served(eng: Engine) -> bool:
-    try:
-        await eng.call("StatSv1.ProcessEvent", {"Tenant": T, "ID": "probe", "Event": {}})
-    except RuntimeError as exc:
-        return not str(exc).startswith("rpc: can't find")
-    return True
-
-
 async def test_cdrs_to_stats_to_thresholds_to_rals(engine: Engine, hook: Hook):
-    if not await stats_served(engine):
-        pytest.skip("StatS is not in this build yet (StatSv1.ProcessEvent is not served): the CDR → StatS half of "
-                    "the fraud loop waits for it; test_threshold_half_of_the_loop covers the rest")
     assert await engine.call("APIerSv1.SetStatQueueProfile", {
         "Tenant": T, "ID": QUEUE, "FilterIDs": ["*string:~*req.Account:1001"], "QueueLength": 100, "TTL": 0,
         "MinItems": 1, "Metrics": [{"MetricID": "*tcd"}], "Stored": True, "Blocker": False, "Weight": 40,

@@ -312,17 +312,53 @@ def test_sessions_authorize_event_asks_routes(tutorial):
     assert digest["RoutesDigest"] == "route1,route2"
 
 
-@pytest.mark.xfail(strict=True, reason="SessionS sends RoutesMaxCost/RoutesIgnoreErrors as top-level arguments; "
-                                       "CGRateS's getRoutes sets them as APIOpts *rouMaxCost/*rouIgnoreErrors")
 def test_sessions_pass_the_route_options(tutorial):
     call = ev(Account="1002", Destination="1001", SetupTime=SETUP, Usage="2m")
     reply = tutorial.call("SessionSv1.AuthorizeEvent", {**call, "GetRoutes": True, "RoutesMaxCost": "0.5"})
     assert [r["RouteID"] for r in reply["RouteProfiles"][0]["Routes"]] == ["route1"]
 
 
-@pytest.mark.xfail(strict=True, reason="SessionSv1.ProcessEvent answers RouteProfiles under *default; CGRateS "
-                                       "under *raw (each run ID with *routes:*derived_reply), as the SIP agent's "
-                                       "RouteProfiles[*raw] templates read them")
 def test_sessions_process_event_routes_under_raw(tutorial):
     reply = tutorial.call("SessionSv1.ProcessEvent", {**ev(Account="1001"), "Flags": ["*routes"]})
     assert list(reply["RouteProfiles"]) == ["*raw"]
+
+
+def _route_ids(reply: dict) -> list[str]:
+    return [r["RouteID"] for prf in reply for r in prf["Routes"]]
+
+
+def test_sessions_send_routes_the_event_alone_with_its_options(tutorial):
+    call = ev(Account="1002", Destination="1001", SetupTime=SETUP, Usage="2m")
+    authorize = {**call, "GetRoutes": True}
+    # the paginator as CGRateS's agents fill it: one route, then the second one
+    assert _route_ids(tutorial.call("SessionSv1.AuthorizeEvent", {**authorize, "Limit": 1})["RouteProfiles"]) == \
+        ["route1"]
+    assert _route_ids(tutorial.call("SessionSv1.ProcessMessage", {**authorize, "Limit": 1, "Offset": 1})[
+        "RouteProfiles"]) == ["route2"]
+    # an event's ACD prices the routes instead of its Usage: one minute, 0.3 and 0.6
+    acd = tutorial.call("SessionSv1.AuthorizeEvent", {**authorize, "Event": {**call["Event"], "ACD": "1m"}})
+    assert [r["SortingData"]["Cost"] for r in acd["RouteProfiles"][0]["Routes"]] == [0.3, 0.6]
+    # no rate to 9999 on either rating plan: RouteS's error, or, ignoring errors, no route at all
+    nowhere = {**authorize, "Event": {**call["Event"], "Destination": "9999"}}
+    assert error_of(tutorial, "SessionSv1.AuthorizeEvent", nowhere).startswith("ROUTES_ERROR:SERVER_ERROR: ")
+    assert error_of(tutorial, "SessionSv1.AuthorizeEvent", {**nowhere, "RoutesIgnoreErrors": True}) == \
+        "ROUTES_ERROR:NOT_FOUND"
+    assert error_of(tutorial, "SessionSv1.AuthorizeEvent", {**authorize, "Event": {
+        "Account": "1002", "Destination": "1001"}}) == "ROUTES_ERROR:SERVER_ERROR: MANDATORY_IE_MISSING: [SetupTime]"
+
+
+def test_sessions_process_event_routes_flags(tutorial):
+    call = ev(Account="1002", Destination="1001", SetupTime=SETUP, Usage="2m")
+    reply = tutorial.call("SessionSv1.ProcessEvent", {**call, "Flags": ["*routes:*maxcost:0.5"]})
+    assert list(reply["RouteProfiles"]) == ["*raw"] and _route_ids(reply["RouteProfiles"]["*raw"]) == ["route1"]
+    # *event_cost: the event's own cost on the account's rating profile (RP_1002, 0.7002) caps the routes
+    reply = tutorial.call("SessionSv1.ProcessEvent", {**call, "Flags": ["*routes:*event_cost"]})
+    assert _route_ids(reply["RouteProfiles"]["*raw"]) == ["route1", "route2"]
+    nowhere = {**call, "Event": {**call["Event"], "Destination": "9999"}}
+    assert error_of(tutorial, "SessionSv1.ProcessEvent", {**nowhere, "Flags": ["*routes:*ignore_errors"]}) == \
+        "ROUTES_ERROR:NOT_FOUND"
+    # *derived_reply with *chargers: the tutorial's chargers run *default and *raw (whose event takes the *raw key,
+    # as in CGRateS), each answered under its RunID
+    reply = tutorial.call("SessionSv1.ProcessEvent", {**call, "Flags": ["*chargers", "*routes:*derived_reply"]})
+    assert sorted(reply["RouteProfiles"]) == ["*default", "*raw"]
+    assert _route_ids(reply["RouteProfiles"]["*default"]) == ["route1", "route2"]
