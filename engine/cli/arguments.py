@@ -278,6 +278,7 @@ ARGUMENTS: dict[str, Params] = {
     "CDRsV1.ProcessEvent": Params(_merge(CGREVENT, Flags=L)),
     "CDRsV1.ProcessCDR": Params({}, bare=""),  # a CDR in CGRateS's CDR shape: any field of it
     "APIerSv1.ExportCDRs": Params(_merge(CDR_FILTER, ExporterIDs=L, Verbose=B)),
+    "APIerSv1.ReplayFailedPosts": Params({"SourcePath": S, "FailedPath": S, "Modules": L}),
     # run in the console itself
     "*local.parse": Params({"Expression": S, "Value": S}, ("Expression",)),
 }

@@ -29,6 +29,8 @@ ROUTE_CONTACTS = ('"1002" <sip:1002@cgrates.org>;q=0.7; expires=3600;cgr_cost=0.
                   '"1002" <sip:1002@cgrates.net>;q=0.2;cgr_cost=0.6;cgr_maxusage=30000000000,'
                   '"1002" <sip:1002@cgrates.com>;q=0.1;cgr_cost=0.01;cgr_maxusage=30000000000')
 TEST_PROCESSORS = [
+    # the sample's route query left to the INVITEs without X-Test (same ID: merged into the sample's processor)
+    {"id": "RoutesQuery", "filters": ["*string:~*vars.Method:INVITE", "*notexists:~*req.X-Test:"]},
     {"id": "TestSTIRVerify", "filters": ["*string:~*vars.Method:INVITE", "*string:~*req.X-Test:verify"],
      "flags": ["*stir_authenticate", "*continue"],
      "request_fields": [
