@@ -181,7 +181,9 @@ class TrackedSession:
     peer: str
     key: SessionKey
     started: float  # monotonic seconds
-    args: V1InitSessionArgs  # the InitiateSession arguments: the CGREvent and its flags
+    #: the InitiateSession arguments: the CGREvent and its flags (in JSON form from the switch agents, which build
+    #: their events so)
+    args: V1InitSessionArgs | Mapping[str, Any]
 
 
 class SessionTracker:
@@ -203,7 +205,7 @@ class SessionTracker:
         """What the pipeline reports to for the requests of ``peer``."""
         return PeerSessions(self, peer)
 
-    def started(self, peer: str, key: SessionKey, args: V1InitSessionArgs) -> None:
+    def started(self, peer: str, key: SessionKey, args: V1InitSessionArgs | Mapping[str, Any]) -> None:
         self._by_peer.setdefault(peer, {})[key] = TrackedSession(peer, key, self.clock(), args)
 
     def ended(self, peer: str, key: SessionKey) -> None:

@@ -169,6 +169,13 @@ def build_call(rtype: str, flags: Flags, event: CGREvent) -> tuple[Method, Any, 
     return call.method, args, bool(call.max_usage and values[call.max_usage])
 
 
+def build_json_call(rtype: str, flags: Flags, event: Mapping[str, Any]) -> tuple[Method, dict[str, Any], bool]:
+    """:func:`build_call` for an agent that builds its CGREvent as JSON (the switch agents): the arguments come
+    back as JSON too, ready for a Conn and for the agent's session tracking."""
+    method, args, needs_max_usage = build_call(rtype, flags, CGREvent.from_json(dict(event)))
+    return method, args.to_json(), needs_max_usage
+
+
 def _altered(attrs: Any) -> dict[str, Any] | None:
     """An AttributeS reply as ``*cgrep.Attributes``: each altered field with its new value."""
     if not isinstance(attrs, Mapping):
@@ -256,6 +263,7 @@ __all__ = [
     "Flags",
     "SessionCall",
     "build_call",
+    "build_json_call",
     "call_sessions",
     "reply_map",
     "run_max_usage",

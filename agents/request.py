@@ -91,9 +91,9 @@ class SessionReport(Protocol):
         """SessionS accepted a TerminateSession."""
 
 
-def session_key(event: CGREvent) -> SessionKey:
-    """(OriginHost, OriginID) of a CGREvent."""
-    fields = event.Event
+def session_key(event: CGREvent | Mapping[str, Any]) -> SessionKey:
+    """(OriginHost, OriginID) of a CGREvent, or of one in JSON form (the switch agents build theirs so)."""
+    fields = event.get("Event") or {} if isinstance(event, Mapping) else event.Event
     return as_string(fields.get("OriginHost") or ""), as_string(fields.get("OriginID") or "")
 
 

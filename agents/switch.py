@@ -34,12 +34,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pycgrates.agents.base import Agent, AgentSettings, BackCall, TrackedSession
-from pycgrates.agents.processors import PROCESS_CDR, Flags, build_call, call_sessions
+from pycgrates.agents.processors import PROCESS_CDR, Flags, build_json_call, call_sessions
 from pycgrates.agents.reconnect import Backoff, ReconnectingClient
 from pycgrates.agents.request import session_key
 from pycgrates.engine.rpc.client import split_address
 from pycgrates.engine.rpc.errors import RPCError, mandatory_ie_missing
-from pycgrates.engine.rpc.registry import rpc
+from pycgrates.engine.rpc.registry import Method, rpc
+from pycgrates.engine.sessions import api
 from pycgrates.engine.template.dataprovider import as_string
 from pycgrates.engine.template.fields import TemplateError
 from pycgrates.engine.units import SECOND, DurationError, format_time, now, parse_duration
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cgr.agents")
 
-TERMINATE = "SessionSv1.TerminateSession"
+TERMINATE = api.TERMINATE
 #: how long a reload or a stop lets the calls in hand finish before the connections close
 DRAIN_SECONDS = 5.0
 #: flags whose ``:ID1&ID2`` part names profiles (CGRateS's getFlagIDs)
@@ -131,12 +132,12 @@ def voice_default_usage(cfg: Config) -> int:
 
 
 def session_call(rtype: str, cgr_flags: str | None, event: dict[str, Any],
-                 when_absent: Sequence[str] = ("*accounts",)) -> tuple[str, dict[str, Any], bool]:
+                 when_absent: Sequence[str] = ("*accounts",)) -> tuple[Method, dict[str, Any], bool]:
     """(method, arguments, whether MaxUsage is wanted) of the SessionS call ``rtype`` (``*authorize``,
     ``*initiate``, ``*terminate``, ``*message``) for a CGREvent whose call carries ``cgr_flags``; without them,
     ``when_absent`` (CGRateS: charge)."""
     raw = when_absent if cgr_flags is None else [f.strip() for f in cgr_flags.split(";")]
-    return build_call(rtype, Flags([_processor_flag(f) for f in raw if f]), event)
+    return build_json_call(rtype, Flags([_processor_flag(f) for f in raw if f]), event)
 
 
 def _processor_flag(flag: str) -> str:
@@ -281,7 +282,7 @@ class SwitchAgent(Agent[S]):
         task = self.tasks.spawn(in_turn(), f"{what} {call_id}")
         task.add_done_callback(lambda _t: release())
 
-    async def ask_sessions(self, method: str, args: dict[str, Any]) -> tuple[Any, str | None]:
+    async def ask_sessions(self, method: Method, args: Any) -> tuple[Any, str | None]:
         """(reply, None) or (None, the error as SessionS words it)."""
         if self.sessions is None:
             return None, str(mandatory_ie_missing("connIDs"))

@@ -34,7 +34,7 @@ from pycgrates.agents.processors import PROCESS_CDR
 from pycgrates.agents.reconnect import Backoff, ConnectionLost
 from pycgrates.engine.rpc.client import split_address
 from pycgrates.engine.rpc.errors import RPCError
-from pycgrates.engine.rpc.registry import rpc
+from pycgrates.engine.rpc.registry import Method, rpc
 from pycgrates.engine.template.dataprovider import as_string
 from pycgrates.engine.template.fields import TemplateError
 from pycgrates.engine.units import SECOND, DurationError, TimeError, parse_time
@@ -315,10 +315,10 @@ class AsteriskAgent(Agent[AsteriskSettings]):
                 log.error("<%s> Error: %s when attempting to process CDR for channelID: %s", self.name, exc,
                           fields.get("OriginID"))
 
-    async def _call(self, method: str, args: Any) -> Any:
+    async def _call(self, method: Method, args: Any) -> Any:
         if self.sessions is None:
             raise RPCError("NOT_CONNECTED: SessionS")
-        return await self.sessions.call(method, args)
+        return await method.call(self.sessions, args)
 
     async def _set_variable(self, client: ARIClient, channel: str, name: str, value: str) -> bool:
         """Set a channel variable; on failure the channel is hung up (CGRateS)."""

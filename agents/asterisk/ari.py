@@ -37,7 +37,8 @@ from urllib.parse import quote, urlencode
 
 import orjson
 
-from pycgrates.agents.processors import Flags, build_call
+from pycgrates.agents.processors import Flags, build_json_call
+from pycgrates.engine.rpc.registry import Method
 from pycgrates.engine.template.dataprovider import as_string
 
 APP = "cgrates_auth"
@@ -200,11 +201,11 @@ def cgr_event(tenant: str, event: ARIEvent, fields: dict[str, Any], opts: Mappin
 
 
 def session_args(rtype: str, cgr_flags: str | None, event: dict[str, Any],
-                 sep: str = "+") -> tuple[str, dict[str, Any], bool]:
+                 sep: str = "+") -> tuple[Method, dict[str, Any], bool]:
     """(method, arguments, whether MaxUsage is wanted) of the SessionS call ``rtype`` for a call carrying
     ``cgr_flags`` (``sep`` between flags, CGRateS's ParseFlags); without them the call charges (``*accounts``)."""
     raw = ["*accounts"] if not cgr_flags else [f.strip() for f in cgr_flags.split(sep)]
-    return build_call(rtype, Flags([_processor_flag(f) for f in raw if f]), event)
+    return build_json_call(rtype, Flags([_processor_flag(f) for f in raw if f]), event)
 
 
 def _processor_flag(flag: str) -> str:

@@ -171,7 +171,7 @@ class ARIClient(ReconnectingClient):
                     future.set_result(result)
                 return
         except ari.ARIError as exc:
-            self._bad_input("ARI message", exc)
+            self.bad_input("ARI message", exc)
             return
         self._notify(self.on_event, self, event, what=f"event {event.type}")
 

@@ -35,7 +35,7 @@ from pycgrates.agents.base import Agent, AgentSettings, BackCall
 from pycgrates.agents.processors import PROCESS_CDR
 from pycgrates.engine.rpc.client import split_address
 from pycgrates.engine.rpc.errors import RPCError
-from pycgrates.engine.rpc.registry import rpc
+from pycgrates.engine.rpc.registry import Method, rpc
 from pycgrates.engine.template.dataprovider import as_string
 from pycgrates.engine.template.fields import TemplateError
 from pycgrates.engine.units import SECOND, DurationError, parse_duration
@@ -247,10 +247,10 @@ class OpenSIPSAgent(Agent[OpenSIPSSettings]):
             log.error("<%s> Failed processing CDR, OriginID: %s, error: <%s>", self.name,
                       cgr_ev["Event"].get("OriginID"), exc)
 
-    async def _call(self, method: str, args: Any) -> Any:
+    async def _call(self, method: Method, args: Any) -> Any:
         if self.sessions is None:
             raise RPCError("NOT_CONNECTED: SessionS")
-        return await self.sessions.call(method, args)
+        return await method.call(self.sessions, args)
 
     async def _end_dialog(self, dialog_id: str) -> str:
         """dlg_end_dlg; "" when done, else why not."""

@@ -121,11 +121,11 @@ def test_stasis_start_as_cgrates_sees_it():
     cgr_ev = ari.cgr_event("cgrates.org", event, fields, opts)
     assert cgr_ev["Tenant"] == "t.org" and cgr_ev["APIOpts"] == opts
     method, args_out, wants = ari.session_args("*authorize", args["cgr_flags"], cgr_ev)
-    assert method == "SessionSv1.AuthorizeEvent" and wants
+    assert method.name == "SessionSv1.AuthorizeEvent" and wants
     assert args_out["GetMaxUsage"] and args_out["GetAttributes"] and args_out["ProcessStats"]
     assert args_out["AttributeIDs"] == ["ATTR_1", "ATTR_2"] and not args_out["GetRoutes"]
     method, args_out, _ = ari.session_args("*initiate", None, cgr_ev)  # no cgr_flags: charge
-    assert method == "SessionSv1.InitiateSession" and args_out["InitSession"] and not args_out["GetAttributes"]
+    assert method.name == "SessionSv1.InitiateSession" and args_out["InitSession"] and not args_out["GetAttributes"]
 
 
 def test_channel_variables_restored_on_state_change_and_destroy():

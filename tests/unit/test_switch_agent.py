@@ -26,18 +26,18 @@ def test_cgr_flags_choose_the_arguments_parse_flags_would():
     method, args, wants = session_call(
         "*authorize", "*resources;*attributes:ATTR_A&ATTR_B;*routes;*routes_maxcost:0.5;*thresholds;*stats:SQ1;"
         "*accounts", event())
-    assert method == "SessionSv1.AuthorizeEvent" and wants
+    assert method.name == "SessionSv1.AuthorizeEvent" and wants
     assert (args["GetAttributes"], args["AttributeIDs"], args["AuthorizeResources"], args["GetMaxUsage"]) == (
         True, ["ATTR_A", "ATTR_B"], True, True)
     assert (args["GetRoutes"], args["RoutesMaxCost"], args["ProcessThresholds"], args["ThresholdIDs"]) == (
-        True, "0.5", True, None)
+        True, "0.5", True, [])  # no IDs: every matching profile
     assert (args["ProcessStats"], args["StatIDs"], args["Limit"], args["Event"]) == (
         True, ["SQ1"], 2, {"Account": "1001"})
     method, args, wants = session_call("*initiate", "*attributes;*resources;*accounts", event())
-    assert (method, args["InitSession"], args["AllocateResources"], args["GetAttributes"], wants) == (
+    assert (method.name, args["InitSession"], args["AllocateResources"], args["GetAttributes"], wants) == (
         "SessionSv1.InitiateSession", True, True, True, True)
     method, args, _ = session_call("*terminate", "*resources;*accounts;*fd", event())
-    assert (method, args["TerminateSession"], args["ReleaseResources"], args["ForceDuration"]) == (
+    assert (method.name, args["TerminateSession"], args["ReleaseResources"], args["ForceDuration"]) == (
         "SessionSv1.TerminateSession", True, True, True)
     _, args, _ = session_call("*authorize", "*routes_event_cost;*routes", event())
     assert args["RoutesMaxCost"] == "*event_cost"
