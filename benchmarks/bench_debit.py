@@ -62,12 +62,17 @@ def cd_args(account: str) -> dict:
 
 async def in_process(folder: Path, runs: int, accounts: int) -> dict:
     from pycgrates.engine.accounts.accounting import Accounting
-    from pycgrates.engine.accounts.debit import debit_cd
+    from pycgrates.engine.accounts.debit import debit
     from pycgrates.engine.config import default_config
     from pycgrates.engine.loader.tariffplan import load_tariff_plan
+    from pycgrates.engine.rating.calldesc import CallDescriptor
     from pycgrates.engine.storage.cache import Cache
     from pycgrates.engine.storage.datamanager import DataManager
     from pycgrates.engine.storage.internal import InternalDataDB
+
+    async def debit_cd(acc: Accounting, args: dict) -> None:
+        """What SessionS does in process: a typed CallDescriptor handed to the debit (no JSON in between)."""
+        await debit(acc, CallDescriptor.from_json(args, "UTC"))
 
     cfg = default_config()
     with tempfile.TemporaryDirectory() as d:

@@ -18,6 +18,7 @@ Their answers are keyed as CGRateS keys them: ``*raw`` for the event as it came,
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -98,11 +99,6 @@ async def process_event(svc: Any, args: V1ProcessEventArgs) -> dict:
     failures: list[str] = []
     reply: dict[str, Any] = {"MaxUsage": None, "Cost": None, "ResourceAllocation": None, "Attributes": None,
                              "RouteProfiles": None, "ThresholdIDs": None, "StatQueueIDs": None, "STIRIdentity": None}
-    if "*attributes" in flags:
-        holder: dict[str, Any] = {}
-        args = await svc._attributes(args, holder)
-        reply["Attributes"] = {C.META_DEFAULT: holder.get("Attributes")}
-    event = args.Event
     events: dict[str, CGREvent] = {C.META_RAW: args.cgr_event()}
     runs: list[dict] | None = None
     if flag_on(flags, "*chargers"):
@@ -110,6 +106,9 @@ async def process_event(svc: Any, args: V1ProcessEventArgs) -> dict:
         for run in runs:
             ev = CGREvent.from_json({**run, "Tenant": run.get("Tenant") or args.Tenant}, svc.timezone)
             events[C.as_string(ev.Event.get(C.RUN_ID)) or C.META_DEFAULT] = ev
+    if flag_on(flags, "*attributes"):
+        args, reply["Attributes"] = await _attributes_per_run(svc, args, flags["*attributes"], events)
+    event = args.Event
 
     if flag_on(flags, "*routes"):
         options = flags["*routes"]
@@ -184,6 +183,31 @@ async def process_event(svc: Any, args: V1ProcessEventArgs) -> dict:
     if failures:
         raise PartiallyExecuted()
     return reply
+
+
+async def _attributes_per_run(svc: Any, args: V1ProcessEventArgs, options: dict[str, list[str]],
+                              events: dict[str, CGREvent]) -> tuple[V1ProcessEventArgs, dict[str, Any]]:
+    """AttributeS for the raw event (key ``*raw``) and, with ``*derived_reply``, for each charger run's (key: its
+    RunID), as CGRateS: each event is replaced by its altered one, a run no profile matches has no entry, and the
+    rest of the flow follows the altered raw event. ``*attributes:*ids:ID1&ID2`` limits the profiles."""
+    replies: dict[str, Any] = {}
+    ids = options.get("*ids") or ()
+    altered_raw = args
+    for run_id, ev in derived_events(events, options).items():
+        opts = {**ev.APIOpts, "*attrProfileIDs": list(ids)} if ids else ev.APIOpts
+        run_args = dataclasses.replace(args, Tenant=ev.Tenant or args.Tenant, ID=ev.ID or args.ID,
+                                       Event=ev.Event, APIOpts=opts)
+        holder: dict[str, Any] = {}
+        run_args = await svc._attributes(run_args, holder)
+        if holder.get("Attributes") is None:  # no profile matched this run's event
+            continue
+        replies[run_id] = holder["Attributes"]
+        events[run_id] = run_args.cgr_event()
+        if run_id == C.META_RAW:
+            altered_raw = dataclasses.replace(args, Tenant=run_args.Tenant, Event=run_args.Event,
+                                              APIOpts={k: v for k, v in run_args.APIOpts.items()
+                                                       if k != "*attrProfileIDs" or k in args.APIOpts})
+    return altered_raw, replies
 
 
 async def _count_events(svc: Any, counter: EventCounter, options: dict[str, list[str]], events: dict[str, CGREvent],

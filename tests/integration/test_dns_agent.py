@@ -156,12 +156,6 @@ def test_srv_from_attributes(dns, transport):
 
 
 # ---- suppliers.json: routes from RouteS (CGRateS: testDNSitClnt*Suppliers) ----------------------------------------
-def routes_served(dns: DnsEngine) -> bool:
-    try:
-        dns.engine.call("RouteSv1.GetRoutes", {"Tenant": "cgrates.org", "ID": "probe", "Event": {"Account": "1001"}})
-    except RuntimeError as exc:
-        return "can't find" not in str(exc)
-    return True
 
 
 @pytest.mark.parametrize("name, rtype, expected", [
@@ -172,8 +166,6 @@ def routes_served(dns: DnsEngine) -> bool:
       '100 10 "U" "E2U+SIP" "!^(.*)$!sip:\\\\1@172.16.1.12!" .']),
 ])
 def test_answers_from_routes(dns, transport, name, rtype, expected):
-    if not routes_served(dns):
-        pytest.skip("RouteSv1.GetRoutes is not served by this build: these answers list the routes RouteS sorts")
     answer = query(dns, name, rtype, transport)
     assert answer.status == "NOERROR" and answer.rdata(rtype) == expected, answer.output
 

@@ -160,3 +160,19 @@ def test_process_event_thresholds_and_stats_flags(tutorial):
     assert error_of(tutorial, "SessionSv1.ProcessEvent", broken) == "PARTIALLY_EXECUTED"
     assert error_of(tutorial, "SessionSv1.ProcessEvent", {**broken, "Flags": ["*thresholds", "*blocker_error"]}) == \
         "THRESHOLDS_ERROR:PARTIALLY_EXECUTED"
+
+
+def test_process_event_attributes_per_run(tutorial):
+    # the raw event's attributes under *raw (CGRateS's key), the rest of the flow on the altered event
+    reply = tutorial.call("SessionSv1.ProcessEvent", {**call("a1"), "Flags": ["*attributes"]})
+    assert list(reply["Attributes"]) == ["*raw"]
+    assert reply["Attributes"]["*raw"]["MatchedProfiles"] == ["cgrates.org:ATTR_1001_SESSIONAUTH"]
+    assert reply["Attributes"]["*raw"]["CGREvent"]["Event"]["Password"] == "CGRateS.org"
+    # with *chargers and *derived_reply each charger run's event too, keyed by its RunID
+    reply = tutorial.call("SessionSv1.ProcessEvent", {**call("a2"), "Flags": [
+        "*chargers", "*attributes:*derived_reply"]})
+    assert set(reply["Attributes"]) == {"*raw", "*default"}
+    assert reply["Attributes"]["*default"]["CGREvent"]["Event"]["RunID"] == "*default"
+    # an account no profile matches: no entry at all
+    reply = tutorial.call("SessionSv1.ProcessEvent", {**call("a3", account="1010"), "Flags": ["*attributes"]})
+    assert not reply["Attributes"]

@@ -99,14 +99,6 @@ def tcp_engine(tmp_path_factory):
     eng.engine.kill()
 
 
-def routes_served(engine: EngineProcess) -> bool:
-    try:
-        engine.call("RouteSv1.GetRoutes", {"Tenant": "cgrates.org", "ID": "probe", "Event": {"Account": "1001"}})
-    except RuntimeError as exc:
-        return "can't find" not in str(exc)
-    return True
-
-
 # ---- sipp -----------------------------------------------------------------------------------------------------------
 INVITE = """  <send retrans="500">
     <![CDATA[
@@ -195,27 +187,13 @@ def nothing_after_the_ack(messages: list[Traced]) -> None:
 @pytest.mark.parametrize("network", ["tcp", "udp"])
 async def test_redirect_with_the_routes_of_routes_as_contacts(tmp_path, request, network):
     eng: SipEngine = request.getfixturevalue(f"{network}_engine")
-    if not routes_served(eng.engine):
-        pytest.skip("RouteSv1.GetRoutes is not served by this build: the sample's 302 lists the routes RouteS sorts")
     messages = await run(tmp_path, eng, scenario(invite(302), ACK.format(cseq=1), '  <pause milliseconds="1500"/>\n'))
     [final] = responses(messages, 302)
     assert final.message.headers.joined("Contact") == ROUTE_CONTACTS
     nothing_after_the_ack(messages)
-    if not derived_replies(eng.engine):
-        pytest.skip("SessionSv1.ProcessEvent answers no per-run Attributes (*chargers with *attributes:*derived_reply):"
-                    " the sample's P-Charge-Info reads ~*cgrep.Attributes[<route1>]")
+    # the sample's P-Charge-Info reads ~*cgrep.Attributes[<route1>]: ProcessEvent's per-run attributes
+    # (*chargers with *attributes:*derived_reply)
     assert final.message.headers.get("P-Charge-Info") == "<sip:1002@route1.com>"
-
-
-def derived_replies(engine: EngineProcess) -> bool:
-    """Whether ProcessEvent answers the attributes of each charger run, as the sample's P-Charge-Info needs."""
-    try:
-        reply = engine.call("SessionSv1.ProcessEvent", {
-            "Flags": ["*chargers", "*attributes:*derived_reply"], "Tenant": "cgrates.org", "ID": "probe",
-            "Event": {"Account": "1001", "Destination": "1002", "SetupTime": "*now", "Category": "call"}})
-    except RuntimeError:
-        return False
-    return "route1" in (reply.get("Attributes") or {})
 
 
 async def test_constant_redirect_and_nothing_after_the_ack(tmp_path, udp_engine):
