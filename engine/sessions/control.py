@@ -90,14 +90,6 @@ class SessionControl:
     async def get_active_sessions_count(self, args: dict) -> int:
         return sum(len(s.runs) for s in await self._matching(args))
 
-    @rpc("SessionSv1.GetPassiveSessions")
-    async def get_passive_sessions(self, args: dict) -> list[dict]:
-        raise NotFound()  # one node keeps no passive copies; restored sessions are active
-
-    @rpc("SessionSv1.GetPassiveSessionsCount")
-    async def get_passive_sessions_count(self, args: dict) -> int:
-        return 0
-
     # ======================================================================================== disconnects
 
     @rpc("SessionSv1.ForceDisconnect")

@@ -50,6 +50,7 @@ class Recovery:
             "State": s.state.value, "Chargeable": s.chargeable, "Seq": s.journal_seq,
             "InitMaxUsage": s.init_max_usage, "LastUpdateID": s.last_update_id,
             "LastUpdateMaxUsage": s.last_update_max_usage, "Runs": [r.to_json() for r in s.runs],
+            "NodeID": self.node_id,
         }
 
     @staticmethod
@@ -59,47 +60,80 @@ class Recovery:
         s.journal_pending = []
         return ops
 
-    async def snapshot(self, s: Session) -> None:
-        await self.dm.write_batch([("set", SESSION_SNAPSHOT, s.cgrid, self._state(s)), *self._journaled(s)])
+    async def snapshot(self, s: Session, passive: bool = False) -> None:
+        state = self._state(s)
+        if passive:
+            state["Passive"] = True
+        await self.dm.write_batch([("set", SESSION_SNAPSHOT, s.cgrid, state), *self._journaled(s)])
+        if not passive:
+            self.service.replication.sent(s.cgrid, state)
 
     async def forget(self, s: Session) -> None:
         ops: list[tuple] = [("remove", SESSION_SNAPSHOT, s.cgrid, None), *self._journaled(s)]
         for k in await self.dm.keys(SESSION_JOURNAL, s.cgrid + ":"):
             ops.append(("remove", SESSION_JOURNAL, k, None))
         await self.dm.write_batch(ops)
+        self.service.replication.sent(s.cgrid, None)
 
     async def restore(self) -> None:
+        """Restore this engine's sessions (a snapshot written by another engine sharing the DataDB, which names its
+        ``general.node_id``, is that engine's: it is left to it, or to a take-over through replication)."""
         keys = await self.dm.keys(SESSION_SNAPSHOT)
         restored = closed = 0
         for cgrid in keys:
             data = await self.dm.get(SESSION_SNAPSHOT, cgrid)
-            if not data:
+            if not data or not self.owned(data):
                 continue
-            s = self._session(data)
-            journal = await self.dm.keys(SESSION_JOURNAL, cgrid + ":")
-            seq = int(data.get("Seq") or 0)
-            for key in journal:
-                if _seq_of(key) > seq:
-                    self._apply(s, key, await self.dm.get(SESSION_JOURNAL, key))
-                    seq = max(seq, _seq_of(key))
-            s.journal_seq = seq
-            s.journal_pending = list(journal)
-            if s.state is State.TERMINATED:
-                self.service.closed[cgrid] = (s, time.monotonic())
-                await self.snapshot(s)
-                await self.service._try_write_cdrs(s)
+            if data.get("Passive"):  # deactivated here: kept as a passive copy
+                self.service.replication.keep(data)
+                continue
+            if await self.resume(await self.load(cgrid, data)):
+                restored += 1
+            else:
                 closed += 1
-                continue
-            s.state = State.ACTIVE
-            self.service.active[cgrid] = s
-            await self.snapshot(s)
-            if s.debit_interval > 0 and any(r.prepaid for r in s.runs):
-                loop = self.service._debit_loop(s, s.debit_interval)
-                s.tasks.append(self.service._spawn(loop, f"debit loop {cgrid}"))
-            self.service._arm_ttl(s, s.opts)
-            restored += 1
         if restored or closed:
             log.warning("restored %d open sessions and closed %d after restart", restored, closed)
+
+    def owned(self, data: dict) -> bool:
+        """Whether a snapshot is this engine's: it names no node, or this one."""
+        node = data.get("NodeID") or ""
+        return not node or node == self.node_id
+
+    @property
+    def node_id(self) -> str:
+        """``general.node_id`` as configured ("" when the engine generates one at each start)."""
+        return str(self.service._general("node_id", "") or "")
+
+    async def load(self, cgrid: str, data: dict) -> Session:
+        """A session from its snapshot with the journal records RALs wrote after it applied."""
+        s = self._session(data)
+        journal = await self.dm.keys(SESSION_JOURNAL, cgrid + ":")
+        seq = int(data.get("Seq") or 0)
+        for key in journal:
+            if _seq_of(key) > seq:
+                self._apply(s, key, await self.dm.get(SESSION_JOURNAL, key))
+                seq = max(seq, _seq_of(key))
+        s.journal_seq = seq
+        s.journal_pending = list(journal)
+        return s
+
+    async def resume(self, s: Session) -> bool:
+        """Make a loaded session this engine's: active again with its debit loop and TTL (True), or, when it had
+        ended, its CDRs written (False)."""
+        service = self.service
+        if s.state is State.TERMINATED:
+            service.closed[s.cgrid] = (s, time.monotonic())
+            await self.snapshot(s)
+            await service._try_write_cdrs(s)
+            return False
+        s.state = State.ACTIVE
+        service.active[s.cgrid] = s
+        await self.snapshot(s)
+        if s.debit_interval > 0 and any(r.prepaid for r in s.runs):
+            loop = service._debit_loop(s, s.debit_interval)
+            s.tasks.append(service._spawn(loop, f"debit loop {s.cgrid}"))
+        service._arm_ttl(s, s.opts)
+        return True
 
     @staticmethod
     def _session(data: dict) -> Session:

@@ -52,6 +52,7 @@ from pycgrates.engine.sessions.api import (
 from pycgrates.engine.sessions.charging import Charger
 from pycgrates.engine.sessions.control import SessionControl, _opt
 from pycgrates.engine.sessions.index import ActiveSessions
+from pycgrates.engine.sessions.replication import Replicated, Replication
 from pycgrates.engine.sessions.session import Event, Session, SRun, State
 from pycgrates.engine.sessions.settlement import Settlement
 from pycgrates.engine.sessions.subsystems import (
@@ -89,7 +90,7 @@ def _opt_duration(event: dict, name: str) -> int | None:
     return parse_duration(value)
 
 
-class SessionService(SessionControl, Settlement, Subsystems):
+class SessionService(SessionControl, Settlement, Subsystems, Replicated):
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
         self.active = ActiveSessions(ctx.cfg.section("sessions").get("session_indexes") or [])
@@ -99,6 +100,7 @@ class SessionService(SessionControl, Settlement, Subsystems):
         self.tasks = Supervisor("sessions")
         self._sync_task: asyncio.Task | None = None
         self.recovery = None
+        self.replication = Replication(self)
         self._stir_keys = None
 
     # ======================================================================================== config & wiring
@@ -141,6 +143,7 @@ class SessionService(SessionControl, Settlement, Subsystems):
         from pycgrates.engine.sessions.recovery import Recovery
 
         self.recovery = Recovery(self)
+        self.replication.start()
         await self.recovery.restore()
         interval = parse_duration(self.cfg.get("channel_sync_interval") or 0)
         if interval > 0:
@@ -165,6 +168,7 @@ class SessionService(SessionControl, Settlement, Subsystems):
                     await self._try_write_cdrs(s)
                 except Exception:
                     log.exception("terminating session %s at shutdown", s.cgrid)
+        await self.replication.stop()
         await self.tasks.stop()
         if self._stir_keys is not None:
             await self._stir_keys.close()
@@ -375,7 +379,7 @@ class SessionService(SessionControl, Settlement, Subsystems):
             return reply
         event = args.Event
         cgrid = C.event_cgrid(event)
-        s = self.active.get(cgrid)
+        s = self.active.get(cgrid) or await self.replication.take_over(cgrid)
         if s is None:
             if cgrid in self.closed or await self._cdr_exists(cgrid):
                 reply["MaxUsage"] = 0  # an update after the end: nothing more is granted, nothing charged
@@ -452,7 +456,7 @@ class SessionService(SessionControl, Settlement, Subsystems):
         attempts = int(self.cfg.get("terminate_attempts") or 1)
         delay = 0.005
         for i in range(max(1, attempts)):
-            s = self.active.get(cgrid)
+            s = self.active.get(cgrid) or await self.replication.take_over(cgrid)
             if s is not None:
                 return s
             if i + 1 < attempts:

@@ -53,6 +53,7 @@ class Settlement:
                         raise
                     granted = 0
             max_usage = granted if max_usage is None else min(max_usage, granted)
+        self.replication.changed(s)
         return usage if max_usage is None else max_usage
 
     async def _end_session(self, s: Session, total_usage: int | None, last_used: int | None, answer_time: Any,
