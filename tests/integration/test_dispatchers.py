@@ -1,0 +1,287 @@
+"""DispatcherS end to end: two pool engines (CGRateS's dispatchers/all and all2 sample configs) behind a dispatching
+engine (dispatchers/dispatchers_internal, with its ``*internal`` AttributeS checking API keys) that runs the
+dispatchers tariff plan; every engine is a real cgr-engine process spoken to over JSON-RPC. Which engine answered
+is read from CoreSv1.Status's NodeID (ALL or ALL2). The samples run unmodified but for their listen addresses,
+their storage (internal, under the test's folder, where they name MongoDB or Redis) and addresses of themselves.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+
+import pytest
+
+from tests.conftest import shared_data
+from tests.engine_proc import EngineProcess, free_port, make_config_dir, storage_overrides, without_unavailable_services
+
+TENANT = "cgrates.org"
+CORE_KEY = {"*apiKey": "core12345"}
+
+
+def internal_storage(tmp, port: int) -> dict:
+    """Listen on ``port`` only, keep data under ``tmp``, in the internal stores."""
+    over = storage_overrides(tmp, port)
+    over["data_db"]["db_type"] = "*internal"
+    over["stor_db"]["db_type"] = "*internal"
+    return over
+
+
+def start(tmp, sample: str, port: int, extra: dict | None = None, *more: str) -> EngineProcess:
+    srcs = [shared_data("conf", "samples", "dispatchers", sample), *(shared_data(*m.split("/")) for m in more)]
+    over = internal_storage(tmp, port)
+    over.update(without_unavailable_services(*srcs))
+    over.update(extra or {})
+    cfg = make_config_dir(tmp / "cfg", *srcs, overrides=over)
+    return EngineProcess(cfg, port, tmp / "engine.log").start()
+
+
+def own_conns(port: int, *names: str) -> dict:
+    return {"rpc_conns": {n: {"strategy": "*first", "conns": [{"address": f"127.0.0.1:{port}", "transport": "*json"}]}
+                          for n in names}}
+
+
+class Pool:
+    def __init__(self, tmp_path_factory) -> None:
+        self.ports = {"ALL": free_port(), "ALL2": free_port()}
+        self.engines: dict[str, EngineProcess] = {}
+        self.tmp = tmp_path_factory
+        for node, sample, conns in (("ALL", "all", ("conn1", "rplConn")), ("ALL2", "all2", ("conn1",))):
+            self.start(node, sample, conns)
+
+    def start(self, node: str, sample: str = "", conns: tuple[str, ...] = ()) -> EngineProcess:
+        sample = sample or {"ALL": "all", "ALL2": "all2"}[node]
+        conns = conns or (("conn1", "rplConn") if node == "ALL" else ("conn1",))
+        port = self.ports[node]
+        eng = start(self.tmp.mktemp(node), sample, port, own_conns(port, *conns))
+        assert eng.call("APIerSv1.LoadTariffPlanFromFolder",
+                        {"FolderPath": str(shared_data("tariffplans", "tutorial"))}) == "OK"
+        self.engines[node] = eng
+        return eng
+
+    def stop(self) -> None:
+        for eng in self.engines.values():
+            eng.kill()
+
+
+def point_hosts(dsp: EngineProcess, pool: Pool) -> None:
+    """The plan's hosts ALL and ALL2 at the pool's addresses (the plan names fixed ports)."""
+    for node, port in pool.ports.items():
+        host = dsp.call("APIerSv1.GetDispatcherHost", {"Tenant": TENANT, "ID": node})
+        host["Address"] = f"127.0.0.1:{port}"
+        host["Reconnects"] = 0
+        assert dsp.call("APIerSv1.SetDispatcherHost", host) == "OK"
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory):
+    p = Pool(tmp_path_factory)
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+@pytest.fixture(scope="module")
+def dsp(tmp_path_factory, pool):
+    tmp = tmp_path_factory.mktemp("dsp")
+    port = free_port()
+    eng = start(tmp, "dispatchers_internal", port)
+    try:
+        assert eng.call("APIerSv1.LoadTariffPlanFromFolder",
+                        {"FolderPath": str(shared_data("tariffplans", "dispatchers"))}) == "OK"
+        point_hosts(eng, pool)
+        yield eng
+    finally:
+        eng.kill()
+
+
+def status(dsp: EngineProcess, event: dict | None = None, opts: dict | None = None) -> str:
+    """Where a CoreSv1.Status call went."""
+    opts = {**CORE_KEY, **(opts or {})}
+    reply = dsp.call("CoreSv1.Status", {"Tenant": TENANT, "Event": event or {}, "APIOpts": opts})
+    return reply["NodeID"]
+
+
+def landed(dsp: EngineProcess, n: int, event: dict | None = None, opts: dict | None = None) -> list[str]:
+    return [status(dsp, event, opts) for _ in range(n)]
+
+
+# ---------------------------------------------------------------------------------------------------- profiles, API
+
+
+def test_profiles_and_hosts_are_loaded_and_served_by_the_api(dsp):
+    ids = dsp.call("APIerSv1.GetDispatcherProfileIDs", {"Tenant": TENANT})
+    assert {"PING1", "PING2", "EVENT1", "EVENT7"} <= set(ids)
+    prf = dsp.call("APIerSv1.GetDispatcherProfile", {"Tenant": TENANT, "ID": "EVENT7"})
+    assert prf["Strategy"] == "*weight" and prf["StrategyParams"] == {"*default_ratio": "1"}
+    assert [(h["ID"], h["Params"]) for h in prf["Hosts"]] == [("ALL", {}), ("ALL2", {"*ratio": "1"})]
+    assert set(dsp.call("APIerSv1.GetDispatcherHostIDs", {"Tenant": TENANT})) == {"SELF", "ALL", "ALL2",
+                                                                                   "NonexistingHost"}
+    new = {"Tenant": TENANT, "ID": "TMP", "Subsystems": ["*sessions"], "Strategy": "*hash",
+           "StrategyParams": {"*hash": "~*req.Account"}, "Weight": 5,
+           "Hosts": [{"ID": "ALL", "Weight": 10}, {"ID": "ALL2", "Weight": 10}]}
+    assert dsp.call("APIerSv1.SetDispatcherProfile", new) == "OK"
+    got = dsp.call("APIerSv1.GetDispatcherProfile", {"Tenant": TENANT, "ID": "TMP"})
+    assert got["Strategy"] == "*hash" and [h["ID"] for h in got["Hosts"]] == ["ALL", "ALL2"]
+    assert dsp.call("APIerSv1.RemoveDispatcherProfile", {"Tenant": TENANT, "ID": "TMP"}) == "OK"
+    with pytest.raises(RuntimeError, match="NOT_FOUND"):
+        dsp.call("APIerSv1.GetDispatcherProfile", {"Tenant": TENANT, "ID": "TMP"})
+    with pytest.raises(RuntimeError, match="Strategy '\\*fastest' is not a dispatch strategy"):
+        dsp.call("APIerSv1.SetDispatcherProfile", {**new, "Strategy": "*fastest"})
+    assert dsp.call("APIerSv1.SetDispatcherHost", {"Tenant": TENANT, "ID": "TMPH", "Address": "127.0.0.1:1"}) == "OK"
+    assert dsp.call("APIerSv1.RemoveDispatcherHost", {"Tenant": TENANT, "ID": "TMPH"}) == "OK"
+
+
+def test_get_profiles_for_event(dsp):
+    [prf] = dsp.call("DispatcherSv1.GetProfilesForEvent", {"Tenant": TENANT, "Event": {"EventName": "Event1"},
+                                                          "APIOpts": {"*dispatchersProfilesCount": 1}})
+    assert prf["ID"] == "EVENT1"
+    with pytest.raises(RuntimeError, match="DISPATCHER_ERROR:NOT_FOUND"):
+        dsp.call("DispatcherSv1.GetProfilesForEvent", {"Tenant": "other.org", "Event": {}})
+    assert dsp.call("DispatcherSv1.Ping", {}) == "Pong"
+
+
+def test_api_keys_are_checked_with_attributes(dsp):
+    with pytest.raises(RuntimeError, match=r"MANDATORY_IE_MISSING: \[ApiKey\]"):
+        dsp.call("CoreSv1.Status", {"Tenant": TENANT})
+    with pytest.raises(RuntimeError, match="UNKNOWN_API_KEY"):
+        dsp.call("CoreSv1.Status", {"Tenant": TENANT, "APIOpts": {"*apiKey": "nobody"}})
+    with pytest.raises(RuntimeError, match="UNAUTHORIZED_API"):
+        dsp.call("CoreSv1.Status", {"Tenant": TENANT, "APIOpts": {"*apiKey": "attr12345"}})
+    assert status(dsp) in ("ALL", "ALL2")
+
+
+# ---------------------------------------------------------------------------------------------------- strategies
+
+
+def test_weight_goes_to_the_heaviest_host(dsp):
+    assert set(landed(dsp, 6)) == {"ALL"}  # PING1: ALL 20, ALL2 10
+    assert set(landed(dsp, 6, {"EventName": "Event1"})) == {"ALL2"}  # EVENT1: ALL2 20, ALL 10
+
+
+def test_round_robin_alternates(dsp):
+    went = landed(dsp, 6, {"EventName": "RoundRobin"})
+    assert went in (["ALL2", "ALL"] * 3, ["ALL", "ALL2"] * 3), went
+
+
+def test_random_uses_both(dsp):
+    counts = collections.Counter(landed(dsp, 60, {"EventName": "Random"}))
+    assert set(counts) == {"ALL", "ALL2"} and min(counts.values()) >= 10, counts
+
+
+def set_profile(dsp: EngineProcess, pid: str, strategy: str, hosts: list[tuple[str, float]], subsystems=("*any",),
+                params: dict | None = None, weight: float = 50) -> None:
+    """A profile of the test's own, selected by ``EventName`` = its ID."""
+    assert dsp.call("APIerSv1.SetDispatcherProfile", {
+        "Tenant": TENANT, "ID": pid, "Subsystems": list(subsystems), "FilterIDs": [f"*string:~*req.EventName:{pid}"],
+        "Strategy": strategy, "StrategyParams": params or {}, "Weight": weight,
+        "Hosts": [{"ID": h, "Weight": w} for h, w in hosts]}) == "OK"
+
+
+def cdr_event(name: str, origin_id: str) -> dict:
+    return {"Tenant": TENANT, "Event": {"EventName": name, "OriginID": origin_id, "ToR": "*voice", "Account": "1001",
+                                        "Destination": "1002", "RequestType": "*none", "Usage": "1s",
+                                        "AnswerTime": "2024-01-01T10:00:00Z", "SetupTime": "2024-01-01T10:00:00Z"},
+            "Flags": ["*rals:false", "*chargers:false"], "APIOpts": {"*apiKey": "cdrs12345"}}
+
+
+def stored_on(pool: Pool, origin_id: str) -> set[str]:
+    """The pool engines that stored a CDR of ``origin_id``."""
+    out = set()
+    for node, eng in pool.engines.items():
+        try:
+            if eng.call("CDRsV1.GetCDRs", {"OriginIDs": [origin_id]}):
+                out.add(node)
+        except RuntimeError as exc:
+            assert "NOT_FOUND" in str(exc)
+    return out
+
+
+@pytest.mark.parametrize("strategy", ["*broadcast_sync", "*broadcast", "*broadcast_async"])
+def test_broadcasts_reach_every_host(dsp, pool, strategy):
+    name = "B" + strategy.strip("*")
+    set_profile(dsp, name, strategy, [("ALL", 20), ("ALL2", 10)])
+    origin = f"{name}-{time.time_ns()}"
+    reply = dsp.call("CDRsV1.ProcessEvent", cdr_event(name, origin))
+    assert reply == (None if strategy == "*broadcast_async" else "OK")
+    deadline = time.monotonic() + 5
+    while stored_on(pool, origin) != {"ALL", "ALL2"} and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stored_on(pool, origin) == {"ALL", "ALL2"}
+
+
+def test_weight_stores_on_one_host_only(dsp, pool):
+    origin = f"w-{time.time_ns()}"
+    assert dsp.call("CDRsV1.ProcessEvent", cdr_event("Event1", origin)) == "OK"
+    assert stored_on(pool, origin) == {"ALL2"}
+
+
+def test_load_ratio_sends_to_the_least_loaded_host(dsp):
+    # EVENT7: *weight with *default_ratio 1 (ALL2 *ratio 1): one after another every call goes to ALL; while a
+    # call is in flight on ALL the next goes to ALL2
+    opts = {"EventType": "LoadDispatcher"}
+    assert set(landed(dsp, 4, opts=opts)) == {"ALL"}
+    done = []
+    sleeper = threading.Thread(target=lambda: done.append(dsp.call(
+        "CoreSv1.Sleep", {"Tenant": TENANT, "Duration": "1s", "APIOpts": {**CORE_KEY, **opts}})))
+    sleeper.start()
+    time.sleep(0.3)
+    during = landed(dsp, 3, opts=opts)
+    sleeper.join()
+    assert during == ["ALL2"] * 3 and done == ["OK"]
+    assert set(landed(dsp, 2, opts=opts)) == {"ALL"}
+
+
+def test_hash_keeps_each_account_on_one_host(dsp):
+    set_profile(dsp, "Hash", "*hash", [("ALL", 10), ("ALL2", 10)], params={"*hash": "~*req.Account"})
+    where = {}
+    for i in range(24):
+        went = set(landed(dsp, 3, {"EventName": "Hash", "Account": f"acc{i}"}))
+        assert len(went) == 1, (i, went)
+        where[f"acc{i}"] = went.pop()
+    assert set(where.values()) == {"ALL", "ALL2"}, where  # the accounts spread over both
+
+
+def test_route_id_sticks_to_the_first_host(dsp):
+    # EVENT2 is *round_robin: without a route ID the calls alternate, with one they stay where the first went
+    assert len(set(landed(dsp, 2, {"EventName": "RoundRobin"}))) == 2
+    route = {"*routeID": f"r-{time.time_ns()}"}
+    first = landed(dsp, 6, {"EventName": "RoundRobin"}, route)
+    assert len(set(first)) == 1, first
+    other = {"*routeID": f"o-{time.time_ns()}"}
+    assert len(set(landed(dsp, 6, {"EventName": "RoundRobin"}, other))) == 1
+    time.sleep(2.2)  # the sample keeps *dispatcher_routes for 2s: then the route is chosen anew
+    assert len(set(landed(dsp, 4, {"EventName": "RoundRobin"}))) == 2
+
+
+def test_internal_host_and_local_opts(dsp):
+    assert status(dsp, {"EventName": "Internal"}) == "DispatcherS1"  # EVENT5: host SELF, *internal
+    assert status(dsp, opts={"*dispatchers": False}) == "DispatcherS1"
+
+
+# ---------------------------------------------------------------------------------------------------- fail-over
+
+
+def test_a_dead_host_is_skipped_and_the_next_one_answers(dsp, pool):
+    # PING2: NonexistingHost (nothing listens there) first, then ALL2
+    assert set(landed(dsp, 3, {"EventName": "NonexistingHost"})) == {"ALL2"}
+    set_profile(dsp, "Hash", "*hash", [("ALL", 10), ("ALL2", 10)], params={"*hash": "~*req.Account"})
+    before = {f"acc{i}": status(dsp, {"EventName": "Hash", "Account": f"acc{i}"}) for i in range(16)}
+    pool.engines["ALL"].kill()
+    try:
+        t0 = time.monotonic()
+        assert set(landed(dsp, 10)) == {"ALL2"}  # PING1: ALL is the heaviest, and dead
+        assert time.monotonic() - t0 < 5
+        after = {acc: status(dsp, {"EventName": "Hash", "Account": acc}) for acc in before}
+        assert set(after.values()) == {"ALL2"}
+        # the accounts of the live host did not move
+        assert all(after[a] == "ALL2" for a, node in before.items() if node == "ALL2")
+        # an in-flight call whose host dies: the connection breaks, the call goes to the next host
+    finally:
+        pool.start("ALL")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and status(dsp) != "ALL":
+        time.sleep(0.5)
+    assert status(dsp) == "ALL"  # back in the pool once its down time is over
