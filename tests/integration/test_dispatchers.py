@@ -212,6 +212,13 @@ def test_broadcasts_reach_every_host(dsp, pool, strategy):
     assert stored_on(pool, origin) == {"ALL", "ALL2"}
 
 
+@pytest.mark.parametrize("strategy", ["*first", "*load"])
+def test_first_and_load_send_sequential_calls_to_the_heaviest(dsp, strategy):
+    name = "S" + strategy.strip("*")
+    set_profile(dsp, name, strategy, [("ALL", 10), ("ALL2", 20)])
+    assert set(landed(dsp, 5, {"EventName": name})) == {"ALL2"}
+
+
 def test_weight_stores_on_one_host_only(dsp, pool):
     origin = f"w-{time.time_ns()}"
     assert dsp.call("CDRsV1.ProcessEvent", cdr_event("Event1", origin)) == "OK"
@@ -269,8 +276,17 @@ def test_a_dead_host_is_skipped_and_the_next_one_answers(dsp, pool):
     assert set(landed(dsp, 3, {"EventName": "NonexistingHost"})) == {"ALL2"}
     set_profile(dsp, "Hash", "*hash", [("ALL", 10), ("ALL2", 10)], params={"*hash": "~*req.Account"})
     before = {f"acc{i}": status(dsp, {"EventName": "Hash", "Account": f"acc{i}"}) for i in range(16)}
+    # a call in flight on ALL (PING1's heaviest) when ALL is killed: its connection breaks, ALL2 answers it
+    done: list = []
+    sleeper = threading.Thread(target=lambda: done.append(dsp.call(
+        "CoreSv1.Sleep", {"Tenant": TENANT, "Duration": "1s", "APIOpts": CORE_KEY})))
+    sleeper.start()
+    time.sleep(0.4)
     pool.engines["ALL"].kill()
     try:
+        sleeper.join()
+        assert done == ["OK"]
+        assert "dispatching CoreSv1.Sleep to host ALL failed" in dsp.log()
         t0 = time.monotonic()
         assert set(landed(dsp, 10)) == {"ALL2"}  # PING1: ALL is the heaviest, and dead
         assert time.monotonic() - t0 < 5
@@ -278,7 +294,6 @@ def test_a_dead_host_is_skipped_and_the_next_one_answers(dsp, pool):
         assert set(after.values()) == {"ALL2"}
         # the accounts of the live host did not move
         assert all(after[a] == "ALL2" for a, node in before.items() if node == "ALL2")
-        # an in-flight call whose host dies: the connection breaks, the call goes to the next host
     finally:
         pool.start("ALL")
     deadline = time.monotonic() + 10
