@@ -169,9 +169,9 @@ class Engine:
             except (ValueError, KeyError, TypeError, OSError) as exc:
                 raise StartupError(f"{section}: cannot be set up: {_one_line(exc)}") from exc
             self._add_service(section, svc)
-        router = getattr(ctx.services.get("dispatchers"), "router", None)
-        if router is not None:
-            self.front = self.conns.front = self.dispatcher.routed(router.route)
+            router = getattr(svc, "router", None) if section == "dispatchers" else None
+            if router is not None:  # before the agents that follow it build their *localhost Conns
+                self.front = self.conns.front = self.dispatcher.routed(router.route)
 
     def _add_service(self, section: str, svc: Any) -> None:
         # An agent's AgentV1 methods answer SessionS on that agent's own back channel (ConnManager.bidirectional);

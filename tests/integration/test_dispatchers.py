@@ -13,8 +13,9 @@ import time
 
 import pytest
 
-from tests.conftest import shared_data
+from tests.conftest import require_binary, shared_data
 from tests.engine_proc import EngineProcess, free_port, make_config_dir, storage_overrides, without_unavailable_services
+from tests.integration.test_radius_agent import ACCT, AUTH, SESSION_ID, Agent, nas_dictionary, received
 
 TENANT = "cgrates.org"
 CORE_KEY = {"*apiKey": "core12345"}
@@ -56,7 +57,7 @@ class Pool:
         port = self.ports[node]
         eng = start(self.tmp.mktemp(node), sample, port, own_conns(port, *conns))
         assert eng.call("APIerSv1.LoadTariffPlanFromFolder",
-                        {"FolderPath": str(shared_data("tariffplans", "tutorial"))}) == "OK"
+                        {"FolderPath": str(shared_data("tariffplans", "oldtutorial"))}) == "OK"
         self.engines[node] = eng
         return eng
 
@@ -266,6 +267,48 @@ def test_route_id_sticks_to_the_first_host(dsp):
 def test_internal_host_and_local_opts(dsp):
     assert status(dsp, {"EventName": "Internal"}) == "DispatcherS1"  # EVENT5: host SELF, *internal
     assert status(dsp, opts={"*dispatchers": False}) == "DispatcherS1"
+
+
+# ---------------------------------------------------------------------------------------------------- an agent
+
+
+@pytest.fixture(scope="module")
+def rad(tmp_path_factory, pool):
+    """CGRateS's dispatchers/radagent sample: a RADIUS agent whose sessions_conns (*localhost) reach SessionS
+    through this engine's DispatcherS, so its sessions run on the pool."""
+    require_binary("radclient")
+    tmp = tmp_path_factory.mktemp("radagent")
+    port, auth, acct = free_port(), free_port(), free_port()
+    eng = start(tmp, "radagent", port, {"radius_agent": {
+        "listeners": [{"network": "udp", "auth_address": f"127.0.0.1:{auth}", "acct_address": f"127.0.0.1:{acct}"}],
+        "client_dictionaries": {"*default": [str(shared_data("radius", "dict"))]}}})
+    try:
+        assert eng.call("APIerSv1.LoadTariffPlanFromFolder",
+                        {"FolderPath": str(shared_data("tariffplans", "dispatchers"))}) == "OK"
+        point_hosts(eng, pool)
+        yield Agent(eng, auth, acct, nas_dictionary(tmp))
+    finally:
+        eng.kill()
+
+
+def test_radius_agent_sessions_run_on_the_pool(rad, pool):
+    out = received(rad.radclient("auth", AUTH.format(sid=SESSION_ID, tag="51585361")
+                                 + ', User-Password = "CGRateSPassword1"'))
+    assert out.startswith("Received Access-Accept") and "session_max_time#10800" in out, out
+    sid = f"dsp-{time.time_ns()}"
+    origin_id = f"{sid}-51585361-75c2f57b"
+    out = received(rad.radclient("acct", ACCT.format(status="Start", ts=int(time.time()), sid=sid)))
+    assert out.startswith("Received Accounting-Response"), out
+    query = {"Filters": [f"*string:~*req.OriginID:{origin_id}"]}
+    # PING1 sends SessionS's calls to ALL: the session is active there, not on ALL2 nor on the agent's engine
+    assert len(pool.engines["ALL"].call("SessionSv1.GetActiveSessions", query)) == 1
+    for other in (pool.engines["ALL2"], rad.engine):
+        with pytest.raises(RuntimeError, match="NOT_FOUND"):
+            other.call("SessionSv1.GetActiveSessions", {**query, "APIOpts": {"*dispatchers": False}})
+    out = received(rad.radclient("acct", ACCT.format(status="Stop", ts=int(time.time()) + 4, sid=sid)))
+    assert out.startswith("Received Accounting-Response"), out
+    [cdr] = pool.engines["ALL"].call("CDRsV1.GetCDRs", {"OriginIDs": [origin_id]})
+    assert cdr["RunID"] == "*default" and cdr["CostSource"] == "*sessions"
 
 
 # ---------------------------------------------------------------------------------------------------- fail-over
