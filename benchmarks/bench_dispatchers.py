@@ -26,7 +26,7 @@ def run(addr: str, pids: list[int], params: str, load: dict) -> dict:
     before = [cpu_seconds(p) for p in pids]
     summary = tester(addr, "CoreSv1.Ping", params=params, **load)
     ok = max(1, summary["ok"])
-    summary["cpu_us_per_req"] = [round((cpu_seconds(p) - b) / ok * 1e6, 1) for p, b in zip(pids, before)]
+    summary["cpu_us_per_req"] = [round((cpu_seconds(p) - b) / ok * 1e6, 1) for p, b in zip(pids, before, strict=True)]
     return summary
 
 
