@@ -38,7 +38,7 @@ from pycgrates.engine.dispatchers.strategies import HostSelector
 from pycgrates.engine.rpc.client import RPCClient, is_network_error
 from pycgrates.engine.rpc.conn import Pool
 from pycgrates.engine.rpc.errors import NOT_FOUND, RPCError
-from pycgrates.engine.rpc.registry import json_form, rpc_caller
+from pycgrates.engine.rpc.registry import json_form
 from pycgrates.engine.storage.cache import DISPATCHER_ROUTES
 from pycgrates.engine.template.dataprovider import as_string, dynamic_string
 from pycgrates.engine.units import SECOND
@@ -228,8 +228,9 @@ class Router:
             raise
 
     async def call_local(self, method: str, arg: Any) -> Any:
-        """This engine's own service (never dispatched again)."""
-        return await self.service.ctx.engine.dispatcher.invoke(method, arg, rpc_caller.get())
+        """This engine's own service (never dispatched again; the listener's Dispatcher already counted the call
+        and maps its errors)."""
+        return await self.service.ctx.registry.lookup(method)(arg)
 
     # ------------------------------------------------------------------------------------------ state per profile/host
 

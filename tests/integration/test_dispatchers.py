@@ -252,6 +252,23 @@ def test_hash_keeps_each_account_on_one_host(dsp):
     assert set(where.values()) == {"ALL", "ALL2"}, where  # the accounts spread over both
 
 
+def test_hash_keeps_an_accounts_sessions_cdrs_on_one_engine(dsp, pool):
+    set_profile(dsp, "HashS", "*hash", [("ALL", 10), ("ALL2", 10)], subsystems=("*sessions",),
+                params={"*hash": "~*req.Account"})
+    where: dict[str, set[str]] = {}
+    for i in range(12):
+        account = f"h{i}"
+        for n in range(3):
+            origin = f"hs-{account}-{n}-{time.time_ns()}"
+            ev = cdr_event("HashS", origin)
+            ev["Event"]["Account"] = account
+            ev["APIOpts"] = {"*apiKey": "ses12345"}
+            assert dsp.call("SessionSv1.ProcessCDR", ev) == "OK"
+            where.setdefault(account, set()).update(stored_on(pool, origin))
+    assert all(len(nodes) == 1 for nodes in where.values()), where
+    assert set().union(*where.values()) == {"ALL", "ALL2"}, where
+
+
 def test_route_id_sticks_to_the_first_host(dsp):
     # EVENT2 is *round_robin: without a route ID the calls alternate, with one they stay where the first went
     assert len(set(landed(dsp, 2, {"EventName": "RoundRobin"}))) == 2
