@@ -150,6 +150,11 @@ class DispatcherService(ProfileService[DispatcherProfile]):
         """CoreSv1.Status of the engine the event dispatches to (subsystem ``*core``)."""
         return await self.router.dispatch("CoreSv1.Status", args or {}, subsys="*core")
 
+    @rpc("DispatcherSv1.RemoteSleep")
+    async def remote_sleep(self, args: Any) -> Any:
+        """CoreSv1.Sleep of the engine the event dispatches to (subsystem ``*core``)."""
+        return await self.router.dispatch("CoreSv1.Sleep", args or {}, subsys="*core")
+
 
 #: cgr-console commands (CGRateS's names)
 CONSOLE_COMMANDS: dict[str, tuple[str, str]] = {**DispatcherService.crud.console_commands(),

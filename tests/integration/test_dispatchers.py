@@ -144,6 +144,15 @@ def test_get_profiles_for_event(dsp):
     assert dsp.call("DispatcherSv1.Ping", {}) == "Pong"
 
 
+def test_remote_core_calls_go_where_the_event_dispatches(dsp):
+    event = {"Tenant": TENANT, "Event": {"EventName": "Event1"}, "APIOpts": CORE_KEY}  # EVENT1: ALL2 first
+    assert dsp.call("DispatcherSv1.RemoteStatus", event)["NodeID"] == "ALL2"
+    assert dsp.call("DispatcherSv1.RemotePing", event) == "Pong"
+    assert dsp.call("DispatcherSv1.RemoteSleep", {**event, "Duration": "10ms"}) == "OK"
+    with pytest.raises(RuntimeError, match=r"MANDATORY_IE_MISSING: \[ApiKey\]"):
+        dsp.call("DispatcherSv1.RemotePing", {"Tenant": TENANT})
+
+
 def test_api_keys_are_checked_with_attributes(dsp):
     with pytest.raises(RuntimeError, match=r"MANDATORY_IE_MISSING: \[ApiKey\]"):
         dsp.call("CoreSv1.Status", {"Tenant": TENANT})
