@@ -30,10 +30,14 @@ class Dispatcher:
         self.registry = registry
         self.metrics = metrics or Metrics()
         self.router = router
+        #: the Dispatcher of this process's own services (itself, unless :meth:`routed` made it)
+        self.local: Dispatcher = self
 
     def routed(self, router: Router) -> Dispatcher:
         """A Dispatcher over the same registry and metrics that asks ``router`` first."""
-        return Dispatcher(self.registry, self.metrics, router)
+        out = Dispatcher(self.registry, self.metrics, router)
+        out.local = self
+        return out
 
     async def invoke(self, method: str, arg: Any, caller: Any = None) -> Any:
         """The handler's reply, as it returned it (models stay models); failures raise typed RPCErrors

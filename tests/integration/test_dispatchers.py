@@ -8,8 +8,10 @@ their storage (internal, under the test's folder, where they name MongoDB or Red
 from __future__ import annotations
 
 import collections
+import json
 import threading
 import time
+import urllib.request
 
 import pytest
 
@@ -21,17 +23,17 @@ TENANT = "cgrates.org"
 CORE_KEY = {"*apiKey": "core12345"}
 
 
-def internal_storage(tmp, port: int) -> dict:
-    """Listen on ``port`` only, keep data under ``tmp``, in the internal stores."""
-    over = storage_overrides(tmp, port)
+def internal_storage(tmp, port: int, http_port: int | None = None) -> dict:
+    """Listen on ``port`` (and ``http_port``) only, keep data under ``tmp``, in the internal stores."""
+    over = storage_overrides(tmp, port, http_port)
     over["data_db"]["db_type"] = "*internal"
     over["stor_db"]["db_type"] = "*internal"
     return over
 
 
-def start(tmp, sample: str, port: int, extra: dict | None = None, *more: str) -> EngineProcess:
-    srcs = [shared_data("conf", "samples", "dispatchers", sample), *(shared_data(*m.split("/")) for m in more)]
-    over = internal_storage(tmp, port)
+def start(tmp, sample: str, port: int, extra: dict | None = None, http_port: int | None = None) -> EngineProcess:
+    srcs = [shared_data("conf", "samples", "dispatchers", sample)]
+    over = internal_storage(tmp, port, http_port)
     over.update(without_unavailable_services(*srcs))
     over.update(extra or {})
     cfg = make_config_dir(tmp / "cfg", *srcs, overrides=over)
@@ -87,8 +89,9 @@ def pool(tmp_path_factory):
 @pytest.fixture(scope="module")
 def dsp(tmp_path_factory, pool):
     tmp = tmp_path_factory.mktemp("dsp")
-    port = free_port()
-    eng = start(tmp, "dispatchers_internal", port)
+    port, http_port = free_port(), free_port()
+    eng = start(tmp, "dispatchers_internal", port, http_port=http_port)
+    eng.http_port = http_port  # type: ignore[attr-defined]
     try:
         assert eng.call("APIerSv1.LoadTariffPlanFromFolder",
                         {"FolderPath": str(shared_data("tariffplans", "dispatchers"))}) == "OK"
@@ -161,6 +164,19 @@ def test_api_keys_are_checked_with_attributes(dsp):
     with pytest.raises(RuntimeError, match="UNAUTHORIZED_API"):
         dsp.call("CoreSv1.Status", {"Tenant": TENANT, "APIOpts": {"*apiKey": "attr12345"}})
     assert status(dsp) in ("ALL", "ALL2")
+
+
+def test_http_json_rpc_is_dispatched_and_metrics_read_this_engines_own_services(dsp):
+    body = json.dumps({"method": "CoreSv1.Status", "params": [{"Tenant": TENANT, "APIOpts": CORE_KEY}], "id": 1})
+    url = f"http://127.0.0.1:{dsp.http_port}"
+    req = urllib.request.Request(url + "/jsonrpc", body.encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert json.loads(resp.read())["result"]["NodeID"] == "ALL"
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    # SessionS of the dispatching engine itself (not dispatched, so no API key needed)
+    assert "\ncgr_active_sessions 0" in text, text[-2000:]
+    assert 'cgr_rpc_requests_total{method="CoreSv1.Status"}' in text
 
 
 # ---------------------------------------------------------------------------------------------------- strategies
