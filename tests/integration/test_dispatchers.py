@@ -258,7 +258,7 @@ def test_load_ratio_sends_to_the_least_loaded_host(dsp):
     assert set(landed(dsp, 4, opts=opts)) == {"ALL"}
     done = []
     sleeper = threading.Thread(target=lambda: done.append(dsp.call(
-        "CoreSv1.Sleep", {"Tenant": TENANT, "Duration": "1s", "APIOpts": {**CORE_KEY, **opts}})))
+        "CoreSv1.Sleep", {"Tenant": TENANT, "Duration": "2s", "APIOpts": {**CORE_KEY, **opts}})))
     sleeper.start()
     time.sleep(0.3)
     during = landed(dsp, 3, opts=opts)
@@ -302,8 +302,12 @@ def test_route_id_sticks_to_the_first_host(dsp):
     assert len(set(first)) == 1, first
     other = {"*routeID": f"o-{time.time_ns()}"}
     assert len(set(landed(dsp, 6, {"EventName": "RoundRobin"}, other))) == 1
-    time.sleep(2.2)  # the sample keeps *dispatcher_routes for 2s: then the route is chosen anew
-    assert len(set(landed(dsp, 4, {"EventName": "RoundRobin"}))) == 2
+    # the route lives in this engine's *dispatcher_routes cache, per subsystem, as long as the sample's ttl (2s)
+    item = {"Tenant": TENANT, "CacheID": "*dispatcher_routes", "ItemID": f"{route['*routeID']}:*core",
+            "APIOpts": {"*apiKey": "chc12345", "*dispatchers": False}}
+    assert dsp.call("CacheSv1.HasItem", item) is True
+    time.sleep(2.2)
+    assert dsp.call("CacheSv1.HasItem", item) is False
 
 
 def test_internal_host_and_local_opts(dsp):
