@@ -117,8 +117,8 @@ class Router:
                 svc.option("dispatchers", "prevent_loop", False) and opts.get("*subsys") == META_DISPATCHERS):
             return await self.call_local(method, arg)
         dp = svc.filters.event_dp(ev.get("Event") or {}, opts, **{"*vars": {"*subsys": subsys, "*reqMethod": method}})
-        fwd = {**ev, "APIOpts": {**opts, "*subsys": META_DISPATCHERS,
-                                 "*node_id": svc.ctx.engine.node_id if svc.ctx.engine else ""}}
+        engine = getattr(svc.ctx, "engine", None)
+        fwd = {**ev, "APIOpts": {**opts, "*subsys": META_DISPATCHERS, "*node_id": engine.node_id if engine else ""}}
         route_id = as_string(opts.get("*routeID"))
         if not route_id:
             return await self._by_profiles(tenant, ev, dp, subsys, method, fwd, "")

@@ -133,7 +133,7 @@ class DispatcherService(ProfileService[DispatcherProfile]):
             raise mandatory_ie_missing("CGREvent")
         opts = args.get("APIOpts") or {}
         subsys = as_string(opts.get("*subsys"))
-        dp = self.filters.event_dp(args.get("Event") or {}, opts, **{"*vars": {"*reqMethod": opts.get("*method")}})
+        dp = self.filters.event_dp(args.get("Event") or {}, opts, **{"*vars": {"*reqMethod": opts.get("*reqMethod")}})
         try:
             profiles = await self.profiles_for_event(self.tenant_of(args), args, dp, subsys)
         except RPCError as exc:
