@@ -40,7 +40,7 @@ from pycgrates.engine.rpc.conn import Pool
 from pycgrates.engine.rpc.errors import NOT_FOUND, RPCError
 from pycgrates.engine.rpc.registry import json_form
 from pycgrates.engine.storage.cache import DISPATCHER_ROUTES
-from pycgrates.engine.template.dataprovider import as_string, dynamic_string
+from pycgrates.engine.template.dataprovider import NotFoundError, as_string, dynamic_string
 from pycgrates.engine.units import SECOND
 
 if TYPE_CHECKING:
@@ -75,6 +75,14 @@ def event_of(arg: Any) -> dict:
     if not isinstance(arg, dict):
         arg = json_form(arg) if arg is not None else {}
     return arg if isinstance(arg, dict) else {}
+
+
+def _hash_key(field: str, dp: Any) -> str:
+    """The value the ``*hash`` strategy ranks the hosts by; empty when the event lacks the field."""
+    try:
+        return dynamic_string(field, dp)
+    except NotFoundError:
+        return ""
 
 
 def _false(value: Any) -> bool:
@@ -166,7 +174,7 @@ class Router:
     async def _with_profile(self, prf: DispatcherProfile, tenant: str, dp: Any, method: str, fwd: dict,
                             route_key: str) -> Any:
         sel = self._selector(prf)
-        hash_key = dynamic_string(sel.hash_field, dp) if sel.strategy == "*hash" else ""
+        hash_key = _hash_key(sel.hash_field, dp) if sel.strategy == "*hash" else ""
         hosts = []
         for ref in sel.order(hash_key):
             if await self.service.filters.pass_filters(tenant, ref.filter_ids, dp):

@@ -275,6 +275,8 @@ def test_hash_keeps_each_account_on_one_host(dsp):
         assert len(went) == 1, (i, went)
         where[f"acc{i}"] = went.pop()
     assert set(where.values()) == {"ALL", "ALL2"}, where  # the accounts spread over both
+    # an event without an Account is ordered by weight (ALL first: equal weights keep the profile's order)
+    assert set(landed(dsp, 3, {"EventName": "Hash"})) == {"ALL"}
 
 
 def test_hash_keeps_an_accounts_sessions_cdrs_on_one_engine(dsp, pool):
