@@ -4,7 +4,7 @@ A backend cgr-engine, and a second one with DispatcherS whose only profile (``*a
 every call to the backend: by ``*weight``, then by ``*hash`` of the Account (the event carries one), so the
 figures show what routing costs per call and what the hash adds.
 
-    python benchmarks/bench_dispatchers.py [--runs 20000] [--write]
+    python benchmarks/bench_dispatchers.py [--runs 20000] [--repeat 3] [--write]
 """
 
 from __future__ import annotations
@@ -31,20 +31,26 @@ def run(addr: str, pids: list[int], params: str, load: dict) -> dict:
 
 
 def main() -> int:
-    args = base_args(__doc__).parse_args()
+    parser = base_args(__doc__)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each path; the best is reported")
+    args = parser.parse_args()
     load = {"runs": args.runs, "parallel": 8, "inflight": 16, "procs": 1}
     params = json.dumps({"Tenant": "cgrates.org", "Event": {"Account": "1001"}})
     with engine() as (backend, bproc), engine({"dispatchers": {"enabled": True}}) as (dsp, dproc):
         port = int(dsp.rsplit(":", 1)[1])
         assert rpc(port, "APIerSv1.SetDispatcherHost", {"Tenant": "cgrates.org", "ID": "BACKEND",
                                                          "Address": backend, "Transport": "*json"}) == "OK"
-        out = {}
+        out: dict[str, dict] = {}
         tester(backend, "CoreSv1.Ping", params=params, runs=2000)  # warm-up
-        out["direct"] = run(backend, [bproc.pid], params, load)
-        for strategy in ("*weight", "*hash"):
-            assert rpc(port, "APIerSv1.SetDispatcherProfile", profile(strategy)) == "OK"
-            tester(dsp, "CoreSv1.Ping", params=params, runs=2000)
-            out[strategy] = run(dsp, [dproc.pid, bproc.pid], params, load)
+        for _ in range(args.repeat):  # interleaved, the best of each kept: the machine is shared
+            runs = {"direct": run(backend, [bproc.pid], params, load)}
+            for strategy in ("*weight", "*hash"):
+                assert rpc(port, "APIerSv1.SetDispatcherProfile", profile(strategy)) == "OK"
+                tester(dsp, "CoreSv1.Ping", params=params, runs=2000)
+                runs[strategy] = run(dsp, [dproc.pid, bproc.pid], params, load)
+            for name, r in runs.items():
+                if name not in out or r["req_per_s"] > out[name]["req_per_s"]:
+                    out[name] = r
     direct = out["direct"]["req_per_s"]
     for strategy in ("*weight", "*hash"):
         out[strategy]["vs_direct"] = round(out[strategy]["req_per_s"] / direct, 3) if direct else 0.0
@@ -58,7 +64,8 @@ def main() -> int:
                         f"| {r['cpu_us_per_req'][0]} | {r['cpu_us_per_req'][1]} |")
         write_section(
             "DispatcherS: the dispatch hop",
-            f"Measured with `python benchmarks/bench_dispatchers.py --runs {args.runs} --write` ({machine()}); "
+            f"Measured with `python benchmarks/bench_dispatchers.py --runs {args.runs} --repeat {args.repeat} --write` "
+            f"({machine()}; the best of {args.repeat} interleaved runs of each path, the machine being shared); "
             f"cgr-tester sends CoreSv1.Ping (an event with an Account) over JSON-RPC, {load['parallel']} "
             f"connections × {load['inflight']} in flight, one client process; the dispatching engine forwards "
             "each call over one JSON-RPC connection to the backend engine. All three processes share the 2 cores, "
@@ -66,7 +73,11 @@ def main() -> int:
             "| path | calls/s | p50 ms | p99 ms | dispatcher CPU µs/call | backend CPU µs/call |\n"
             "|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
             f"Through the dispatcher / direct: **{out['*weight']['vs_direct']:.2f}** (*weight), "
-            f"**{out['*hash']['vs_direct']:.2f}** (*hash of the Account).",
+            f"**{out['*hash']['vs_direct']:.2f}** (*hash of the Account). Where the dispatcher's CPU goes "
+            "(cProfile of the dispatching engine under this load): about half is matching the profiles through the "
+            "filter indexes (FilterS; the subsystem's index and the *any one, every event field looked up), the rest "
+            "decoding the request, encoding the forwarded call, decoding its reply and encoding the answer; the "
+            "strategy itself is a few µs.",
         )
     return 0
 
