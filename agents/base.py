@@ -120,10 +120,14 @@ def compile_agent_processors(raw: Sequence[Any], templates: Mapping[str, Sequenc
 
 def agent_sessions_conns(cfg: Any, section: str) -> list[str]:
     """An agent's ``sessions_conns``, with this engine's own addresses (*localhost, *bijson_localhost) taken in
-    process — refused with the fix named when this engine runs no SessionS."""
+    process — refused with the fix named when this engine runs no SessionS; with DispatcherS running they stay
+    as they are (ConnManager reaches them in process through DispatcherS)."""
     out = []
     for cid in cfg.get(section, "sessions_conns", default=None) or []:
-        if cid in SELF_CONNS:
+        if cid in SELF_CONNS and cfg.get("dispatchers", "enabled", default=False):
+            # this engine's address answers through its DispatcherS: so does the in-process Conn to it
+            log.info("%s.sessions_conns: %s is this engine, whose DispatcherS routes the calls", section, cid)
+        elif cid in SELF_CONNS:
             if not cfg.get("sessions", "enabled", default=False):
                 raise TemplateError(f"{section}.sessions_conns: {cid} names this engine, whose SessionS is not "
                                     "enabled; list an rpc_conns pool of *birpc_json connections to the SessionS "

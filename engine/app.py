@@ -82,6 +82,9 @@ class Engine:
         self.metrics = Metrics()
         self.registry = Registry()
         self.dispatcher = Dispatcher(self.registry, self.metrics)
+        #: what the listeners (and in-process ``*localhost`` callers) reach: ``dispatcher``, or with DispatcherS
+        #: running the same routed through it (the local services still call each other through ``dispatcher``)
+        self.front = self.dispatcher
         self.node_id = cfg.get("general", "node_id", default="") or uuid.uuid4().hex[:7]
         self.ctx: EngineContext | None = None
         self.conns: ConnManager | None = None
@@ -166,6 +169,9 @@ class Engine:
             except (ValueError, KeyError, TypeError, OSError) as exc:
                 raise StartupError(f"{section}: cannot be set up: {_one_line(exc)}") from exc
             self._add_service(section, svc)
+            router = getattr(svc, "router", None) if section == "dispatchers" else None
+            if router is not None:  # before the agents that follow it build their *localhost Conns
+                self.front = self.conns.front = self.dispatcher.routed(router.route)
 
     def _add_service(self, section: str, svc: Any) -> None:
         # An agent's AgentV1 methods answer SessionS on that agent's own back channel (ConnManager.bidirectional);
@@ -210,7 +216,7 @@ class Engine:
             if not addr or (opt.endswith("_tls") and sslctx is None):
                 continue
             host, port = parse_listen_address(addr)
-            srv = StreamServer(self.dispatcher, host, port, name=opt, bidirectional=bidi, ssl_context=sslctx,
+            srv = StreamServer(self.front, host, port, name=opt, bidirectional=bidi, ssl_context=sslctx,
                                max_message=max_msg)
             await self._listen(srv, opt, addr)
         for opt, sslctx in (("http", None), ("http_tls", server_ssl)):
@@ -220,7 +226,7 @@ class Engine:
             host, port = parse_listen_address(addr)
             users = http_cfg.get("auth_users") or {} if http_cfg.get("use_basic_auth") else None
             srv = HTTPServer(
-                self.dispatcher, host, port,
+                self.front, host, port,
                 json_rpc_url=http_cfg.get("json_rpc_url", "/jsonrpc"),
                 ws_url=http_cfg.get("ws_url", "/ws"),
                 auth_users=users, ssl_context=sslctx, max_message=max_msg, name=opt,

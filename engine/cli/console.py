@@ -105,10 +105,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "triggers_remove": ("APIerSv1.RemoveActionTrigger", 'remove triggers: GroupID="STANDARD_TRIGGERS" UniqueID=""'),
     "export_cdrs": ("APIerSv1.ExportCDRs", 'export stored CDRs: ExporterIDs=["exp1"] and a CDR filter'),
     "dispatches_for_event": ("DispatcherSv1.GetProfilesForEvent", "dispatcher profiles matching an event"),
-    **{f"dispatchers_{what}{suffix}": (f"APIerSv1.{verb}Dispatcher{kind}{tail}", f"{text} a dispatcher {what}")
-       for what, kind in (("profile", "Profile"), ("host", "Host"))
-       for suffix, verb, tail, text in (("", "Get", "", "get"), ("_set", "Set", "", "set"),
-                                        ("_remove", "Remove", "", "remove"), ("_ids", "Get", "IDs", "IDs of"))},
     "parse": (LOCAL_PARSE, 'apply an RSR expression to a value, here: Expression="~*req.Account:s/^1/+491/" '
               'Value="1001"'),
 }
@@ -119,7 +115,8 @@ COMMAND_MODULES = ("pycgrates.engine.accounts.console", "pycgrates.engine.sessio
                    "pycgrates.engine.filters.service", "pycgrates.engine.profiles.attributes",
                    "pycgrates.engine.profiles.chargers", "pycgrates.engine.profiles.resources",
                    "pycgrates.engine.profiles.stats", "pycgrates.engine.profiles.thresholds",
-                   "pycgrates.engine.profiles.routes", "pycgrates.engine.ees.service")
+                   "pycgrates.engine.profiles.routes", "pycgrates.engine.dispatchers.service",
+                   "pycgrates.engine.ees.service")
 
 
 def all_commands() -> dict[str, tuple[str, str]]:

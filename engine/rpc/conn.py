@@ -131,6 +131,9 @@ class ConnManager:
         self.ssl_context = ssl_context
         self.default_reply_timeout = default_reply_timeout
         self._internal = InternalConn(dispatcher)
+        #: what this engine's own address reaches in process (its listeners' Dispatcher: routed through
+        #: DispatcherS when that runs); None: ``dispatcher``
+        self.front: Dispatcher | None = None
         #: calls that broadcast pools leave running
         self.tasks = Supervisor("rpc conns")
         self._built: dict[str, Any] = {}
@@ -166,7 +169,8 @@ class ConnManager:
             # this engine's own addresses (as CGRateS configs write them) are this process: no socket needed
             own = cid in (LOCALHOST, BIJSON_LOCALHOST) and cid not in self.rpc_conns
             if cid in (INTERNAL, BIRPC_INTERNAL) or own:
-                conns.append(InternalConn(self.dispatcher, caller=InternalConn(local)))
+                target = self.front if own and self.front is not None else self.dispatcher
+                conns.append(InternalConn(target, caller=InternalConn(local)))
                 continue
             spec = self.rpc_conns.get(cid)
             if spec is None:

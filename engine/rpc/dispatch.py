@@ -4,21 +4,40 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pycgrates.engine.metrics import Metrics
 from pycgrates.engine.rpc.errors import RPCError, server_error, typed
-from pycgrates.engine.rpc.registry import Registry, rpc_caller
+from pycgrates.engine.rpc.registry import Handler, Registry, rpc_caller
 
 log = logging.getLogger("cgr.rpc")
 
 
-class Dispatcher:
-    """Runs handlers for all transports; translates exceptions into CGRateS errors at one boundary."""
+#: Answers some methods before the registry is looked at (DispatcherS on a dispatching engine's listeners)
+Router = Callable[[str], Handler | None]
 
-    def __init__(self, registry: Registry, metrics: Metrics | None = None) -> None:
+
+class Dispatcher:
+    """Runs handlers for all transports; translates exceptions into CGRateS errors at one boundary.
+
+    With a ``router`` (:meth:`routed`), a method the router has a handler for is answered by it instead of this
+    process's service; the engine gives such a Dispatcher to its listeners when DispatcherS runs, while the
+    services keep calling each other through the plain one.
+    """
+
+    def __init__(self, registry: Registry, metrics: Metrics | None = None, router: Router | None = None) -> None:
         self.registry = registry
         self.metrics = metrics or Metrics()
+        self.router = router
+        #: the Dispatcher of this process's own services (itself, unless :meth:`routed` made it)
+        self.local: Dispatcher = self
+
+    def routed(self, router: Router) -> Dispatcher:
+        """A Dispatcher over the same registry and metrics that asks ``router`` first."""
+        out = Dispatcher(self.registry, self.metrics, router)
+        out.local = self
+        return out
 
     async def invoke(self, method: str, arg: Any, caller: Any = None) -> Any:
         """The handler's reply, as it returned it (models stay models); failures raise typed RPCErrors
@@ -28,7 +47,8 @@ class Dispatcher:
         t0 = time.perf_counter()
         token = rpc_caller.set(caller) if caller is not None else None
         try:
-            return await self.registry.lookup(method)(arg)
+            handler = self.router(method) if self.router is not None else None
+            return await (handler or self.registry.lookup(method))(arg)
         except RPCError as exc:
             m.errors.inc(method)
             out = typed(exc)

@@ -142,7 +142,8 @@ class HTTPServer:
             await ws.send_str(data.decode())
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        text = await self.dispatcher.metrics.exposition(self.dispatcher)
+        # the figures of this engine's own services, even where DispatcherS routes the listeners' calls
+        text = await self.dispatcher.metrics.exposition(self.dispatcher.local)
         return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
     async def start(self) -> None:

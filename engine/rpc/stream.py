@@ -48,6 +48,7 @@ class JSONRPCStream(asyncio.Protocol):
         self._decoder = StreamDecoder(max_message)
         self._transport: asyncio.Transport | None = None
         self._pending: dict[int, asyncio.Future] = {}
+        self._out: list[bytes] = []  # written this turn of the event loop, sent together (_flush)
         self._ids = itertools.count(1)
         #: the requests being handled on this connection
         self.tasks = Supervisor(f"rpc {name or 'connection'}")
@@ -141,11 +142,22 @@ class JSONRPCStream(asyncio.Protocol):
             self._pending.pop(msg_id, None)
 
     def _write(self, data: bytes) -> None:
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(data)
+        # Messages written in one turn of the event loop leave in one send: under load a connection carries
+        # many requests or replies per turn, and a system call per message costs more than the JSON.
+        if self._transport is None or self._transport.is_closing():
+            return
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._out.append(data)
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        if out and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(out[0] if len(out) == 1 else b"".join(out))
 
     def close(self) -> None:
         if self._transport is not None:
+            self._flush()
             self._transport.close()
 
     @property
