@@ -74,7 +74,7 @@ class SessionControl:
                 "DurationIndex": run.cd.DurationIndex, "MaxRate": 0, "MaxRateUnit": 0,
                 "MaxCostSoFar": float(run.cost.cost), "DebitInterval": s.debit_interval,
                 "NextAutoDebit": None, "State": s.state.value,
-                "MaxUsage": s.last_update_max_usage if s.last_update_id else s.init_max_usage,
+                "MaxUsage": s.max_usage,
             })
         return out
 

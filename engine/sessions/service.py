@@ -2,8 +2,11 @@
 
 The flows follow CGRateS's SessionS (v0.11): an event is forked by ChargerS into runs; each *prepaid run is
 debited through RALs (``Responder.MaxDebit``) as the session goes on, corrected by ``LastUsed``, refunded on
-terminate and rounded once; CDRs are written through CDRs from the runs' events. Differences on purpose:
-a repeated Initiate, Update (same event ID) or Terminate is answered again without charging again.
+terminate and rounded once; CDRs are written through CDRs from the runs' events. As in CGRateS, every Update and
+Terminate is a new request even when its event ID repeats, and an Initiate of a session that is active already is
+refused (EXISTS). A client that may send a call again names it with ``APIOpts["*idempotencyKey"]``
+(:mod:`~engine.sessions.idempotency`). Difference on purpose: a Terminate of a session that has ended already is
+answered OK and not charged again (CGRateS would charge it as a new one-time event).
 
 This module holds the per-method flows; :mod:`~engine.sessions.subsystems` the calls to AttributeS, ChargerS
 and the others, :mod:`~engine.sessions.settlement` charging, ending and billing a session,
@@ -51,6 +54,7 @@ from pycgrates.engine.sessions.api import (
 )
 from pycgrates.engine.sessions.charging import Charger
 from pycgrates.engine.sessions.control import SessionControl, _opt
+from pycgrates.engine.sessions.idempotency import IdempotentCalls
 from pycgrates.engine.sessions.index import ActiveSessions
 from pycgrates.engine.sessions.session import Event, Session, SRun, State
 from pycgrates.engine.sessions.settlement import Settlement
@@ -100,6 +104,7 @@ class SessionService(SessionControl, Settlement, Subsystems):
         self._sync_task: asyncio.Task | None = None
         self.recovery = None
         self._stir_keys = None
+        self.idempotent = IdempotentCalls.from_config(self.cfg)
 
     # ======================================================================================== config & wiring
 
@@ -148,6 +153,7 @@ class SessionService(SessionControl, Settlement, Subsystems):
 
     async def reload(self, cfg: Any) -> None:
         self.active.set_indexed_fields(cfg.section("sessions").get("session_indexes") or [])
+        self.idempotent.set_window(parse_duration(cfg.section("sessions").get("idempotency_window") or 0))
 
     async def stop(self) -> None:
         """Shutdown. ``*persist``: sessions stay recorded (snapshot + journal) and are restored on the next start;
@@ -303,6 +309,10 @@ class SessionService(SessionControl, Settlement, Subsystems):
 
     @rpc(api.INITIATE)
     async def initiate_session(self, args: V1InitSessionArgs) -> dict:
+        return await self.idempotent.once(api.INITIATE.name, self._tenant(args), args.APIOpts,
+                                          lambda: self._initiate(args))
+
+    async def _initiate(self, args: V1InitSessionArgs) -> dict:
         reply: dict[str, Any] = {"Attributes": None, "ResourceAllocation": None, "MaxUsage": None,
                                  "ThresholdIDs": None, "StatQueueIDs": None}
         args = with_event_id(args)
@@ -328,16 +338,13 @@ class SessionService(SessionControl, Settlement, Subsystems):
     async def _init_session(self, args: SessionArgs) -> int:
         event = args.Event
         cgrid = C.event_cgrid(event)
-        existing = self.active.get(cgrid)
-        if existing is not None:  # a retransmitted Initiate: same answer, no second debit
-            return existing.init_max_usage
-        if cgrid in self.closed or await self._cdr_exists(cgrid):
-            raise Exists()
+        if cgrid in self.active or cgrid in self.closed or await self._cdr_exists(cgrid):
+            raise Exists()  # CGRateS: the session is indexed already
         interval = parse_duration(_opt(args.APIOpts, "*sessionsDebitInterval", "*sessionDebitInterval")
                                   or self.cfg.get("debit_interval") or 0)
         runs = await self._runs(args)
         if cgrid in self.active:  # raced with a concurrent Initiate of the same session
-            return self.active[cgrid].init_max_usage
+            raise Exists()
         s = self._new_session(args, runs, interval)
         has_loop = interval > 0 and any(r.prepaid for r in s.runs) and s.chargeable
         self.active[cgrid] = s
@@ -354,7 +361,7 @@ class SessionService(SessionControl, Settlement, Subsystems):
                 self.active.pop(cgrid, None)
                 await self.recovery.forget(s)
                 raise
-            s.init_max_usage = max_usage
+            s.max_usage = max_usage
             if has_loop:
                 if max_usage < interval:
                     s.tasks.append(self._spawn(self._disconnect_after(s, max_usage, INSUFFICIENT_CREDIT),
@@ -368,6 +375,10 @@ class SessionService(SessionControl, Settlement, Subsystems):
 
     @rpc(api.UPDATE)
     async def update_session(self, args: V1UpdateSessionArgs) -> dict:
+        return await self.idempotent.once(api.UPDATE.name, self._tenant(args), args.APIOpts,
+                                          lambda: self._update(args))
+
+    async def _update(self, args: V1UpdateSessionArgs) -> dict:
         reply: dict[str, Any] = {"Attributes": None, "MaxUsage": None}
         if args.GetAttributes:
             args = await self._attributes(args, reply)
@@ -384,10 +395,6 @@ class SessionService(SessionControl, Settlement, Subsystems):
             reply["MaxUsage"] = await self._init_session(args)
             return reply
         async with s.lock:
-            event_id = args.ID
-            if event_id and s.last_update_id == event_id:
-                reply["MaxUsage"] = s.last_update_max_usage
-                return reply
             if s.state is State.DISCONNECTING:
                 s.apply(Event.UPDATE)
                 reply["MaxUsage"] = 0
@@ -407,8 +414,7 @@ class SessionService(SessionControl, Settlement, Subsystems):
             else:
                 usage = self._requested_usage(event, C.as_string(event.get(C.TOR)) or s.runs[0].cd.ToR)
                 max_usage = await self._charge(s, self._limit_usage(usage), last_used)
-            s.last_update_id = event_id
-            s.last_update_max_usage = max_usage
+            s.max_usage = max_usage
             reply["MaxUsage"] = max_usage
         return reply
 
@@ -416,6 +422,10 @@ class SessionService(SessionControl, Settlement, Subsystems):
 
     @rpc(api.TERMINATE)
     async def terminate_session(self, args: V1TerminateSessionArgs) -> str:
+        return await self.idempotent.once(api.TERMINATE.name, self._tenant(args), args.APIOpts,
+                                          lambda: self._terminate_call(args))
+
+    async def _terminate_call(self, args: V1TerminateSessionArgs) -> str:
         args = with_event_id(args)
         event = args.Event
         if args.ReleaseResources:
