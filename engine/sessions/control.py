@@ -14,7 +14,15 @@ from typing import Any
 
 from pycgrates.engine.metrics import DebitTick
 from pycgrates.engine.models import cdr as C
-from pycgrates.engine.rpc.errors import INSUFFICIENT_CREDIT, NotFound, RPCError, server_error
+from pycgrates.engine.rpc.errors import (
+    INSUFFICIENT_CREDIT,
+    NOT_IMPLEMENTED,
+    SERVER_ERROR,
+    UNAUTHORIZED_DESTINATION,
+    NotFound,
+    RPCError,
+    server_error,
+)
 from pycgrates.engine.rpc.registry import rpc
 from pycgrates.engine.sessions.session import Event, Session, State
 from pycgrates.engine.sessions.settlement import jsonable_event
@@ -167,7 +175,6 @@ class SessionControl:
 
     async def _debit_loop(self, s: Session, interval: int) -> None:
         """Debit every prepaid run one interval ahead; on exhausted credit, disconnect the session."""
-        low = parse_duration(self.cfg.get("min_dur_low_balance") or 0)
         while True:
             tick = DebitTick(interval / SECOND)
             await asyncio.sleep(interval / SECOND)
@@ -178,19 +185,41 @@ class SessionControl:
                 try:
                     granted = await self._charge(s, interval, None)
                 except RPCError as exc:
+                    # CGRateS: a failed debit disconnects at once, no warning; its reason is the error's when
+                    # the destination is refused, SERVER_ERROR otherwise
                     log.warning("debit of session %s failed: %s; disconnecting", s.cgrid, exc)
-                    granted = 0
+                    reason = UNAUTHORIZED_DESTINATION if UNAUTHORIZED_DESTINATION in str(exc) else SERVER_ERROR
+                    self._spawn(self._disconnect_after(s, 0, reason), f"disconnect {s.cgrid}")
+                    return
             if granted < interval:
+                self.warn_low_balance(s, granted, interval)
                 self._spawn(self._disconnect_after(s, granted, INSUFFICIENT_CREDIT), f"disconnect {s.cgrid}")
                 return
-            if low and granted < low and s.client is not None:
-                self._spawn(self._warn(s), f"low balance warning {s.cgrid}")
+
+    def warn_low_balance(self, s: Session, granted: int, interval: int) -> None:
+        """CGRateS's low balance warning: a debit of the loop that grants less than the interval (the session will
+        be disconnected when that is used) and no more than ``min_dur_low_balance`` warns the agent the session
+        came from (``AgentV1.WarnDisconnect``) before the disconnect. Once per session: the disconnect follows."""
+        low = parse_duration(self.cfg.get("min_dur_low_balance") or 0)
+        if low == 0 or granted >= interval:
+            return
+        if low >= interval:
+            log.warning("session %s: no low balance warning: sessions.min_dur_low_balance (%ss) is not below the "
+                        "debit interval (%ss); set it lower", s.cgrid, low / SECOND, interval / SECOND)
+            return
+        if granted <= low:
+            self._spawn(self._warn(s), f"low balance warning {s.cgrid}")
 
     async def _warn(self, s: Session) -> None:
+        if s.client is None:
+            log.warning("session %s: calling AgentV1.WarnDisconnect requires a bidirectional connection; the session "
+                        "did not come over one", s.cgrid)
+            return
         try:
             await s.client.call("AgentV1.WarnDisconnect", jsonable_event(s.event_start))
         except RPCError as exc:
-            log.debug("low balance warning for %s: %s", s.cgrid, exc)
+            if not str(exc).startswith(NOT_IMPLEMENTED):  # an agent without warnings: fine, as in CGRateS
+                log.warning("low balance warning of session %s: %s", s.cgrid, exc)
 
     # ======================================================================================== TTL & sync
 

@@ -363,7 +363,8 @@ class SessionService(SessionControl, Settlement, Subsystems):
                 raise
             s.max_usage = max_usage
             if has_loop:
-                if max_usage < interval:
+                if max_usage < interval:  # the loop's first debit (CGRateS debits it as the loop starts)
+                    self.warn_low_balance(s, max_usage, interval)
                     s.tasks.append(self._spawn(self._disconnect_after(s, max_usage, INSUFFICIENT_CREDIT),
                                                f"disconnect {cgrid}"))
                 else:
