@@ -39,6 +39,10 @@ def _opt(opts: dict, *names: str, default: Any = None) -> Any:
     return default
 
 
+#: DisconnectSession's name by sessions.client_protocol below 2.0 (CGRateS's compatibility with OpenSIPS)
+DISCONNECT_METHODS = {0.0: "SMGClientV1.DisconnectSession", 1.0: "SessionSv1.DisconnectSession"}
+
+
 class SessionControl:
     # ======================================================================================== session queries
 
@@ -149,8 +153,25 @@ class SessionControl:
                     await self._end_session(s, None, None, None, reason=reason)
             await self._try_write_cdrs(s)
             return
-        await s.client.call("AgentV1.DisconnectSession", {"EventStart": jsonable_event(s.event_start), "Reason": reason,
-                                                          "CGRID": s.cgrid, "OriginID": s.origin_id})
+        protocol = self.client_protocol
+        if protocol >= 2.0:
+            await s.client.call("AgentV1.DisconnectSession", {"EventStart": jsonable_event(s.event_start),
+                                                              "Reason": reason, "CGRID": s.cgrid,
+                                                              "OriginID": s.origin_id})
+            return
+        # client_protocol 1.0 (OpenSIPS 3.x) and 0 (OpenSIPS 2.3): CGRateS's {EventStart, Reason}, the EventStart
+        # carrying the usage charged so far
+        usage = max((run.total_usage for run in s.runs), default=0)
+        await s.client.call(DISCONNECT_METHODS[protocol], {"EventStart": {**jsonable_event(s.event_start),
+                                                                           C.USAGE: usage}, "Reason": reason})
+
+    @property
+    def client_protocol(self) -> float:
+        """sessions.client_protocol: which names SessionS's back-calls to its BiRPC clients use (CGRateS: 0 for
+        OpenSIPS 2.3, 1.0 for OpenSIPS 3.x, 2.0 for its agents' AgentV1)."""
+        value = self.cfg.get("client_protocol")
+        protocol = 2.0 if value in (None, "") else float(value)
+        return 2.0 if protocol >= 2.0 else 1.0 if protocol >= 1.0 else 0.0
 
     async def _disconnect_after(self, s: Session, delay_ns: int, reason: str) -> None:
         """Let the session use what it was granted, then ask the agent to hang up (terminate_attempts times)."""
@@ -270,23 +291,34 @@ class SessionControl:
         return "OK"
 
     async def sync_sessions(self) -> None:
-        """Ask each agent once which sessions it still has; terminate ours that it no longer knows."""
-        by_client: dict[int, list[Session]] = {}
-        for s in self.active.values():
-            if s.client is not None:
-                by_client.setdefault(id(s.client), []).append(s)
-        for key, sessions in by_client.items():
-            client = sessions[0].client
+        """CGRateS's channel sync: ask every connected BiRPC client which sessions it still has and terminate ours
+        that none of them has. Only sessions that came from a bidirectional client are considered (one that came
+        over plain JSON-RPC has nobody to ask), and a round in which a client cannot answer ends nothing."""
+        sessions = [s for s in self.active.values() if s.client is not None]
+        if not sessions:
+            return
+        method = "AgentV1.GetActiveSessionIDs" if self.client_protocol >= 2.0 else "SessionSv1.GetActiveSessionIDs"
+        timeout = parse_duration(self.cfg.get("channel_sync_timeout") or 0) / SECOND or None
+        alive: set[str] = set()
+        for key, client in list(self.clients.items()):
             try:
-                ids = await client.call("AgentV1.GetActiveSessionIDs", "", timeout=5)
+                ids = await client.call(method, "", timeout=timeout)
             except RPCError as exc:
-                log.warning("session sync with agent %s failed: %s", key, exc)
+                if str(exc).startswith("NO_ACTIVE_SESSION"):
+                    continue
+                log.warning("session sync: client %s did not answer %s (%s); no session is ended this round",
+                            key, method, exc)
+                return
+            for i in ids or []:
+                origin_id, host = C.as_string(i.get("OriginID")), C.as_string(i.get("OriginHost"))
+                alive.add(C.event_cgrid({C.ORIGIN_ID: origin_id, C.ORIGIN_HOST: host}))
+                if not host:  # an agent that does not know the host the session was given still names the call
+                    alive.add(origin_id)
+        for s in sessions:
+            if s.cgrid in alive or (s.origin_id and s.origin_id in alive):
                 continue
-            alive = {(i.get("OriginHost", ""), i.get("OriginID", "")) for i in ids or []}
-            for s in sessions:
-                if (s.origin_host, s.origin_id) not in alive and (s.origin_id and ("", s.origin_id) not in alive):
-                    log.info("session %s is gone at its agent; terminating", s.cgrid)
-                    async with s.lock:
-                        if s.state is not State.TERMINATED:
-                            await self._end_session(s, None, None, None, reason="STALE")
-                    await self._try_write_cdrs(s)
+            log.info("session %s is gone at its agent; terminating", s.cgrid)
+            async with s.lock:
+                if s.state is not State.TERMINATED:
+                    await self._end_session(s, None, None, None, reason="STALE")
+            await self._try_write_cdrs(s)

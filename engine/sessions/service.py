@@ -58,6 +58,7 @@ from pycgrates.engine.sessions.idempotency import IdempotentCalls
 from pycgrates.engine.sessions.index import ActiveSessions
 from pycgrates.engine.sessions.session import Event, Session, SRun, State
 from pycgrates.engine.sessions.settlement import Settlement
+from pycgrates.engine.sessions.smgeneric import SMGenericV1, seconds
 from pycgrates.engine.sessions.subsystems import (
     ALLOCATE_RESOURCES,
     AUTHORIZE_RESOURCES,
@@ -75,15 +76,20 @@ log = logging.getLogger("cgr.sessions")
 PREPAID_TYPES = ("*prepaid", "*pseudoprepaid")
 
 
-def _ns_to_seconds(ns: int) -> float:
-    return ns / SECOND
-
-
 def _time_ns(value: Any, tz: str | None) -> int | None:
     dt = parse_time(value, tz)
     if dt is None:
         return None
     return int(dt.timestamp()) * SECOND + dt.microsecond * 1000
+
+
+def _present(reply: dict) -> dict:
+    """The reply without a MaxUsage nobody asked for: CGRateS never answers it null (v0.10 answers 0, later
+    versions leave it out), and the OpenSIPS module takes a MaxUsage that is present but null for an invalid
+    reply. The other fields stay null when not asked, as the v0.10 replies show them."""
+    if "MaxUsage" in reply and reply["MaxUsage"] is None:
+        return {k: v for k, v in reply.items() if k != "MaxUsage"}
+    return reply
 
 
 def _opt_duration(event: dict, name: str) -> int | None:
@@ -93,7 +99,7 @@ def _opt_duration(event: dict, name: str) -> int | None:
     return parse_duration(value)
 
 
-class SessionService(SessionControl, Settlement, Subsystems):
+class SessionService(SessionControl, Settlement, Subsystems, SMGenericV1):
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
         self.active = ActiveSessions(ctx.cfg.section("sessions").get("session_indexes") or [])
@@ -175,17 +181,22 @@ class SessionService(SessionControl, Settlement, Subsystems):
         if self._stir_keys is not None:
             await self._stir_keys.close()
 
-    def _register_client(self) -> tuple[Any, str]:
-        client = rpc_caller.get()
-        if client is None:
-            return None, ""
+    def add_client(self, client: Any) -> str:
+        """Know a bidirectional client (an agent, OpenSIPS) until its connection closes; its key as a string.
+        CGRateS registers a BiRPC client as it connects: the channel sync asks every one of them."""
         key = id(client)
         if key not in self.clients:
             self.clients[key] = client
             closed = getattr(client, "closed", None)
             if isinstance(closed, asyncio.Future):
                 closed.add_done_callback(lambda _f, k=key: self.clients.pop(k, None))
-        return client, str(key)
+        return str(key)
+
+    def _register_client(self) -> tuple[Any, str]:
+        client = rpc_caller.get()
+        if client is None:
+            return None, ""
+        return client, self.add_client(client)
 
     # ======================================================================================== building blocks
 
@@ -291,26 +302,28 @@ class SessionService(SessionControl, Settlement, Subsystems):
                                                         max_cost=args.RoutesMaxCost)
         if not await self._thresholds_stats(args, reply, thresholds=args.ProcessThresholds, stats=args.ProcessStats):
             raise PartiallyExecuted()
-        return reply
+        return _present(reply)
 
     @rpc(api.AUTHORIZE_WITH_DIGEST)
     async def authorize_event_with_digest(self, args: V1AuthorizeArgs) -> dict:
         rep = await self.authorize_event(args)
+        # CGRateS: what was not asked stays null (the digests are pointers without omitempty); MaxUsage is 0
         return {
-            "AttributesDigest": attributes_digest(rep.get("Attributes")),
-            "ResourceAllocation": rep.get("ResourceAllocation"),
-            "MaxUsage": _ns_to_seconds(rep["MaxUsage"]) if rep.get("MaxUsage") is not None else 0.0,
-            "RoutesDigest": routes_digest(rep.get("RouteProfiles")),
-            "Thresholds": ",".join(rep.get("ThresholdIDs") or []),
-            "StatQueues": ",".join(rep.get("StatQueueIDs") or []),
+            "AttributesDigest": attributes_digest(rep["Attributes"])
+            if args.GetAttributes and rep.get("Attributes") is not None else None,
+            "ResourceAllocation": rep.get("ResourceAllocation") if args.AuthorizeResources else None,
+            "MaxUsage": seconds(rep.get("MaxUsage") or 0) if args.GetMaxUsage else 0,
+            "RoutesDigest": routes_digest(rep.get("RouteProfiles")) if args.GetRoutes else None,
+            "Thresholds": ",".join(rep.get("ThresholdIDs") or []) if args.ProcessThresholds else None,
+            "StatQueues": ",".join(rep.get("StatQueueIDs") or []) if args.ProcessStats else None,
         }
 
     # ======================================================================================== initiate
 
     @rpc(api.INITIATE)
     async def initiate_session(self, args: V1InitSessionArgs) -> dict:
-        return await self.idempotent.once(api.INITIATE.name, self._tenant(args), args.APIOpts,
-                                          lambda: self._initiate(args))
+        return _present(await self.idempotent.once(api.INITIATE.name, self._tenant(args), args.APIOpts,
+                                                   lambda: self._initiate(args)))
 
     async def _initiate(self, args: V1InitSessionArgs) -> dict:
         reply: dict[str, Any] = {"Attributes": None, "ResourceAllocation": None, "MaxUsage": None,
@@ -329,11 +342,12 @@ class SessionService(SessionControl, Settlement, Subsystems):
     @rpc(api.INITIATE_WITH_DIGEST)
     async def initiate_session_with_digest(self, args: V1InitSessionArgs) -> dict:
         rep = await self.initiate_session(args)
-        return {"AttributesDigest": attributes_digest(rep.get("Attributes")),
-                "ResourceAllocation": rep.get("ResourceAllocation"),
-                "MaxUsage": _ns_to_seconds(rep["MaxUsage"]) if rep.get("MaxUsage") is not None else 0.0,
-                "Thresholds": ",".join(rep.get("ThresholdIDs") or []),
-                "StatQueues": ",".join(rep.get("StatQueueIDs") or [])}
+        return {"AttributesDigest": attributes_digest(rep["Attributes"])
+                if args.GetAttributes and rep.get("Attributes") is not None else None,
+                "ResourceAllocation": rep.get("ResourceAllocation") if args.AllocateResources else None,
+                "MaxUsage": seconds(rep.get("MaxUsage") or 0) if args.InitSession else 0,
+                "Thresholds": ",".join(rep.get("ThresholdIDs") or []) if args.ProcessThresholds else None,
+                "StatQueues": ",".join(rep.get("StatQueueIDs") or []) if args.ProcessStats else None}
 
     async def _init_session(self, args: SessionArgs) -> int:
         event = args.Event
@@ -376,8 +390,8 @@ class SessionService(SessionControl, Settlement, Subsystems):
 
     @rpc(api.UPDATE)
     async def update_session(self, args: V1UpdateSessionArgs) -> dict:
-        return await self.idempotent.once(api.UPDATE.name, self._tenant(args), args.APIOpts,
-                                          lambda: self._update(args))
+        return _present(await self.idempotent.once(api.UPDATE.name, self._tenant(args), args.APIOpts,
+                                                   lambda: self._update(args)))
 
     async def _update(self, args: V1UpdateSessionArgs) -> dict:
         reply: dict[str, Any] = {"Attributes": None, "MaxUsage": None}
@@ -532,7 +546,7 @@ class SessionService(SessionControl, Settlement, Subsystems):
             reply["MaxUsage"] = await self._message_debit(args)
         if not await self._thresholds_stats(args, reply, thresholds=args.ProcessThresholds, stats=args.ProcessStats):
             raise PartiallyExecuted()
-        return reply
+        return _present(reply)
 
     async def _message_debit(self, args: SessionArgs) -> int:
         event = args.Event
