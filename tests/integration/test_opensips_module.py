@@ -187,6 +187,26 @@ async def test_compat_mode_smgeneric_names(tmp_path):
         await engine.stop()
 
 
+async def test_opensips_2_3_disconnect_with_client_protocol_0(tmp_path):
+    """client_protocol 0: SessionS asks OpenSIPS 2.3 to hang up with SMGClientV1.DisconnectSession."""
+    engine = await start_tutorial_engine(tmp_path, TUTORIAL / "engine", TUTORIAL / "tariffplan",
+                                         {"sessions": {"debit_interval": "1s", "client_protocol": 0}})
+    module = OpenSIPSModule(f"127.0.0.1:{engine.ports['birpc_json']}", compat_mode=True)  # the real clock
+    await module.connect()
+    try:
+        dialog = module.new_dialog("c12@osips", "1002", "1003", kvs=KVS)
+        await module.answered(dialog)
+        ended = await asyncio.wait_for(module.terminated.get(), 15)
+        assert ended is dialog and dialog.terminate_reason == "CGRateS Disconnect: INSUFFICIENT_CREDIT"
+        request = next(r for r in module.received if r["method"].endswith("DisconnectSession"))
+        assert request["method"] == "SMGClientV1.DisconnectSession"
+        assert set(request["params"][0]) == {"EventStart", "Reason"}
+        assert await monetary(engine, "1002") == 0  # the 0.05 it had bought five seconds
+    finally:
+        await module.close()
+        await engine.stop()
+
+
 async def _flood(port: int, documents: list[bytes], count: int) -> int:
     """Send ``count`` documents on one connection while reading the answers; the number of answers."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
