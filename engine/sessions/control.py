@@ -43,6 +43,14 @@ def _opt(opts: dict, *names: str, default: Any = None) -> Any:
 DISCONNECT_METHODS = {0.0: "SMGClientV1.DisconnectSession", 1.0: "SessionSv1.DisconnectSession"}
 
 
+def _keeps_no_sessions(exc: RPCError) -> bool:
+    """A channel sync answer meaning "no sessions here": CGRateS's NO_ACTIVE_SESSION, or a client that does not
+    serve the method at all (it runs no calls: a console, a plain BiRPC client)."""
+    text = str(exc)
+    return (text.startswith(("NO_ACTIVE_SESSION", NOT_IMPLEMENTED)) or "can't find service" in text
+            or "Unknown Method" in text)
+
+
 class SessionControl:
     # ======================================================================================== session queries
 
@@ -304,7 +312,7 @@ class SessionControl:
             try:
                 ids = await client.call(method, "", timeout=timeout)
             except RPCError as exc:
-                if str(exc).startswith("NO_ACTIVE_SESSION"):
+                if _keeps_no_sessions(exc):
                     continue
                 log.warning("session sync: client %s did not answer %s (%s); no session is ended this round",
                             key, method, exc)
