@@ -217,7 +217,7 @@ class Engine:
                 continue
             host, port = parse_listen_address(addr)
             srv = StreamServer(self.front, host, port, name=opt, bidirectional=bidi, ssl_context=sslctx,
-                               max_message=max_msg)
+                               max_message=max_msg, on_connect=self._bidirectional_client if bidi else None)
             await self._listen(srv, opt, addr)
         for opt, sslctx in (("http", None), ("http_tls", server_ssl)):
             addr = listen.get(opt) or ""
@@ -237,6 +237,12 @@ class Engine:
                     for method, path, handler in add_routes(http_cfg):
                         srv.add_route(method, path, handler)
             await self._listen(srv, opt, addr)
+
+    def _bidirectional_client(self, stream: Any) -> None:
+        """SessionS knows a BiRPC client from its connection on, as CGRateS's OnBiJSONConnect."""
+        sessions = self.ctx.services.get("sessions")
+        if sessions is not None:
+            sessions.add_client(stream)
 
     async def _listen(self, srv: Any, option: str, address: str) -> None:
         self.listeners.append(srv)  # stopped with the others even when start fails half-way

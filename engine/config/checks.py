@@ -5,7 +5,8 @@
 - what the loader read but CGRateS refuses (:attr:`Config.refused`: a number where a duration string belongs);
 - ``*_conns`` entries naming a connection ``rpc_conns`` does not define, in every section (and list item) that is
   enabled: sections switched off are not checked, as CGRateS does not check them;
-- listener addresses that do not parse.
+- listener addresses that do not parse;
+- values CGRateS's configuration sanity check refuses (``sessions.terminate_attempts`` below 1).
 
 Start-up (``engine.app``) adds the checks of storage and services to these; ``cgr-engine -check_config`` and
 ``ConfigSv1.ReloadConfig`` run the same functions, so they refuse what start refuses.
@@ -42,6 +43,7 @@ def config_problems(cfg: Config, *, active: Any = None) -> list[str]:
     problems = list(cfg.refused)
     problems += _listener_problems(cfg)
     problems += _conn_problems(cfg, active or _enabled_option)
+    problems += _sessions_problems(cfg, active or _enabled_option)
     return problems
 
 
@@ -74,6 +76,17 @@ def _conn_problems(cfg: Config, active: Any) -> list[str]:
                 problems.append(f"{option_path(path)}: connection {conn_id!r} is not defined in rpc_conns "
                                 f"(define it there, or use *internal for this engine's own service)")
     return problems
+
+
+def _sessions_problems(cfg: Config, active: Any) -> list[str]:
+    if not active(cfg, "sessions"):
+        return []
+    attempts = (cfg.data.get("sessions") or {}).get("terminate_attempts")
+    if isinstance(attempts, int | float) and attempts < 1:
+        # CGRateS: "<SessionS> 'terminate_attempts' should be at least 1"
+        return [f"sessions.terminate_attempts: <SessionS> 'terminate_attempts' should be at least 1 (it is {attempts}; "
+                "it is how often a disconnect or a terminate is tried before the session is ended here)"]
+    return []
 
 
 def _conn_references(value: Any, path: tuple) -> Iterator[tuple[tuple, str]]:

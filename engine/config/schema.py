@@ -35,7 +35,7 @@ DURATION_KEYS = frozenset(
         "run_delay", "start_delay", "partial_cache_ttl", "refresh_interval", "cleanup_interval",
         "retransmission_timer", "*usageTTL", "max_usage", "min_call_duration", "max_call_duration",
         "replication_interval", "channel_sync_timeout", "conn_health_check_interval", "session_ttl_last_usage",
-        "*ttl",
+        "*ttl", "idempotency_window",
     }
 )
 # Free-form maps whose values are durations (per ToR).

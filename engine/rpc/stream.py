@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from typing import Any
 
 from pycgrates.engine.rpc.codec import (
@@ -28,6 +29,10 @@ from pycgrates.engine.rpc.errors import DISCONNECTED, Disconnected, Timeout, err
 from pycgrates.engine.tasks import Supervisor, SupervisorStopped
 
 log = logging.getLogger("cgr.rpc")
+
+#: seconds between two warnings about documents that are no JSON-RPC message, per connection (a flood of them
+#: is counted, not logged line by line)
+BAD_MESSAGE_LOG_INTERVAL = 10.0
 
 
 class JSONRPCStream(asyncio.Protocol):
@@ -55,6 +60,10 @@ class JSONRPCStream(asyncio.Protocol):
         self._on_close = on_close
         self.closed = asyncio.get_running_loop().create_future()
         self.peer = ""
+        #: documents received that were JSON but no JSON-RPC message (each answered with an error)
+        self.malformed = 0
+        self._bad_logged_at = -BAD_MESSAGE_LOG_INTERVAL
+        self._bad_unlogged = 0
 
     # ------------------------------------------------------------------ asyncio.Protocol
 
@@ -91,6 +100,7 @@ class JSONRPCStream(asyncio.Protocol):
         try:
             kind = classify(msg)
         except InvalidMessage as exc:
+            self._bad_message(exc.message)
             self._write(encode_response(exc.id, error=exc.message))
             return
         if isinstance(kind, Request):
@@ -110,6 +120,20 @@ class JSONRPCStream(asyncio.Protocol):
             fut.set_exception(error_from_message(kind.error))
         else:
             fut.set_result(kind.result)
+
+    def _bad_message(self, problem: str) -> None:
+        """Log a document that is no JSON-RPC message with the peer's address, at most once per
+        BAD_MESSAGE_LOG_INTERVAL seconds on this connection (with the count of those not logged)."""
+        self.malformed += 1
+        now = time.monotonic()
+        if now - self._bad_logged_at < BAD_MESSAGE_LOG_INTERVAL:
+            self._bad_unlogged += 1
+            return
+        more = f" ({self._bad_unlogged} more since the last warning)" if self._bad_unlogged else ""
+        log.warning("malformed JSON-RPC document from %s on %s: %s%s", self.peer, self.name or "a connection",
+                    problem, more)
+        self._bad_logged_at = now
+        self._bad_unlogged = 0
 
     async def _serve(self, req: Request) -> None:
         assert self.dispatcher is not None

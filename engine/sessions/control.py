@@ -14,7 +14,15 @@ from typing import Any
 
 from pycgrates.engine.metrics import DebitTick
 from pycgrates.engine.models import cdr as C
-from pycgrates.engine.rpc.errors import INSUFFICIENT_CREDIT, NotFound, RPCError, server_error
+from pycgrates.engine.rpc.errors import (
+    INSUFFICIENT_CREDIT,
+    NOT_IMPLEMENTED,
+    SERVER_ERROR,
+    UNAUTHORIZED_DESTINATION,
+    NotFound,
+    RPCError,
+    server_error,
+)
 from pycgrates.engine.rpc.registry import rpc
 from pycgrates.engine.sessions.session import Event, Session, State
 from pycgrates.engine.sessions.settlement import jsonable_event
@@ -29,6 +37,18 @@ def _opt(opts: dict, *names: str, default: Any = None) -> Any:
         if opts.get(name) not in (None, ""):
             return opts[name]
     return default
+
+
+#: DisconnectSession's name by sessions.client_protocol below 2.0 (CGRateS's compatibility with OpenSIPS)
+DISCONNECT_METHODS = {0.0: "SMGClientV1.DisconnectSession", 1.0: "SessionSv1.DisconnectSession"}
+
+
+def _keeps_no_sessions(exc: RPCError) -> bool:
+    """A channel sync answer meaning "no sessions here": CGRateS's NO_ACTIVE_SESSION, or a client that does not
+    serve the method at all (it runs no calls: a console, a plain BiRPC client)."""
+    text = str(exc)
+    return (text.startswith(("NO_ACTIVE_SESSION", NOT_IMPLEMENTED)) or "can't find service" in text
+            or "Unknown Method" in text)
 
 
 class SessionControl:
@@ -74,7 +94,7 @@ class SessionControl:
                 "DurationIndex": run.cd.DurationIndex, "MaxRate": 0, "MaxRateUnit": 0,
                 "MaxCostSoFar": float(run.cost.cost), "DebitInterval": s.debit_interval,
                 "NextAutoDebit": None, "State": s.state.value,
-                "MaxUsage": s.last_update_max_usage if s.last_update_id else s.init_max_usage,
+                "MaxUsage": s.max_usage,
             })
         return out
 
@@ -133,8 +153,25 @@ class SessionControl:
                     await self._end_session(s, None, None, None, reason=reason)
             await self._try_write_cdrs(s)
             return
-        await s.client.call("AgentV1.DisconnectSession", {"EventStart": jsonable_event(s.event_start), "Reason": reason,
-                                                          "CGRID": s.cgrid, "OriginID": s.origin_id})
+        protocol = self.client_protocol
+        if protocol >= 2.0:
+            await s.client.call("AgentV1.DisconnectSession", {"EventStart": jsonable_event(s.event_start),
+                                                              "Reason": reason, "CGRID": s.cgrid,
+                                                              "OriginID": s.origin_id})
+            return
+        # client_protocol 1.0 (OpenSIPS 3.x) and 0 (OpenSIPS 2.3): CGRateS's {EventStart, Reason}, the EventStart
+        # carrying the usage charged so far
+        usage = max((run.total_usage for run in s.runs), default=0)
+        await s.client.call(DISCONNECT_METHODS[protocol], {"EventStart": {**jsonable_event(s.event_start),
+                                                                           C.USAGE: usage}, "Reason": reason})
+
+    @property
+    def client_protocol(self) -> float:
+        """sessions.client_protocol: which names SessionS's back-calls to its BiRPC clients use (CGRateS: 0 for
+        OpenSIPS 2.3, 1.0 for OpenSIPS 3.x, 2.0 for its agents' AgentV1)."""
+        value = self.cfg.get("client_protocol")
+        protocol = 2.0 if value in (None, "") else float(value)
+        return 2.0 if protocol >= 2.0 else 1.0 if protocol >= 1.0 else 0.0
 
     async def _disconnect_after(self, s: Session, delay_ns: int, reason: str) -> None:
         """Let the session use what it was granted, then ask the agent to hang up (terminate_attempts times)."""
@@ -159,7 +196,6 @@ class SessionControl:
 
     async def _debit_loop(self, s: Session, interval: int) -> None:
         """Debit every prepaid run one interval ahead; on exhausted credit, disconnect the session."""
-        low = parse_duration(self.cfg.get("min_dur_low_balance") or 0)
         while True:
             tick = DebitTick(interval / SECOND)
             await asyncio.sleep(interval / SECOND)
@@ -170,19 +206,41 @@ class SessionControl:
                 try:
                     granted = await self._charge(s, interval, None)
                 except RPCError as exc:
+                    # CGRateS: a failed debit disconnects at once, no warning; its reason is the error's when
+                    # the destination is refused, SERVER_ERROR otherwise
                     log.warning("debit of session %s failed: %s; disconnecting", s.cgrid, exc)
-                    granted = 0
+                    reason = UNAUTHORIZED_DESTINATION if UNAUTHORIZED_DESTINATION in str(exc) else SERVER_ERROR
+                    self._spawn(self._disconnect_after(s, 0, reason), f"disconnect {s.cgrid}")
+                    return
             if granted < interval:
+                self.warn_low_balance(s, granted, interval)
                 self._spawn(self._disconnect_after(s, granted, INSUFFICIENT_CREDIT), f"disconnect {s.cgrid}")
                 return
-            if low and granted < low and s.client is not None:
-                self._spawn(self._warn(s), f"low balance warning {s.cgrid}")
+
+    def warn_low_balance(self, s: Session, granted: int, interval: int) -> None:
+        """CGRateS's low balance warning: a debit of the loop that grants less than the interval (the session will
+        be disconnected when that is used) and no more than ``min_dur_low_balance`` warns the agent the session
+        came from (``AgentV1.WarnDisconnect``) before the disconnect. Once per session: the disconnect follows."""
+        low = parse_duration(self.cfg.get("min_dur_low_balance") or 0)
+        if low == 0 or granted >= interval:
+            return
+        if low >= interval:
+            log.warning("session %s: no low balance warning: sessions.min_dur_low_balance (%ss) is not below the "
+                        "debit interval (%ss); set it lower", s.cgrid, low / SECOND, interval / SECOND)
+            return
+        if granted <= low:
+            self._spawn(self._warn(s), f"low balance warning {s.cgrid}")
 
     async def _warn(self, s: Session) -> None:
+        if s.client is None:
+            log.warning("session %s: calling AgentV1.WarnDisconnect requires a bidirectional connection; the session "
+                        "did not come over one", s.cgrid)
+            return
         try:
             await s.client.call("AgentV1.WarnDisconnect", jsonable_event(s.event_start))
         except RPCError as exc:
-            log.debug("low balance warning for %s: %s", s.cgrid, exc)
+            if not str(exc).startswith(NOT_IMPLEMENTED):  # an agent without warnings: fine, as in CGRateS
+                log.warning("low balance warning of session %s: %s", s.cgrid, exc)
 
     # ======================================================================================== TTL & sync
 
@@ -233,23 +291,34 @@ class SessionControl:
         return "OK"
 
     async def sync_sessions(self) -> None:
-        """Ask each agent once which sessions it still has; terminate ours that it no longer knows."""
-        by_client: dict[int, list[Session]] = {}
-        for s in self.active.values():
-            if s.client is not None:
-                by_client.setdefault(id(s.client), []).append(s)
-        for key, sessions in by_client.items():
-            client = sessions[0].client
+        """CGRateS's channel sync: ask every connected BiRPC client which sessions it still has and terminate ours
+        that none of them has. Only sessions that came from a bidirectional client are considered (one that came
+        over plain JSON-RPC has nobody to ask), and a round in which a client cannot answer ends nothing."""
+        sessions = [s for s in self.active.values() if s.client is not None]
+        if not sessions:
+            return
+        method = "AgentV1.GetActiveSessionIDs" if self.client_protocol >= 2.0 else "SessionSv1.GetActiveSessionIDs"
+        timeout = parse_duration(self.cfg.get("channel_sync_timeout") or 0) / SECOND or None
+        alive: set[str] = set()
+        for key, client in list(self.clients.items()):
             try:
-                ids = await client.call("AgentV1.GetActiveSessionIDs", "", timeout=5)
+                ids = await client.call(method, "", timeout=timeout)
             except RPCError as exc:
-                log.warning("session sync with agent %s failed: %s", key, exc)
+                if _keeps_no_sessions(exc):
+                    continue
+                log.warning("session sync: client %s did not answer %s (%s); no session is ended this round",
+                            key, method, exc)
+                return
+            for i in ids or []:
+                origin_id, host = C.as_string(i.get("OriginID")), C.as_string(i.get("OriginHost"))
+                alive.add(C.event_cgrid({C.ORIGIN_ID: origin_id, C.ORIGIN_HOST: host}))
+                if not host:  # an agent that does not know the host the session was given still names the call
+                    alive.add(origin_id)
+        for s in sessions:
+            if s.cgrid in alive or (s.origin_id and s.origin_id in alive):
                 continue
-            alive = {(i.get("OriginHost", ""), i.get("OriginID", "")) for i in ids or []}
-            for s in sessions:
-                if (s.origin_host, s.origin_id) not in alive and (s.origin_id and ("", s.origin_id) not in alive):
-                    log.info("session %s is gone at its agent; terminating", s.cgrid)
-                    async with s.lock:
-                        if s.state is not State.TERMINATED:
-                            await self._end_session(s, None, None, None, reason="STALE")
-                    await self._try_write_cdrs(s)
+            log.info("session %s is gone at its agent; terminating", s.cgrid)
+            async with s.lock:
+                if s.state is not State.TERMINATED:
+                    await self._end_session(s, None, None, None, reason="STALE")
+            await self._try_write_cdrs(s)

@@ -38,6 +38,16 @@ def _seq_of(key: str) -> int:
         return 0
 
 
+def _last_grant(data: dict, legacy: dict) -> int:
+    """What was granted last; older snapshots kept the Initiate's and the last Update's grants apart."""
+    if "MaxUsage" in data:
+        return int(data["MaxUsage"] or 0)
+    update_id = data.get("LastUpdateID", legacy.get("_last_update_id"))
+    if update_id:
+        return int(data.get("LastUpdateMaxUsage", legacy.get("_last_update_max_usage")) or 0)
+    return int(data.get("InitMaxUsage", legacy.get("_init_max_usage")) or 0)
+
+
 class Recovery:
     def __init__(self, service: Any) -> None:
         self.service = service
@@ -48,8 +58,7 @@ class Recovery:
             "CGRID": s.cgrid, "Tenant": s.tenant, "OriginID": s.origin_id, "OriginHost": s.origin_host,
             "EventStart": s.event_start, "Opts": s.opts, "DebitInterval": s.debit_interval,
             "State": s.state.value, "Chargeable": s.chargeable, "Seq": s.journal_seq,
-            "InitMaxUsage": s.init_max_usage, "LastUpdateID": s.last_update_id,
-            "LastUpdateMaxUsage": s.last_update_max_usage, "Runs": [r.to_json() for r in s.runs],
+            "MaxUsage": s.max_usage, "Runs": [r.to_json() for r in s.runs],
             "NodeID": self.node_id,
         }
 
@@ -145,9 +154,7 @@ class Recovery:
             opts=opts, runs=[SRun.from_json(r) for r in data.get("Runs") or []],
             debit_interval=int(data.get("DebitInterval") or 0), state=State(data.get("State", "active")),
             chargeable=bool(data.get("Chargeable", True)), last_activity=time.monotonic(),
-            init_max_usage=int(data.get("InitMaxUsage", legacy.get("_init_max_usage")) or 0),
-            last_update_id=str(data.get("LastUpdateID", legacy.get("_last_update_id")) or ""),
-            last_update_max_usage=int(data.get("LastUpdateMaxUsage", legacy.get("_last_update_max_usage")) or 0),
+            max_usage=_last_grant(data, legacy),
         )
 
     @staticmethod

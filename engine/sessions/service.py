@@ -2,8 +2,11 @@
 
 The flows follow CGRateS's SessionS (v0.11): an event is forked by ChargerS into runs; each *prepaid run is
 debited through RALs (``Responder.MaxDebit``) as the session goes on, corrected by ``LastUsed``, refunded on
-terminate and rounded once; CDRs are written through CDRs from the runs' events. Differences on purpose:
-a repeated Initiate, Update (same event ID) or Terminate is answered again without charging again.
+terminate and rounded once; CDRs are written through CDRs from the runs' events. As in CGRateS, every Update and
+Terminate is a new request even when its event ID repeats, and an Initiate of a session that is active already is
+refused (EXISTS). A client that may send a call again names it with ``APIOpts["*idempotencyKey"]``
+(:mod:`~engine.sessions.idempotency`). Difference on purpose: a Terminate of a session that has ended already is
+answered OK and not charged again (CGRateS would charge it as a new one-time event).
 
 This module holds the per-method flows; :mod:`~engine.sessions.subsystems` the calls to AttributeS, ChargerS
 and the others, :mod:`~engine.sessions.settlement` charging, ending and billing a session,
@@ -51,10 +54,12 @@ from pycgrates.engine.sessions.api import (
 )
 from pycgrates.engine.sessions.charging import Charger
 from pycgrates.engine.sessions.control import SessionControl, _opt
+from pycgrates.engine.sessions.idempotency import IdempotentCalls
 from pycgrates.engine.sessions.index import ActiveSessions
 from pycgrates.engine.sessions.replication import Replicated, Replication
 from pycgrates.engine.sessions.session import Event, Session, SRun, State
 from pycgrates.engine.sessions.settlement import Settlement
+from pycgrates.engine.sessions.smgeneric import SMGenericV1, seconds
 from pycgrates.engine.sessions.subsystems import (
     ALLOCATE_RESOURCES,
     AUTHORIZE_RESOURCES,
@@ -72,15 +77,20 @@ log = logging.getLogger("cgr.sessions")
 PREPAID_TYPES = ("*prepaid", "*pseudoprepaid")
 
 
-def _ns_to_seconds(ns: int) -> float:
-    return ns / SECOND
-
-
 def _time_ns(value: Any, tz: str | None) -> int | None:
     dt = parse_time(value, tz)
     if dt is None:
         return None
     return int(dt.timestamp()) * SECOND + dt.microsecond * 1000
+
+
+def _present(reply: dict) -> dict:
+    """The reply without a MaxUsage nobody asked for: CGRateS never answers it null (v0.10 answers 0, later
+    versions leave it out), and the OpenSIPS module takes a MaxUsage that is present but null for an invalid
+    reply. The other fields stay null when not asked, as the v0.10 replies show them."""
+    if "MaxUsage" in reply and reply["MaxUsage"] is None:
+        return {k: v for k, v in reply.items() if k != "MaxUsage"}
+    return reply
 
 
 def _opt_duration(event: dict, name: str) -> int | None:
@@ -90,7 +100,7 @@ def _opt_duration(event: dict, name: str) -> int | None:
     return parse_duration(value)
 
 
-class SessionService(SessionControl, Settlement, Subsystems, Replicated):
+class SessionService(SessionControl, Settlement, Subsystems, SMGenericV1, Replicated):
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
         self.active = ActiveSessions(ctx.cfg.section("sessions").get("session_indexes") or [])
@@ -102,6 +112,7 @@ class SessionService(SessionControl, Settlement, Subsystems, Replicated):
         self.recovery = None
         self.replication = Replication(self)
         self._stir_keys = None
+        self.idempotent = IdempotentCalls.from_config(self.cfg)
 
     # ======================================================================================== config & wiring
 
@@ -151,6 +162,7 @@ class SessionService(SessionControl, Settlement, Subsystems, Replicated):
 
     async def reload(self, cfg: Any) -> None:
         self.active.set_indexed_fields(cfg.section("sessions").get("session_indexes") or [])
+        self.idempotent.set_window(parse_duration(cfg.section("sessions").get("idempotency_window") or 0))
 
     async def stop(self) -> None:
         """Shutdown. ``*persist``: sessions stay recorded (snapshot + journal) and are restored on the next start;
@@ -173,17 +185,22 @@ class SessionService(SessionControl, Settlement, Subsystems, Replicated):
         if self._stir_keys is not None:
             await self._stir_keys.close()
 
-    def _register_client(self) -> tuple[Any, str]:
-        client = rpc_caller.get()
-        if client is None:
-            return None, ""
+    def add_client(self, client: Any) -> str:
+        """Know a bidirectional client (an agent, OpenSIPS) until its connection closes; its key as a string.
+        CGRateS registers a BiRPC client as it connects: the channel sync asks every one of them."""
         key = id(client)
         if key not in self.clients:
             self.clients[key] = client
             closed = getattr(client, "closed", None)
             if isinstance(closed, asyncio.Future):
                 closed.add_done_callback(lambda _f, k=key: self.clients.pop(k, None))
-        return client, str(key)
+        return str(key)
+
+    def _register_client(self) -> tuple[Any, str]:
+        client = rpc_caller.get()
+        if client is None:
+            return None, ""
+        return client, self.add_client(client)
 
     # ======================================================================================== building blocks
 
@@ -289,24 +306,30 @@ class SessionService(SessionControl, Settlement, Subsystems, Replicated):
                                                         max_cost=args.RoutesMaxCost)
         if not await self._thresholds_stats(args, reply, thresholds=args.ProcessThresholds, stats=args.ProcessStats):
             raise PartiallyExecuted()
-        return reply
+        return _present(reply)
 
     @rpc(api.AUTHORIZE_WITH_DIGEST)
     async def authorize_event_with_digest(self, args: V1AuthorizeArgs) -> dict:
         rep = await self.authorize_event(args)
+        # CGRateS: what was not asked stays null (the digests are pointers without omitempty); MaxUsage is 0
         return {
-            "AttributesDigest": attributes_digest(rep.get("Attributes")),
-            "ResourceAllocation": rep.get("ResourceAllocation"),
-            "MaxUsage": _ns_to_seconds(rep["MaxUsage"]) if rep.get("MaxUsage") is not None else 0.0,
-            "RoutesDigest": routes_digest(rep.get("RouteProfiles")),
-            "Thresholds": ",".join(rep.get("ThresholdIDs") or []),
-            "StatQueues": ",".join(rep.get("StatQueueIDs") or []),
+            "AttributesDigest": attributes_digest(rep["Attributes"])
+            if args.GetAttributes and rep.get("Attributes") is not None else None,
+            "ResourceAllocation": rep.get("ResourceAllocation") if args.AuthorizeResources else None,
+            "MaxUsage": seconds(rep.get("MaxUsage") or 0) if args.GetMaxUsage else 0,
+            "RoutesDigest": routes_digest(rep.get("RouteProfiles")) if args.GetRoutes else None,
+            "Thresholds": ",".join(rep.get("ThresholdIDs") or []) if args.ProcessThresholds else None,
+            "StatQueues": ",".join(rep.get("StatQueueIDs") or []) if args.ProcessStats else None,
         }
 
     # ======================================================================================== initiate
 
     @rpc(api.INITIATE)
     async def initiate_session(self, args: V1InitSessionArgs) -> dict:
+        return _present(await self.idempotent.once(api.INITIATE.name, self._tenant(args), args.APIOpts,
+                                                   lambda: self._initiate(args)))
+
+    async def _initiate(self, args: V1InitSessionArgs) -> dict:
         reply: dict[str, Any] = {"Attributes": None, "ResourceAllocation": None, "MaxUsage": None,
                                  "ThresholdIDs": None, "StatQueueIDs": None}
         args = with_event_id(args)
@@ -323,25 +346,23 @@ class SessionService(SessionControl, Settlement, Subsystems, Replicated):
     @rpc(api.INITIATE_WITH_DIGEST)
     async def initiate_session_with_digest(self, args: V1InitSessionArgs) -> dict:
         rep = await self.initiate_session(args)
-        return {"AttributesDigest": attributes_digest(rep.get("Attributes")),
-                "ResourceAllocation": rep.get("ResourceAllocation"),
-                "MaxUsage": _ns_to_seconds(rep["MaxUsage"]) if rep.get("MaxUsage") is not None else 0.0,
-                "Thresholds": ",".join(rep.get("ThresholdIDs") or []),
-                "StatQueues": ",".join(rep.get("StatQueueIDs") or [])}
+        return {"AttributesDigest": attributes_digest(rep["Attributes"])
+                if args.GetAttributes and rep.get("Attributes") is not None else None,
+                "ResourceAllocation": rep.get("ResourceAllocation") if args.AllocateResources else None,
+                "MaxUsage": seconds(rep.get("MaxUsage") or 0) if args.InitSession else 0,
+                "Thresholds": ",".join(rep.get("ThresholdIDs") or []) if args.ProcessThresholds else None,
+                "StatQueues": ",".join(rep.get("StatQueueIDs") or []) if args.ProcessStats else None}
 
     async def _init_session(self, args: SessionArgs) -> int:
         event = args.Event
         cgrid = C.event_cgrid(event)
-        existing = self.active.get(cgrid)
-        if existing is not None:  # a retransmitted Initiate: same answer, no second debit
-            return existing.init_max_usage
-        if cgrid in self.closed or await self._cdr_exists(cgrid):
-            raise Exists()
+        if cgrid in self.active or cgrid in self.closed or await self._cdr_exists(cgrid):
+            raise Exists()  # CGRateS: the session is indexed already
         interval = parse_duration(_opt(args.APIOpts, "*sessionsDebitInterval", "*sessionDebitInterval")
                                   or self.cfg.get("debit_interval") or 0)
         runs = await self._runs(args)
         if cgrid in self.active:  # raced with a concurrent Initiate of the same session
-            return self.active[cgrid].init_max_usage
+            raise Exists()
         s = self._new_session(args, runs, interval)
         has_loop = interval > 0 and any(r.prepaid for r in s.runs) and s.chargeable
         self.active[cgrid] = s
@@ -358,9 +379,10 @@ class SessionService(SessionControl, Settlement, Subsystems, Replicated):
                 self.active.pop(cgrid, None)
                 await self.recovery.forget(s)
                 raise
-            s.init_max_usage = max_usage
+            s.max_usage = max_usage
             if has_loop:
-                if max_usage < interval:
+                if max_usage < interval:  # the loop's first debit (CGRateS debits it as the loop starts)
+                    self.warn_low_balance(s, max_usage, interval)
                     s.tasks.append(self._spawn(self._disconnect_after(s, max_usage, INSUFFICIENT_CREDIT),
                                                f"disconnect {cgrid}"))
                 else:
@@ -372,6 +394,10 @@ class SessionService(SessionControl, Settlement, Subsystems, Replicated):
 
     @rpc(api.UPDATE)
     async def update_session(self, args: V1UpdateSessionArgs) -> dict:
+        return _present(await self.idempotent.once(api.UPDATE.name, self._tenant(args), args.APIOpts,
+                                                   lambda: self._update(args)))
+
+    async def _update(self, args: V1UpdateSessionArgs) -> dict:
         reply: dict[str, Any] = {"Attributes": None, "MaxUsage": None}
         if args.GetAttributes:
             args = await self._attributes(args, reply)
@@ -388,10 +414,6 @@ class SessionService(SessionControl, Settlement, Subsystems, Replicated):
             reply["MaxUsage"] = await self._init_session(args)
             return reply
         async with s.lock:
-            event_id = args.ID
-            if event_id and s.last_update_id == event_id:
-                reply["MaxUsage"] = s.last_update_max_usage
-                return reply
             if s.state is State.DISCONNECTING:
                 s.apply(Event.UPDATE)
                 reply["MaxUsage"] = 0
@@ -411,8 +433,7 @@ class SessionService(SessionControl, Settlement, Subsystems, Replicated):
             else:
                 usage = self._requested_usage(event, C.as_string(event.get(C.TOR)) or s.runs[0].cd.ToR)
                 max_usage = await self._charge(s, self._limit_usage(usage), last_used)
-            s.last_update_id = event_id
-            s.last_update_max_usage = max_usage
+            s.max_usage = max_usage
             reply["MaxUsage"] = max_usage
         return reply
 
@@ -420,6 +441,10 @@ class SessionService(SessionControl, Settlement, Subsystems, Replicated):
 
     @rpc(api.TERMINATE)
     async def terminate_session(self, args: V1TerminateSessionArgs) -> str:
+        return await self.idempotent.once(api.TERMINATE.name, self._tenant(args), args.APIOpts,
+                                          lambda: self._terminate_call(args))
+
+    async def _terminate_call(self, args: V1TerminateSessionArgs) -> str:
         args = with_event_id(args)
         event = args.Event
         if args.ReleaseResources:
@@ -525,7 +550,7 @@ class SessionService(SessionControl, Settlement, Subsystems, Replicated):
             reply["MaxUsage"] = await self._message_debit(args)
         if not await self._thresholds_stats(args, reply, thresholds=args.ProcessThresholds, stats=args.ProcessStats):
             raise PartiallyExecuted()
-        return reply
+        return _present(reply)
 
     async def _message_debit(self, args: SessionArgs) -> int:
         event = args.Event

@@ -4,7 +4,7 @@ A session is keyed by CGRID = sha1(OriginID + OriginHost) and forked by ChargerS
 has its own CallDescriptor and its own cost ledger. The reservation arithmetic (what is still reserved from
 earlier debits, LastUsed corrections) follows CGRateS's SRun.debitReserve.
 
-What SessionS keeps about a session for itself (the journal sequence, the answers a retransmission gets again)
+What SessionS keeps about a session for itself (the journal sequence, what was granted last)
 lives in the session's own fields; ``opts`` is what the client sent in APIOpts, kept as it came.
 """
 
@@ -141,11 +141,8 @@ class Session:
     journal_seq: int = 0
     #: journal keys of the calls made since the last snapshot (the next snapshot includes them)
     journal_pending: list[str] = field(default_factory=list)
-    #: what InitiateSession granted (a retransmitted Initiate gets it again)
-    init_max_usage: int = 0
-    #: the ID of the last UpdateSession event and what it granted (a retransmitted Update gets it again)
-    last_update_id: str = ""
-    last_update_max_usage: int = 0
+    #: what the last InitiateSession or UpdateSession granted (GetActiveSessions reports it)
+    max_usage: int = 0
 
     @property
     def rals_opts(self) -> dict:

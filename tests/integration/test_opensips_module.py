@@ -4,8 +4,6 @@ OpenSIPS tutorial's engine over its BiRPC listener: what the module sends and th
 Calls carry the tutorial's own times (the module's clock is the test's), so a 65-second call takes no 65 seconds.
 The tariff plan is tutorials/opensips/tariffplan: on-net 0.01 a second; national 0.10 + 1.20 the first minute,
 then 0.02 a second; 1001 has 10.00, 1002 0.05, 1003 nothing.
-
-What the engine does not do yet for the module is marked xfail (strict), each with the change it needs.
 """
 
 from __future__ import annotations
@@ -132,10 +130,6 @@ async def test_restart_mid_call_with_dialogs_kept_charges_once(tmp_path):
         await engine.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "SessionS calls AgentV1.DisconnectSession whatever sessions.client_protocol says; OpenSIPS 3.x answers only "
-    "SessionSv1.DisconnectSession {EventStart, Reason} (client_protocol 1.0) and SMGClientV1.DisconnectSession "
-    "(0) and replies 'Unknown Method' to AgentV1.*: the call is not hung up at OpenSIPS"))
 async def test_disconnect_at_credit_exhaustion_reaches_the_module(tmp_path):
     engine, module = await engine_and_module(tmp_path, {"sessions": {"debit_interval": "1s"}})
     try:
@@ -154,10 +148,6 @@ async def test_disconnect_at_credit_exhaustion_reaches_the_module(tmp_path):
         await engine.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "SessionS's channel sync asks AgentV1.GetActiveSessionIDs, and only the connection a session started on; "
-    "OpenSIPS answers SessionSv1.GetActiveSessionIDs (client_protocol < 2.0) and, after a restart, is on new "
-    "connections: CGRateS asks every connected BiRPC client and ends what none of them has"))
 async def test_channel_sync_ends_a_session_opensips_lost_in_a_restart(tmp_path):
     engine, module = await engine_and_module(tmp_path, {"sessions": {"channel_sync_interval": "1s"}})
     try:
@@ -178,10 +168,6 @@ async def test_channel_sync_ends_a_session_opensips_lost_in_a_restart(tmp_path):
         await engine.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "compat_mode (OpenSIPS 2.3) calls SMGenericV1.GetMaxUsage/InitiateSession/TerminateSession/ProcessCDR with the "
-    "flat event; CGRateS still serves them (apier/v1/smg.go, MaxUsage as float64 seconds that Go writes as a JSON "
-    "integer when whole, which the module requires); this engine has no SMGenericV1"))
 async def test_compat_mode_smgeneric_names(tmp_path):
     clock = Clock()
     engine = await start_tutorial_engine(tmp_path, TUTORIAL / "engine", TUTORIAL / "tariffplan")
@@ -196,6 +182,26 @@ async def test_compat_mode_smgeneric_names(tmp_path):
         await module.bye(dialog)
         [cdr] = await cdrs(engine, "c8@osips")
         assert Decimal(str(cdr["Cost"])) == Decimal("0.20")
+    finally:
+        await module.close()
+        await engine.stop()
+
+
+async def test_opensips_2_3_disconnect_with_client_protocol_0(tmp_path):
+    """client_protocol 0: SessionS asks OpenSIPS 2.3 to hang up with SMGClientV1.DisconnectSession."""
+    engine = await start_tutorial_engine(tmp_path, TUTORIAL / "engine", TUTORIAL / "tariffplan",
+                                         {"sessions": {"debit_interval": "1s", "client_protocol": 0}})
+    module = OpenSIPSModule(f"127.0.0.1:{engine.ports['birpc_json']}", compat_mode=True)  # the real clock
+    await module.connect()
+    try:
+        dialog = module.new_dialog("c12@osips", "1002", "1003", kvs=KVS)
+        await module.answered(dialog)
+        ended = await asyncio.wait_for(module.terminated.get(), 15)
+        assert ended is dialog and dialog.terminate_reason == "CGRateS Disconnect: INSUFFICIENT_CREDIT"
+        request = next(r for r in module.received if r["method"].endswith("DisconnectSession"))
+        assert request["method"] == "SMGClientV1.DisconnectSession"
+        assert set(request["params"][0]) == {"EventStart", "Reason"}
+        assert await monetary(engine, "1002") == 0  # the 0.05 it had bought five seconds
     finally:
         await module.close()
         await engine.stop()
@@ -249,9 +255,6 @@ async def test_100k_malformed_documents_on_the_birpc_listener(tmp_path, caplog):
         await engine.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/rpc/stream.py answers a JSON document that is no request with an error but logs nothing: 100,000 of "
-    "them leave no line naming the peer (a rate-limited warning, as the switch clients' bad_input, is wanted)"))
 async def test_malformed_documents_on_the_birpc_listener_are_logged_naming_the_peer(tmp_path, caplog):
     caplog.set_level(logging.INFO)
     engine, module = await engine_and_module(tmp_path, clock=Clock())
@@ -263,10 +266,6 @@ async def test_malformed_documents_on_the_birpc_listener_are_logged_naming_the_p
         await engine.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "SessionS answers InitiateSession with \"MaxUsage\": null when InitSession is off; CGRateS leaves it out "
-    "(omitempty) and the module reads a present MaxUsage that is not a JSON integer as an invalid reply: "
-    "the dialog is ended ('CGRateS Accounting Denied')"))
 async def test_accounting_without_init_session_keeps_the_call(tmp_path):
     engine, module = await engine_and_module(tmp_path, clock=Clock())
     try:
@@ -277,10 +276,6 @@ async def test_accounting_without_init_session_keeps_the_call(tmp_path):
         await engine.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "AuthorizeEventWithDigest answers \"AttributesDigest\": \"\" (and Thresholds, StatQueues) when nothing was "
-    "asked; CGRateS answers null, which the module leaves unset: a script testing $cgr_ret(AttributesDigest) "
-    "against NULL (the tutorial's loop over the digest) sees an empty attribute instead"))
 async def test_digest_fields_not_asked_are_null(tmp_path):
     engine, module = await engine_and_module(tmp_path, clock=Clock())
     try:

@@ -135,16 +135,18 @@ def test_repeated_initiate_update_terminate_never_charge_twice(oldtutorial):
     set_only_monetary(oldtutorial, "1001", 10)
     ev = {"Tenant": "cgrates.org", "ToR": "*voice", "OriginID": "rep1", "RequestType": "*prepaid",
           "Account": "1001", "Destination": "1004", "AnswerTime": "2016-01-05T18:31:05Z", "Usage": "90s"}
-    first = oldtutorial.call("SessionSv1.InitiateSession", {"InitSession": True, "Event": ev})
-    again = oldtutorial.call("SessionSv1.InitiateSession", {"InitSession": True, "Event": ev})
+    init = {"InitSession": True, "Event": ev, "APIOpts": {"*idempotencyKey": "init-1"}}
+    first = oldtutorial.call("SessionSv1.InitiateSession", init)
+    again = oldtutorial.call("SessionSv1.InitiateSession", init)  # sent again under its idempotency key
     assert first["MaxUsage"] == again["MaxUsage"] == 90 * 10**9
     assert balances(oldtutorial, "1001", "*monetary") == [Decimal("8.70001")]
-    upd = {"UpdateSession": True, "ID": "upd-1", "Event": {**ev, "Usage": "60s", "LastUsed": "90s"}}
+    upd = {"UpdateSession": True, "ID": "upd-1", "Event": {**ev, "Usage": "60s", "LastUsed": "90s"},
+           "APIOpts": {"*idempotencyKey": "upd-1"}}
     oldtutorial.call("SessionSv1.UpdateSession", upd)
     after_update = balances(oldtutorial, "1001", "*monetary")
-    oldtutorial.call("SessionSv1.UpdateSession", upd)  # the same update retransmitted
+    oldtutorial.call("SessionSv1.UpdateSession", upd)  # the same update sent again under its key
     assert balances(oldtutorial, "1001", "*monetary") == after_update
-    term = {"TerminateSession": True, "Event": {**ev, "Usage": "100s"}}
+    term = {"TerminateSession": True, "Event": {**ev, "Usage": "100s"}}  # no key: the session has ended
     assert oldtutorial.call("SessionSv1.TerminateSession", term) == "OK"
     settled = balances(oldtutorial, "1001", "*monetary")
     assert oldtutorial.call("SessionSv1.TerminateSession", term) == "OK"

@@ -109,12 +109,12 @@ async def test_client_api_opts_come_back_untouched_and_cannot_steer_the_journal(
     await rals.MAX_DEBIT.call(conn, victim)
     before = await money(engine)
     opts = {"_journal": ["victim:*default:00000001"], "_seq": 41, "_init_max_usage": 7,
-            "*journalKey": "victim:*default:00000002", "*custom": {"kept": True}}
+            "*journalKey": "victim:*default:00000002", "*custom": {"kept": True}, "*idempotencyKey": "k1"}
     sent = {"InitSession": True, "Event": dict(EVENT), "APIOpts": opts}
     pristine = copy.deepcopy(sent)
     init = await conn.call("SessionSv1.InitiateSession", sent)
     assert init["MaxUsage"] == 90 * S
-    again = await conn.call("SessionSv1.InitiateSession", sent)  # retransmitted: SessionS's own answer again
+    again = await conn.call("SessionSv1.InitiateSession", sent)  # sent again under its key: the first answer
     assert again["MaxUsage"] == 90 * S
     assert sent["APIOpts"] == pristine["APIOpts"]  # the caller's options are not written to
     s = next(iter(engine.ctx.services["sessions"].active.values()))
