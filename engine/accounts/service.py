@@ -10,7 +10,7 @@ import json
 import logging
 from typing import Any
 
-from pycgrates.engine.accounts.accounting import Accounting, ActionError, new_uuid, rpc_error
+from pycgrates.engine.accounts.accounting import Accounting, ActionError, Transaction, new_uuid, rpc_error
 from pycgrates.engine.accounts.loading import resolve_timing, timing_uuid
 from pycgrates.engine.accounts.parse import (
     FieldError,
@@ -114,7 +114,8 @@ class AccountingService(Responder):
             if raw is None:
                 raise RPCError(NOT_FOUND)
             triggers += [ActionTrigger.from_dict(t) for t in raw]
-        async with self.acc.transaction(key) as tx:
+
+        async def change(tx: Transaction) -> None:
             acc = await tx.load(key)
             if acc is None:
                 tenant, _, name = key.partition(":")
@@ -146,6 +147,8 @@ class AccountingService(Responder):
             if opts.get("Disabled") is not None:
                 acc.Disabled = bool(opts["Disabled"])
             tx.put(acc)
+
+        await self.acc.atomic(change, key)
         for plan in plans.values():
             await self._run_asap(plan, [key])
         if plans:
@@ -203,11 +206,14 @@ class AccountingService(Responder):
     async def remove_account(self, args: dict) -> str:
         args = self._check_args(args)
         key = self._key(args)
-        async with self.acc.transaction(key) as tx:
+
+        async def change(tx: Transaction) -> None:
             if await tx.load(key) is None:
                 raise RPCError(NOT_FOUND)
             tx.remove(key)
             tx.extra_ops.extend(await self.acc.plan_ops_removing_account(key))
+
+        await self.acc.atomic(change, key)
         self.acc.plans_changed()
         return OK
 
@@ -272,21 +278,24 @@ class AccountingService(Responder):
         if args.get("Cdrlog"):
             extra = args.get("ActionExtraData")
             actions.append(Action(ActionType="*cdrlog", ExtraParameters=json.dumps(extra) if extra else ""))
+
+        async def change(tx: Transaction) -> None:
+            acc = await tx.load(key)
+            if acc is None:
+                if not create:
+                    raise RPCError(ACCOUNT_NOT_FOUND)
+                tenant, _, name = key.partition(":")
+                acc = Account(Tenant=tenant, Account=name)
+                tx.put(acc)
+            await self.acc.execute(tx, acc, actions)
+            tx.changed.add(key)
+            if deny_negative and not acc.AllowNegative:
+                for b in acc.BalanceMap.get(btype, []):
+                    if b.Uuid in tx.dirty and b.Value < 0:
+                        raise RPCError(INSUFFICIENT_CREDIT)
+
         try:
-            async with self.acc.transaction(key) as tx:
-                acc = await tx.load(key)
-                if acc is None:
-                    if not create:
-                        raise RPCError(ACCOUNT_NOT_FOUND)
-                    tenant, _, name = key.partition(":")
-                    acc = Account(Tenant=tenant, Account=name)
-                    tx.put(acc)
-                await self.acc.execute(tx, acc, actions)
-                tx.changed.add(key)
-                if deny_negative and not acc.AllowNegative:
-                    for b in acc.BalanceMap.get(btype, []):
-                        if b.Uuid in tx.dirty and b.Value < 0:
-                            raise RPCError(INSUFFICIENT_CREDIT)
+            await self.acc.atomic(change, key)
         except ActionError as exc:
             raise rpc_error(exc) from exc
         return OK
@@ -332,8 +341,11 @@ class AccountingService(Responder):
                 from pycgrates.engine.accounts.actions import ACCOUNT_ACTIONS
 
                 actions = [a for a in await self.acc.get_actions(actions_id) if a.ActionType not in ACCOUNT_ACTIONS]
-                async with self.acc.transaction() as tx:
+
+                async def without_account(tx: Transaction) -> None:
                     await self.acc.execute(tx, None, actions, args.get("ExtraData"))
+
+                await self.acc.atomic(without_account)
             else:
                 await self.acc.execute_on_account(key, actions_id, create=True, extra=args.get("ExtraData"))
         except ActionError as exc:
@@ -551,7 +563,8 @@ class AccountingService(Responder):
         args = self._check_args(args)
         key = self._key(args)
         executed = bool(args.get("Executed", False))
-        async with self.acc.transaction(key) as tx:
+
+        async def change(tx: Transaction) -> None:
             acc = await tx.load(key)
             if acc is None:
                 raise RPCError(NOT_FOUND)
@@ -564,6 +577,8 @@ class AccountingService(Responder):
             tx.put(acc)
             if not executed:
                 await self.acc.run_triggers(tx, acc)
+
+        await self.acc.atomic(change, key)
         return OK
 
 
