@@ -1,0 +1,124 @@
+"""Account changes over the versioned write, on every DataDB (*internal and Redis): two Accountings, each on its
+own DataManager (two engines, each with its own locks), changing one account at once lose no update; a journal
+record read by a change makes a second change with that key a no-op even across engines; a change that keeps
+losing gives up with nothing written; only the attempt that committed has effects."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from decimal import Decimal
+
+import pytest
+
+from pycgrates.engine.accounts import accounting as accounting_module
+from pycgrates.engine.accounts.accounting import Accounting, Transaction
+from pycgrates.engine.metrics import ACCOUNT_WRITE_CONFLICTS
+from pycgrates.engine.models.account import MONETARY, Account, Balance
+from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.storage import base as k
+from pycgrates.engine.storage.cache import Cache
+from pycgrates.engine.storage.datamanager import DataManager
+
+KEY = "cgrates.org:1001"
+
+
+async def two_engines(datadb_factory) -> list[Accounting]:
+    engines = [Accounting(DataManager(await datadb_factory(), Cache({}))) for _ in range(2)]
+    acc = Account(Tenant="cgrates.org", Account="1001",
+                  BalanceMap={MONETARY: [Balance(Uuid="u-main", ID="main", Value=Decimal(100))]})
+    await engines[0].dm.set(k.ACCOUNT, KEY, acc.to_dict(storage=True))
+    return engines
+
+
+def main_value(acc: Account | None) -> Decimal:
+    assert acc is not None
+    return acc.BalanceMap[MONETARY][0].Value
+
+
+async def test_two_engines_changing_one_account_lose_no_update(datadb_factory):
+    engines = await two_engines(datadb_factory)
+    conflicts_before = sum(ACCOUNT_WRITE_CONFLICTS.values.values())
+    attempts = [0, 0]
+    effects: list[int] = []
+
+    def debit(n: int, cents: int):
+        async def change(tx: Transaction) -> Decimal:
+            attempts[n] += 1
+            acc = await tx.load(KEY)
+            assert acc is not None
+            await asyncio.sleep(0)  # the rating of a real debit: the other engine runs meanwhile
+            b = acc.BalanceMap[MONETARY][0]
+            tx.set_value(acc, b, b.Value - Decimal(cents) / 100)
+            tx.put(acc)
+
+            async def effect() -> None:
+                effects.append(n)
+
+            tx.after_commit(effect)
+            return b.Value
+
+        return change
+
+    async def engine(n: int) -> list[Decimal]:
+        return [await engines[n].atomic(debit(n, 7 + n), KEY) for _ in range(60)]
+
+    left = await asyncio.gather(engine(0), engine(1))
+    final = main_value(await engines[1].store.get(KEY))
+    assert final == Decimal(100) - 60 * Decimal("0.07") - 60 * Decimal("0.08")
+    assert min(min(values) for values in left) == final  # every change saw the one before it
+    assert len(set(left[0]) | set(left[1])) == 120
+    redone = sum(ACCOUNT_WRITE_CONFLICTS.values.values()) - conflicts_before
+    assert redone > 0 and sum(attempts) == 120 + redone  # they raced, and each lost attempt was run again
+    assert sorted(effects) == [0] * 60 + [1] * 60  # effects of the committed attempts only
+
+
+async def test_a_journal_key_is_applied_once_across_engines(datadb_factory):
+    engines = await two_engines(datadb_factory)
+
+    def refund(engine: int):
+        async def change(tx: Transaction) -> bool:
+            if await tx.read(k.RALS_JOURNAL, "session-1:refund") is not None:
+                return False
+            acc = await tx.load(KEY)
+            await asyncio.sleep(0)
+            b = acc.BalanceMap[MONETARY][0]
+            tx.set_value(acc, b, b.Value + Decimal("2.5"))
+            tx.put(acc)
+            tx.extra_ops.append(("set", k.RALS_JOURNAL, "session-1:refund", {"By": engine}))
+            return True
+
+        return change
+
+    done = await asyncio.gather(engines[0].atomic(refund(0), KEY), engines[1].atomic(refund(1), KEY))
+    assert sorted(done) == [False, True]
+    assert main_value(await engines[0].store.get(KEY)) == Decimal("102.5")
+    assert await engines[0].dm.get(k.RALS_JOURNAL, "session-1:refund") == {"By": done.index(True)}
+
+
+async def test_a_change_always_overtaken_gives_up_with_nothing_written(datadb_factory, monkeypatch):
+    monkeypatch.setattr(accounting_module, "MAX_ATTEMPTS", 4)
+    engines = await two_engines(datadb_factory)
+    other = engines[1]
+    runs = 0
+
+    async def change(tx: Transaction) -> None:
+        nonlocal runs
+        runs += 1
+        acc = await tx.load(KEY)
+        b = acc.BalanceMap[MONETARY][0]
+        tx.set_value(acc, b, b.Value - 1)
+        tx.put(acc)
+        # meanwhile the other engine changes the account every time
+        await other.atomic(top_up, KEY)
+
+    async def top_up(tx: Transaction) -> None:
+        acc = await tx.load(KEY)
+        b = acc.BalanceMap[MONETARY][0]
+        tx.set_value(acc, b, b.Value + 10)
+        tx.put(acc)
+
+    with pytest.raises(RPCError, match=re.escape("SERVER_ERROR: acc cgrates.org:1001 was changed by other engines 4 ")):
+        await engines[0].atomic(change, KEY)
+    assert runs == 4
+    assert main_value(await engines[0].store.get(KEY)) == Decimal(140)  # the four top-ups, none of the debits
