@@ -1,5 +1,6 @@
-"""Two cgr-engine processes on one Redis DataDB debiting one account: no update lost, every acknowledged debit in
-Redis (read there directly), and across kill -9 of one of them.
+"""Two cgr-engine processes on one Redis DataDB debiting one account (APIerSv1.DebitBalance, Responder.Debit,
+SessionSv1.ProcessMessage): no update lost, every acknowledged debit in Redis (read there directly), and across
+kill -9 of one of them.
 
 Each test takes a Redis database number of its own on the loopback Redis (6379), empties it before and after:
 the engine has no key prefix option (CGRateS has none), so the database is the test's space.
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import require_service
+from tests.conftest import require_service, shared_data
 from tests.engine_proc import EngineProcess, free_port, make_config_dir
 
 T = "cgrates.org"
@@ -60,9 +61,9 @@ def write_plan(folder: Path) -> Path:
     return folder
 
 
-def engine_on_redis(tmp: Path, name: str, db: int) -> EngineProcess:
+def engine_on_redis(tmp: Path, name: str, db: int, extra: dict | None = None) -> EngineProcess:
     port, http = free_port(), free_port()
-    overrides = {
+    overrides: dict = {
         "general": {"default_timezone": "UTC", "node_id": name},
         "listen": {"rpc_json": f"127.0.0.1:{port}", "http": f"127.0.0.1:{http}", "birpc_json": "",
                    "rpc_json_tls": "", "http_tls": ""},
@@ -70,6 +71,8 @@ def engine_on_redis(tmp: Path, name: str, db: int) -> EngineProcess:
         "stor_db": {"opts": {"internalDBDumpPath": str(tmp / name / "stordb")}},
         "apiers": {"enabled": True}, "rals": {"enabled": True},
     }
+    for section, values in (extra or {}).items():
+        overrides.setdefault(section, {}).update(values)
     eng = EngineProcess(make_config_dir(tmp / name, overrides=overrides), port, tmp / f"{name}.log")
     eng.http_port = http  # type: ignore[attr-defined]
     return eng
@@ -169,8 +172,8 @@ def run_clients(jobs: dict[int, list[tuple[int, str, dict]]], clients_per_engine
     return outcomes
 
 
-def start_pair(tmp_path: Path, db: int) -> list[EngineProcess]:
-    engines = [engine_on_redis(tmp_path, f"engine{n}", db) for n in range(2)]
+def start_pair(tmp_path: Path, db: int, extra: dict | None = None) -> list[EngineProcess]:
+    engines = [engine_on_redis(tmp_path, f"engine{n}", db, extra) for n in range(2)]
     for eng in engines:
         eng.start()
     return engines
@@ -288,6 +291,44 @@ def test_kill_9_of_one_engine_loses_no_acknowledged_debit(tmp_path, redis_db):
         with pytest.raises(RuntimeError, match="INSUFFICIENT_CREDIT"):
             b.call(*debit_call(Decimal("0.00001")))
         assert b.terminate() == 0
+    finally:
+        for eng in engines:
+            eng.kill()
+
+
+SESSIONS = {
+    "chargers": {"enabled": True}, "attributes": {"enabled": True},
+    "sessions": {"enabled": True, "rals_conns": ["*internal"], "chargers_conns": ["*internal"],
+                 "attributes_conns": ["*internal"]},
+}
+
+
+@pytest.mark.parametrize("redis_db", [11], indirect=True)
+def test_session_messages_through_two_engines_lose_no_debit(tmp_path, redis_db):
+    """2 x 300 SMS events through SessionSv1.ProcessMessage (Debit) on one account, from 6 clients per engine at
+    once: every message is charged (CGRateS's oldtutorial: 1 per *sms unit), none lost between the engines."""
+    engines = start_pair(tmp_path, redis_db.db_number, SESSIONS)
+    try:
+        a, b = engines
+        assert a.call("APIerSv1.LoadTariffPlanFromFolder",
+                      {"FolderPath": str(shared_data("tariffplans", "oldtutorial"))}) == "OK"
+        a.call("APIerSv1.RemoveAccount", {"Tenant": T, "Account": "1001"})
+        assert a.call("APIerSv1.AddBalance", {**MAIN, "Value": 1000}) == "OK"
+        messages = 600
+
+        def message(n: int) -> tuple[int, str, dict]:
+            return n, "SessionSv1.ProcessMessage", {"Debit": True, "Event": {
+                "Tenant": T, "ToR": "*sms", "OriginID": f"sms-{n}", "OriginHost": "smsc", "RequestType": "*prepaid",
+                "Account": "1001", "Destination": "1004", "Category": "generic",
+                "AnswerTime": "2016-01-05T18:31:05Z", "Usage": 1}}
+
+        jobs = {a.rpc_port: [message(n) for n in range(0, messages, 2)],
+                b.rpc_port: [message(n) for n in range(1, messages, 2)]}
+        outcomes = run_clients(jobs, clients_per_engine=6)
+        assert len(outcomes) == messages
+        assert {(o, r["MaxUsage"]) for _, o, r in outcomes} == {("ok", 1)}, [x for x in outcomes if x[1] != "ok"][:3]
+        assert redis_main(redis_db) == 1000 - messages
+        assert [eng.terminate() for eng in engines] == [0, 0]
     finally:
         for eng in engines:
             eng.kill()
