@@ -334,20 +334,19 @@ class Accounting:
         dropped (nothing written, no effects) and ``change`` runs again on fresh reads. So ``change`` must keep
         its work on ``tx`` and rebuild anything it mutates from what it reads.
         """
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        attempt = 1
+        while True:
             try:
                 async with self._transaction(*keys, from_debit=from_debit) as tx:
-                    result = await change(tx)
+                    return await change(tx)
             except WriteConflict as exc:
                 ACCOUNT_WRITE_CONFLICTS.inc()
-                if attempt == MAX_ATTEMPTS:
-                    raise server_error(f"{exc.kind} {exc.key} was changed by other engines {MAX_ATTEMPTS} times "
+                if attempt >= MAX_ATTEMPTS:
+                    raise server_error(f"{exc.kind} {exc.key} was changed by other engines {attempt} times "
                                        "during this change; nothing was written, try again") from exc
-                if attempt > 2:  # a close race keeps repeating: step aside for a moment, randomly
-                    await asyncio.sleep(random.uniform(0, min(0.05, 0.0005 * 2 ** attempt)))
-                continue
-            return result
-        raise AssertionError("unreachable")
+            if attempt > 2:  # a close race keeps repeating: step aside for a moment, randomly
+                await asyncio.sleep(random.uniform(0, min(0.05, 0.0005 * 2 ** attempt)))
+            attempt += 1
 
     # ---------------------------------------------------------------------------------------- reference data
 
@@ -396,14 +395,19 @@ class Accounting:
         await run_actions(tx, acc, actions, extra)
 
     async def execute_on_account(self, key: str | None, actions_id: str, *, create: bool = False,
-                                 extra_ops: list[BatchOp] | None = None, extra: Any = None) -> None:
+                                 extra_ops: list[BatchOp] | None = None, extra: Any = None,
+                                 unless: Callable[[Transaction], Awaitable[bool]] | None = None) -> None:
         """Run the actions ``actions_id`` on an account as one transaction (what ExecuteAction and plans do);
         ``extra`` is what made them run (ThresholdS's event), which actions such as ``*log`` and ``*http_post``
-        carry when there is no account."""
+        carry when there is no account. ``unless(tx)`` is asked inside the transaction first: True → nothing is
+        done (the scheduler's "this slot already ran", read with ``tx.read`` so that two engines sharing the
+        DataDB cannot both find it not done and both run it)."""
         actions = await self.get_actions(actions_id)
         if key is None:
 
             async def without_account(tx: Transaction) -> None:
+                if unless is not None and await unless(tx):
+                    return
                 await self.execute(tx, None, actions, extra)
                 tx.extra_ops.extend(extra_ops or [])
 
@@ -411,6 +415,8 @@ class Accounting:
             return
 
         async def on_account(tx: Transaction) -> None:
+            if unless is not None and await unless(tx):
+                return
             acc = await tx.load(key)
             if acc is None:
                 if not create:

@@ -1,21 +1,27 @@
 """Account changes over the versioned write, on every DataDB (*internal and Redis): two Accountings, each on its
 own DataManager (two engines, each with its own locks), changing one account at once lose no update; a journal
 record read by a change makes a second change with that key a no-op even across engines; a change that keeps
-losing gives up with nothing written; only the attempt that committed has effects."""
+losing gives up with nothing written; only the attempt that committed has effects; two engines' schedulers run a
+slot once."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 
 from pycgrates.engine.accounts import accounting as accounting_module
 from pycgrates.engine.accounts.accounting import Accounting, Transaction
+from pycgrates.engine.accounts.service import AccountingService
+from pycgrates.engine.config import config_from_dict
 from pycgrates.engine.metrics import ACCOUNT_WRITE_CONFLICTS
 from pycgrates.engine.models.account import MONETARY, Account, Balance
 from pycgrates.engine.rpc.errors import RPCError
+from pycgrates.engine.scheduler import Scheduler
 from pycgrates.engine.storage import base as k
 from pycgrates.engine.storage.cache import Cache
 from pycgrates.engine.storage.datamanager import DataManager
@@ -122,3 +128,39 @@ async def test_a_change_always_overtaken_gives_up_with_nothing_written(datadb_fa
         await engines[0].atomic(change, KEY)
     assert runs == 4
     assert main_value(await engines[0].store.get(KEY)) == Decimal(140)  # the four top-ups, none of the debits
+
+
+async def test_two_schedulers_on_one_datadb_run_a_slot_once(datadb_factory):
+    """Both engines' schedulers reach the same monthly top-up slot at once: each account is topped up once."""
+    clock = Clock(datetime(2024, 1, 15, 9, tzinfo=UTC))
+    engines = []
+    for _ in range(2):
+        ctx = SimpleNamespace(dm=DataManager(await datadb_factory(), Cache({})), conns=None, stordb=None,
+                              services={}, cfg=config_from_dict({"general": {"default_timezone": "UTC"}}))
+        engines.append((AccountingService(ctx), ctx))
+    svc = engines[0][0]
+    await svc.set_actions({"ActionsId": "TOPUP_10", "Actions": [
+        {"Identifier": "*topup", "BalanceType": "*monetary", "BalanceId": "fee", "Units": 10}]})
+    await svc.set_action_plan({"Id": "PLAN", "ActionPlan": [{"ActionsId": "TOPUP_10", "MonthDays": "15",
+                                                             "Time": "10:00:00"}]})
+    accounts = ["A", "B", "C", "D"]
+    for name in accounts:
+        await svc.set_account({"Tenant": "cgrates.org", "Account": name, "ActionPlanID": "PLAN"})
+    schedulers = [Scheduler(ctx, clock=clock) for _, ctx in engines]
+    for sched in schedulers:
+        await sched.load()
+    clock.t = datetime(2024, 1, 15, 10, 0, 1, tzinfo=UTC)
+    assert await asyncio.gather(*(sched.run_due() for sched in schedulers)) == [1, 1]
+    for name in accounts:
+        acc = await engines[1][0].acc.store.get(f"cgrates.org:{name}")
+        assert [b.Value for b in acc.BalanceMap[MONETARY] if b.ID == "fee"] == [Decimal(10)]
+    for sched in schedulers:
+        await sched.stop()
+
+
+class Clock:
+    def __init__(self, t: datetime) -> None:
+        self.t = t
+
+    def __call__(self) -> datetime:
+        return self.t
