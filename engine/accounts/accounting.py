@@ -368,16 +368,19 @@ class Accounting:
             return []
         return await self.rater.reverse_destinations(number)
 
-    async def account_plan_ids(self, key: str) -> list[str]:
+    async def account_plan_ids(self, key: str, tx: Transaction | None = None) -> list[str]:
+        """The action plans an account is on; inside a change (``tx``) read as stored and expected unchanged."""
+        if tx is not None:
+            return list(await tx.read(ACCOUNT_ACTION_PLANS, key) or [])
         return list(await self.dm.get(ACCOUNT_ACTION_PLANS, key) or [])
 
-    async def plan_ops_removing_account(self, key: str) -> list[BatchOp]:
-        """Batch operations that detach an account from its action plans."""
+    async def plan_ops_removing_account(self, tx: Transaction, key: str) -> list[BatchOp]:
+        """Batch operations that detach an account from its action plans (the plans read as ``tx`` reads)."""
         from pycgrates.engine.models.account import ActionPlan
 
         ops: list[BatchOp] = []
-        for plan_id in await self.account_plan_ids(key):
-            raw = await self.dm.get(ACTION_PLAN, plan_id)
+        for plan_id in await self.account_plan_ids(key, tx):
+            raw = await tx.read(ACTION_PLAN, plan_id)
             if raw is None:
                 continue
             plan = ActionPlan.from_dict(raw)

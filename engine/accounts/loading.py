@@ -279,7 +279,7 @@ async def _load_account(accounting: Accounting, key: str, plan_id: str, trig_def
         accounting.init_counters(acc)
         tx.put(acc)
         if plan_id:
-            aap = await accounting.account_plan_ids(key)
+            aap = await accounting.account_plan_ids(key, tx)
             if plan_id not in aap:
                 tx.extra_ops.append(("set", ACCOUNT_ACTION_PLANS, key, [*aap, plan_id]))
 

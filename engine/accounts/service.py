@@ -120,18 +120,21 @@ class AccountingService(Responder):
             if acc is None:
                 tenant, _, name = key.partition(":")
                 acc = Account(Tenant=tenant, Account=name)
-            previous = await self.acc.account_plan_ids(key)
+            # the plans as stored, not as cached: other engines may be attaching their accounts meanwhile
+            previous = await self.acc.account_plan_ids(key, tx)
             if plan_ids:
                 overwrite = bool(args.get("ActionPlansOverwrite", False))
                 keep = [p for p in previous if not overwrite or p in plans]
                 for pid in previous:
                     if pid not in keep:
-                        raw = await self.acc.dm.get(ACTION_PLAN, pid)
+                        raw = await tx.read(ACTION_PLAN, pid)
                         if raw is not None:
                             old = ActionPlan.from_dict(raw)
                             old.AccountIDs.pop(key, None)
                             tx.extra_ops.append(("set", ACTION_PLAN, pid, old.to_dict()))
-                for pid, plan in plans.items():
+                for pid, known in plans.items():
+                    raw = await tx.read(ACTION_PLAN, pid)
+                    plan = known if raw is None else ActionPlan.from_dict(raw)
                     plan.AccountIDs[key] = True
                     tx.extra_ops.append(("set", ACTION_PLAN, pid, plan.to_dict()))
                 tx.extra_ops.append(("set", ACCOUNT_ACTION_PLANS, key, sorted(set(keep) | set(plans))))
@@ -211,7 +214,7 @@ class AccountingService(Responder):
             if await tx.load(key) is None:
                 raise RPCError(NOT_FOUND)
             tx.remove(key)
-            tx.extra_ops.extend(await self.acc.plan_ops_removing_account(key))
+            tx.extra_ops.extend(await self.acc.plan_ops_removing_account(tx, key))
 
         await self.acc.atomic(change, key)
         self.acc.plans_changed()

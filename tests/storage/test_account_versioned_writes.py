@@ -158,6 +158,29 @@ async def test_two_schedulers_on_one_datadb_run_a_slot_once(datadb_factory):
         await sched.stop()
 
 
+async def test_accounts_attached_to_one_plan_at_once_are_all_on_it(datadb_factory):
+    """SetAccount on 20 accounts with one action plan, through two engines at once: the plan lists them all (each
+    change rewrites the plan's account list, over the version it read)."""
+    services = []
+    for _ in range(2):
+        ctx = SimpleNamespace(dm=DataManager(await datadb_factory(), Cache({})), conns=None, stordb=None,
+                              services={}, cfg=config_from_dict({"general": {"default_timezone": "UTC"}}))
+        services.append(AccountingService(ctx))
+    await services[0].set_actions({"ActionsId": "TOPUP_10", "Actions": [
+        {"Identifier": "*topup", "BalanceType": "*monetary", "BalanceId": "fee", "Units": 10}]})
+    await services[0].set_action_plan({"Id": "PLAN", "ActionPlan": [{"ActionsId": "TOPUP_10", "MonthDays": "15",
+                                                                     "Time": "10:00:00"}]})
+    names = [f"acc{n}" for n in range(20)]
+    await asyncio.gather(*(services[n % 2].set_account({"Tenant": "cgrates.org", "Account": name,
+                                                        "ActionPlanID": "PLAN"}) for n, name in enumerate(names)))
+    for svc in services:
+        [plan] = await svc.get_action_plan({"ID": "PLAN"})
+        assert sorted(plan["AccountIDs"]) == sorted(f"cgrates.org:{name}" for name in names)
+    # and each account knows its plan
+    for name in names:
+        assert await services[1].acc.account_plan_ids(f"cgrates.org:{name}") == ["PLAN"]
+
+
 class Clock:
     def __init__(self, t: datetime) -> None:
         self.t = t
