@@ -1,6 +1,7 @@
 """What the versioned (compare-and-set) account write costs: debits per second with the accounting core on a Redis
-DataDB, versioned writes on and off, measured in the same run in alternating passes (best of ``--passes`` each);
-the same on the *internal DataDB (durable, in a temporary directory), where the version is an identity check.
+DataDB, versioned writes off and on, measured in the same run in interleaved chunks (``--rounds`` rounds of
+``--runs / --rounds`` debits per mode and path); the same on the *internal DataDB (durable, in a temporary
+directory), where the version is an identity check.
 
 A debit is ``Responder.Debit``'s path (engine.accounts.debit.debit) of a 60 s *voice call in 1 s increments paid
 from a monetary balance: one account debited sequentially (each debit's latency: the GET, the rating, the batch),
@@ -8,7 +9,7 @@ and 64 concurrent tasks over 1,000 accounts. "off" writes unconditionally (Accou
 is only safe for an engine alone on its DataDB; "on" is what the engine runs. Redis: the loopback server
 (127.0.0.1:6379, db 15, under a key prefix of this run, removed afterwards).
 
-    python benchmarks/bench_shared_debit.py [--runs 1000] [--passes 9] [--write]
+    python benchmarks/bench_shared_debit.py [--runs 4000] [--rounds 20] [--write]
 """
 
 from __future__ import annotations
@@ -62,29 +63,44 @@ def descriptor(account: str):
                                      "TimeStart": ANSWER, "TimeEnd": END}, "UTC")
 
 
-async def rates(acc, runs: int) -> dict[str, float]:
-    """(one account sequential, 1,000 accounts by 64 tasks) debits/s."""
+async def one_account(acc, cd, n: int) -> float:
+    """Seconds for ``n`` debits on one account, one after the other."""
     from pycgrates.engine.accounts.debit import debit
 
-    one = descriptor("b0")
     t0 = time.perf_counter()
-    for _ in range(runs):
-        await debit(acc, one)
-    seq = runs / (time.perf_counter() - t0)
-    cds = [descriptor(f"b{n}") for n in range(ACCOUNTS)]
-    per = runs // WORKERS
+    for _ in range(n):
+        await debit(acc, cd)
+    return time.perf_counter() - t0
+
+
+async def many_accounts(acc, cds: list, n: int, offset: int) -> float:
+    """Seconds for ``n`` debits spread over the accounts by WORKERS concurrent tasks."""
+    from pycgrates.engine.accounts.debit import debit
+
+    per = n // WORKERS
 
     async def worker(w: int) -> None:
         for i in range(per):
-            await debit(acc, cds[(w * per + i) % ACCOUNTS])
+            await debit(acc, cds[(offset + w * per + i) % len(cds)])
 
     t0 = time.perf_counter()
     await asyncio.gather(*(worker(w) for w in range(WORKERS)))
-    many = per * WORKERS / (time.perf_counter() - t0)
-    return {"one_account": seq, "many_accounts": many}
+    return time.perf_counter() - t0
 
 
-async def measure(datadb, folder: Path, runs: int, passes: int) -> dict:
+async def redis_cpu(datadb) -> float:
+    """CPU seconds the Redis server has used (0 for a DataDB without a server)."""
+    client = getattr(datadb, "client", None)
+    if client is None:
+        return 0.0
+    info = await client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+async def measure(datadb, folder: Path, runs: int, rounds: int) -> dict:
+    """Debits/s and CPU µs per debit (this process; the Redis server) with versioned writes off and on: ``rounds``
+    rounds, each timing a chunk of each mode in turn (the order swapped every round), so that the load of a shared
+    machine weighs on both alike."""
     from pycgrates.engine.accounts.accounting import Accounting
     from pycgrates.engine.config import default_config
     from pycgrates.engine.loader.tariffplan import load_tariff_plan
@@ -96,17 +112,30 @@ async def measure(datadb, folder: Path, runs: int, passes: int) -> dict:
     await load_tariff_plan(dm, folder, timezone="UTC")
     acc = Accounting(dm)
     acc.configure(cfg)
-    await rates(acc, min(runs, 300))  # warm-up: caches, the script loaded in Redis
-    best: dict[str, dict[str, float]] = {"off": {}, "on": {}}
-    for _ in range(passes):
-        for mode in ("off", "on"):
+    one = descriptor("b0")
+    cds = [descriptor(f"b{n}") for n in range(ACCOUNTS)]
+    await one_account(acc, one, 200)  # warm-up: caches, the script loaded in Redis
+    await many_accounts(acc, cds, 2 * WORKERS, 0)
+    chunk = max(WORKERS, runs // rounds // WORKERS * WORKERS)
+    paths = ("one_account", "many_accounts")
+    spent = {mode: dict.fromkeys(paths, 0.0) for mode in ("off", "on")}
+    cpu = {mode: {"engine": 0.0, "redis": 0.0} for mode in ("off", "on")}
+    for r in range(rounds):
+        for mode in (("off", "on") if r % 2 == 0 else ("on", "off")):
             acc.store.versioned = mode == "on"
-            for path, rate in (await rates(acc, runs)).items():
-                best[mode][path] = max(best[mode].get(path, 0.0), rate)
-    return {mode: {path: round(rate) for path, rate in figures.items()} for mode, figures in best.items()}
+            cpu0, server0 = time.process_time(), await redis_cpu(datadb)
+            spent[mode]["one_account"] += await one_account(acc, one, chunk)
+            spent[mode]["many_accounts"] += await many_accounts(acc, cds, chunk, r * chunk)
+            cpu[mode]["engine"] += time.process_time() - cpu0
+            cpu[mode]["redis"] += await redis_cpu(datadb) - server0
+    acc.store.versioned = True
+    debits = chunk * rounds
+    return {mode: {**{path: round(debits / seconds) for path, seconds in spent[mode].items()},
+                   **{f"{who}_cpu_us": round(seconds / (2 * debits) * 1e6, 1) for who, seconds in cpu[mode].items()}}
+            for mode in spent}
 
 
-async def main_async(runs: int, passes: int) -> dict:
+async def main_async(runs: int, rounds: int) -> dict:
     from pycgrates.engine.storage.internal import InternalDataDB
     from pycgrates.engine.storage.redis import RedisDataDB
 
@@ -117,13 +146,13 @@ async def main_async(runs: int, passes: int) -> dict:
         write_plan(folder)
         redis = await RedisDataDB.connect({"db_name": "15"}, namespace=f"bench-{uuid.uuid4().hex[:8]}:")
         try:
-            out["redis"] = await measure(redis, folder, runs, passes)
+            out["redis"] = await measure(redis, folder, runs, rounds)
         finally:
             await redis.flush()
             await redis.close()
         internal = InternalDataDB(Path(d) / "datadb")
         try:
-            out["internal"] = await measure(internal, folder, runs, passes)
+            out["internal"] = await measure(internal, folder, runs, rounds)
         finally:
             await internal.close()
     return out
@@ -131,29 +160,32 @@ async def main_async(runs: int, passes: int) -> dict:
 
 def main() -> int:
     p = base_args(__doc__)
-    p.add_argument("--passes", type=int, default=9)
-    p.set_defaults(runs=1000)
+    p.add_argument("--rounds", type=int, default=20)
+    p.set_defaults(runs=4000)
     args = p.parse_args()
-    figures = asyncio.run(main_async(args.runs, args.passes))
+    figures = asyncio.run(main_async(args.runs, args.rounds))
     print(json.dumps(figures, indent=1))
     if args.write:
         rows = []
         for store, label in (("redis", "*redis (loopback)"), ("internal", "*internal (durable)")):
             off, on = figures[store]["off"], figures[store]["on"]
-            cells = [f"{off[p]} → {on[p]} ({(on[p] / off[p] - 1) * 100:+.1f} %)" for p in ("one_account",
-                                                                                           "many_accounts")]
-            rows.append(f"| {label} | {cells[0]} | {cells[1]} |")
+            cells = [f"{off[p]} → {on[p]} ({(on[p] / off[p] - 1) * 100:+.1f} %)"
+                     for p in ("one_account", "many_accounts")]
+            cells += [f"{off[p]} → {on[p]}" for p in ("engine_cpu_us", "redis_cpu_us")]
+            rows.append(f"| {label} | {' | '.join(cells)} |")
         write_section(
             "Versioned account writes (debits on a shared DataDB)",
-            f"Measured with `python benchmarks/bench_shared_debit.py --runs {args.runs} --passes {args.passes} "
+            f"Measured with `python benchmarks/bench_shared_debit.py --runs {args.runs} --rounds {args.rounds} "
             f"--write` ({machine()}). The accounting core called in-process, a debit being `Responder.Debit`'s "
             "path for a 60 s *voice call in 1 s increments; one account debited sequentially, and 64 concurrent "
             "tasks over 1,000 accounts. Unconditional writes (as before versioned writes) → versioned writes (the "
-            "account's version read with it, the batch landing only over that version), in alternating passes "
-            "of one run, best of each. On Redis the version is the SHA1 of the stored bytes (hashed by the client "
-            "on the read and by the batch's Lua script, no extra round trip); on *internal it is the stored "
-            "object itself (an identity check).\n\n"
-            "| DataDB | one account (debits/s) | 1,000 accounts (debits/s) |\n|---|---|---|\n"
+            "account's version read with it, the batch landing only over that version), timed in interleaved "
+            "chunks of one run (the order swapped each round), so a shared machine's load weighs on both. On "
+            "Redis the version is the SHA1 of the stored bytes (hashed by the client on the read and by the "
+            "batch's Lua script, no extra round trip); on *internal it is the stored object itself (an identity "
+            "check).\n\n"
+            "| DataDB | one account (debits/s) | 1,000 accounts (debits/s) | engine CPU µs/debit "
+            "| Redis CPU µs/debit |\n|---|---|---|---|---|\n"
             + "\n".join(rows) + "\n\n"
             "Two engines sharing the account are proven by tests rather than timed here "
             "(tests/integration/test_shared_redis_debits.py): a lost race costs the loser one more read, rating "
