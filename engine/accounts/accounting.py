@@ -6,12 +6,15 @@ asynchronous HTTP posts) is queued on the transaction and runs after the commit,
 trigger that disconnects sessions never waits on the account its own debit holds.
 
 The locks are this process's; other engines sharing the DataDB (Redis) do not see them. So every read that
-decides a change (the accounts, a journal record, a shared group's members) keeps the version it read, and the
-commit is conditional on those versions (``write_batch(..., expect=...)``): when another engine changed one of
-them in between, nothing is written and :meth:`Accounting.atomic` runs the change again on fresh reads. A change
-is therefore a function of the transaction it is given, and only the run that commits has effects. On the
-embedded ``*internal`` store one process owns the data and the versions are the stored objects themselves (an
-identity check): the locks alone already serialize every change, and the check never fails.
+decides a change (:meth:`Transaction.read`: the accounts, a journal record, a shared group's members, an action
+plan's accounts, a scheduler slot's record) keeps the version it read, and the commit is conditional on those
+versions (``write_batch(..., expect=...)``): when another engine changed one of them in between, nothing is
+written and :meth:`Accounting.atomic` runs the change again on fresh reads. A change is therefore a function of
+the transaction it is given, and only the run that commits has effects. On the embedded ``*internal`` store one
+process owns the data and a version is the stored object itself (an identity check, no copy, no hashing); the
+locks serialize the changes of one account, so there a check fails only when changes of different accounts
+rewrite one record they share (an action plan's account list), and the later one is run again instead of
+overwriting the first.
 
 One :class:`Accounting` exists per DataManager (``Accounting.for_dm``), so the API service, the scheduler and
 the loader share its locks.
