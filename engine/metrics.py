@@ -168,6 +168,8 @@ DEBIT_LAG = Histogram("cgr_session_debit_lag_seconds", "How late a session's deb
                       buckets=_LAG_BUCKETS)
 STORAGE_WRITES = Histogram("cgr_storage_write_duration_seconds", "Time a durable store took to write a record "
                            "(append, apply and the fsync its policy waits for), by store", ("db",))
+ACCOUNT_WRITE_CONFLICTS = Counter("cgr_account_write_conflicts_total", "Account changes run again because another "
+                                  "engine sharing the DataDB changed what they read first")
 
 #: The ``*vars`` that name an agent request's message type: RADIUS's *radReqType (*radAuth, *radAcctStart ...),
 #: Diameter's *cmd (the command's name).
@@ -213,7 +215,8 @@ class DebitTick:
         DEBIT_LAG.observe(max(0.0, time.monotonic() - self.due))
 
 
-PROCESS_WIDE = (AGENT_REQUESTS, AGENT_ERRORS, AGENT_LATENCY, DUPLICATE_REQUESTS, DEBIT_LAG, STORAGE_WRITES)
+PROCESS_WIDE = (AGENT_REQUESTS, AGENT_ERRORS, AGENT_LATENCY, DUPLICATE_REQUESTS, DEBIT_LAG, STORAGE_WRITES,
+                ACCOUNT_WRITE_CONFLICTS)
 
 
 # ---------------------------------------------------------------------------------------------- scrape time
@@ -336,7 +339,8 @@ class Metrics:
 
 
 __all__ = [
-    "AGENT_ERRORS", "AGENT_LATENCY", "AGENT_REQUESTS", "DEBIT_LAG", "DUPLICATE_REQUESTS", "STAT_METRICS_HELP",
-    "STORAGE_WRITES", "Counter", "DebitTick", "Gauge", "Histogram", "Metrics", "agent_request_metrics", "family",
+    "ACCOUNT_WRITE_CONFLICTS", "AGENT_ERRORS", "AGENT_LATENCY", "AGENT_REQUESTS", "DEBIT_LAG", "DUPLICATE_REQUESTS",
+    "STAT_METRICS_HELP", "STORAGE_WRITES", "Counter", "DebitTick", "Gauge", "Histogram", "Metrics",
+    "agent_request_metrics", "family",
     "message_type", "read_stat_queues", "sample_value", "stat_queue_ids", "stat_queue_samples",
 ]

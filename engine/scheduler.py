@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pycgrates.engine.accounts.accounting import Accounting
+from pycgrates.engine.accounts.accounting import Accounting, Transaction
 from pycgrates.engine.accounts.timings import next_start
 from pycgrates.engine.models.account import ActionPlan, ActionTiming, time_from_json, time_to_json
 from pycgrates.engine.storage.base import ACTION_PLAN, SCHEDULER_STATE
@@ -234,8 +234,15 @@ class Scheduler:
                          e.timing.ActionsID, e.plan_id, key or "(no account)")
                 continue
             mark = ("set", SCHEDULER_STATE, akey, {"Last": stamp})
+
+            async def ran_already(tx: Transaction, akey: str = akey) -> bool:
+                # asked again inside the change: another engine on the same DataDB may have just run this slot
+                done = await tx.read(SCHEDULER_STATE, akey)
+                return done is not None and (time_from_json(done.get("Last")) or slot) >= slot
+
             try:
-                await self.acc.execute_on_account(key or None, e.timing.ActionsID, extra_ops=[mark])
+                await self.acc.execute_on_account(key or None, e.timing.ActionsID, extra_ops=[mark],
+                                                  unless=ran_already)
             except Exception as exc:
                 log.error("scheduler: actions %s of plan %s on %s failed: %s", e.timing.ActionsID, e.plan_id,
                           key or "(no account)", exc)

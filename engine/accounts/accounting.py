@@ -5,6 +5,17 @@ commits everything it changed with one ``write_batch``. Work with outside effect
 asynchronous HTTP posts) is queued on the transaction and runs after the commit, outside the locks, so a
 trigger that disconnects sessions never waits on the account its own debit holds.
 
+The locks are this process's; other engines sharing the DataDB (Redis) do not see them. So every read that
+decides a change (:meth:`Transaction.read`: the accounts, a journal record, a shared group's members, an action
+plan's accounts, a scheduler slot's record) keeps the version it read, and the commit is conditional on those
+versions (``write_batch(..., expect=...)``): when another engine changed one of them in between, nothing is
+written and :meth:`Accounting.atomic` runs the change again on fresh reads. A change is therefore a function of
+the transaction it is given, and only the run that commits has effects. On the embedded ``*internal`` store one
+process owns the data and a version is the stored object itself (an identity check, no copy, no hashing); the
+locks serialize the changes of one account, so there a check fails only when changes of different accounts
+rewrite one record they share (an action plan's account list), and the later one is run again instead of
+overwriting the first.
+
 One :class:`Accounting` exists per DataManager (``Accounting.for_dm``), so the API service, the scheduler and
 the loader share its locks.
 """
@@ -13,16 +24,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from pycgrates.engine.accounts.balances import PrefixDestinations, hard_match_filter, match_filter, round_value
 from pycgrates.engine.accounts.store import AccountStore
+from pycgrates.engine.metrics import ACCOUNT_WRITE_CONFLICTS
 from pycgrates.engine.models.account import (
     ANY,
     COUNTER_BALANCE,
@@ -39,13 +52,26 @@ from pycgrates.engine.models.account import (
     UnitCounter,
 )
 from pycgrates.engine.rpc.errors import RPCError, error_from_message, server_error
-from pycgrates.engine.storage.base import ACCOUNT_ACTION_PLANS, ACTION_PLAN, ACTIONS, SHARED_GROUP, BatchOp
+from pycgrates.engine.storage.base import (
+    ACCOUNT,
+    ACCOUNT_ACTION_PLANS,
+    ACTION_PLAN,
+    ACTIONS,
+    SHARED_GROUP,
+    BatchOp,
+    WriteConflict,
+)
 from pycgrates.engine.tasks import Supervisor, SupervisorStopped
 from pycgrates.engine.units import now as utc_now
 
 log = logging.getLogger("cgr.accounts")
 
 Effect = Callable[[], Awaitable[Any]]
+T = TypeVar("T")
+
+#: How many times :meth:`Accounting.atomic` runs a change that other engines keep overtaking before it gives up
+#: (each lost race means another engine's change landed: the account moves on, nothing is stuck).
+MAX_ATTEMPTS = 100
 
 
 class ActionError(Exception):
@@ -81,6 +107,8 @@ class Transaction:
         self.effects: list[Effect] = []
         self.background: list[Effect] = []
         self.dirty: set[str] = set()
+        #: (kind, key) → the version read, which the commit expects to find still there
+        self.expected: dict[tuple[str, str], Any] = {}
         self.sg_members: dict[str, set[str]] = {}
         self.from_debit = from_debit
         #: per action (id of the clone): the balance value it left, for *cdrlog
@@ -107,13 +135,24 @@ class Transaction:
         self.locked.update(todo)
 
     async def load(self, key: str) -> Account | None:
+        """The account as stored (locked first); the commit lands only over the version read here."""
         if key in self.accounts:
             return self.accounts[key]
         if key not in self.locked:
             await self.lock(key)
-        acc = await self.acc.store.get(key)
+        raw = await self.read(ACCOUNT, key)
+        acc = None if raw is None else Account.from_dict(raw)
         self.accounts[key] = acc
         return acc
+
+    async def read(self, kind: str, key: str) -> Any | None:
+        """A stored record that decides this change (an account, a journal record): read from the DataDB itself,
+        never a cache, and expected unchanged at commit. Do not mutate what it returns."""
+        if not self.acc.store.versioned:
+            return await self.acc.dm.get(kind, key)
+        raw, version = await self.acc.dm.get_versioned(kind, key)
+        self.expected.setdefault((kind, key), version)
+        return raw
 
     def put(self, acc: Account) -> None:
         """Mark an account as changed (created or modified)."""
@@ -145,6 +184,7 @@ class Transaction:
     # ---------------------------------------------------------------------------------------- commit
 
     async def commit(self) -> None:
+        """Write every change as one batch, over the versions read (else WriteConflict, nothing written)."""
         ops: list[BatchOp] = []
         for key in sorted(self.changed):
             acc = self.accounts.get(key)
@@ -157,7 +197,8 @@ class Transaction:
             # membership changes of shared groups serialize on one short lock, never held while waiting for accounts
             async with self.acc.sg_lock:
                 for sg_id, members in self.sg_members.items():
-                    raw = await self.acc.dm.get(SHARED_GROUP, sg_id)
+                    # the group as stored, not as cached: another engine may have added members since
+                    raw = await self.read(SHARED_GROUP, sg_id)
                     if raw is None:
                         log.warning("shared group %s is not defined; balance kept without group members", sg_id)
                         continue
@@ -167,9 +208,9 @@ class Transaction:
                     for m in members:
                         sg.MemberIds[m] = True
                     ops.append(("set", SHARED_GROUP, sg_id, sg.to_dict()))
-                await self.acc.store.commit(ops)
+                await self.acc.store.commit(ops, self.expected)
             return
-        await self.acc.store.commit(ops)
+        await self.acc.store.commit(ops, self.expected)
 
     async def run_effects(self) -> None:
         for effect in self.effects:
@@ -277,8 +318,9 @@ class Accounting:
     # ---------------------------------------------------------------------------------------- transactions
 
     @asynccontextmanager
-    async def transaction(self, *keys: str, from_debit: bool = False) -> AsyncIterator[Transaction]:
-        """Lock ``keys``; yield a Transaction; commit it if the block ends without an exception."""
+    async def _transaction(self, *keys: str, from_debit: bool = False) -> AsyncIterator[Transaction]:
+        """One attempt: lock ``keys``; yield a Transaction; commit it if the block ends without an exception, and
+        run its effects once it landed."""
         async with AsyncExitStack() as stack:
             tx = Transaction(self, stack, from_debit=from_debit)
             if keys:
@@ -286,6 +328,28 @@ class Accounting:
             yield tx
             await tx.commit()
         await tx.run_effects()
+
+    async def atomic(self, change: Callable[[Transaction], Awaitable[T]], *keys: str,
+                     from_debit: bool = False) -> T:
+        """Run ``change(tx)`` with ``keys`` locked and commit what it did as one atomic step; return its result.
+
+        When another engine sharing the DataDB changed something the change read (WriteConflict), the attempt is
+        dropped (nothing written, no effects) and ``change`` runs again on fresh reads. So ``change`` must keep
+        its work on ``tx`` and rebuild anything it mutates from what it reads.
+        """
+        attempt = 1
+        while True:
+            try:
+                async with self._transaction(*keys, from_debit=from_debit) as tx:
+                    return await change(tx)
+            except WriteConflict as exc:
+                ACCOUNT_WRITE_CONFLICTS.inc()
+                if attempt >= MAX_ATTEMPTS:
+                    raise server_error(f"{exc.kind} {exc.key} was changed by other engines {attempt} times "
+                                       "during this change; nothing was written, try again") from exc
+            if attempt > 2:  # a close race keeps repeating: step aside for a moment, randomly
+                await asyncio.sleep(random.uniform(0, min(0.05, 0.0005 * 2 ** attempt)))
+            attempt += 1
 
     # ---------------------------------------------------------------------------------------- reference data
 
@@ -307,16 +371,19 @@ class Accounting:
             return []
         return await self.rater.reverse_destinations(number)
 
-    async def account_plan_ids(self, key: str) -> list[str]:
+    async def account_plan_ids(self, key: str, tx: Transaction | None = None) -> list[str]:
+        """The action plans an account is on; inside a change (``tx``) read as stored and expected unchanged."""
+        if tx is not None:
+            return list(await tx.read(ACCOUNT_ACTION_PLANS, key) or [])
         return list(await self.dm.get(ACCOUNT_ACTION_PLANS, key) or [])
 
-    async def plan_ops_removing_account(self, key: str) -> list[BatchOp]:
-        """Batch operations that detach an account from its action plans."""
+    async def plan_ops_removing_account(self, tx: Transaction, key: str) -> list[BatchOp]:
+        """Batch operations that detach an account from its action plans (the plans read as ``tx`` reads)."""
         from pycgrates.engine.models.account import ActionPlan
 
         ops: list[BatchOp] = []
-        for plan_id in await self.account_plan_ids(key):
-            raw = await self.dm.get(ACTION_PLAN, plan_id)
+        for plan_id in await self.account_plan_ids(key, tx):
+            raw = await tx.read(ACTION_PLAN, plan_id)
             if raw is None:
                 continue
             plan = ActionPlan.from_dict(raw)
@@ -334,17 +401,28 @@ class Accounting:
         await run_actions(tx, acc, actions, extra)
 
     async def execute_on_account(self, key: str | None, actions_id: str, *, create: bool = False,
-                                 extra_ops: list[BatchOp] | None = None, extra: Any = None) -> None:
+                                 extra_ops: list[BatchOp] | None = None, extra: Any = None,
+                                 unless: Callable[[Transaction], Awaitable[bool]] | None = None) -> None:
         """Run the actions ``actions_id`` on an account as one transaction (what ExecuteAction and plans do);
         ``extra`` is what made them run (ThresholdS's event), which actions such as ``*log`` and ``*http_post``
-        carry when there is no account."""
+        carry when there is no account. ``unless(tx)`` is asked inside the transaction first: True → nothing is
+        done (the scheduler's "this slot already ran", read with ``tx.read`` so that two engines sharing the
+        DataDB cannot both find it not done and both run it)."""
         actions = await self.get_actions(actions_id)
         if key is None:
-            async with self.transaction() as tx:
+
+            async def without_account(tx: Transaction) -> None:
+                if unless is not None and await unless(tx):
+                    return
                 await self.execute(tx, None, actions, extra)
                 tx.extra_ops.extend(extra_ops or [])
+
+            await self.atomic(without_account)
             return
-        async with self.transaction(key) as tx:
+
+        async def on_account(tx: Transaction) -> None:
+            if unless is not None and await unless(tx):
+                return
             acc = await tx.load(key)
             if acc is None:
                 if not create:
@@ -358,6 +436,8 @@ class Accounting:
             if tx.accounts.get(key) is not None and key not in tx.removed:
                 tx.changed.add(key)
             tx.extra_ops.extend(extra_ops or [])
+
+        await self.atomic(on_account, key)
 
     # ---------------------------------------------------------------------------------------- counters
 

@@ -347,7 +347,7 @@ async def remove_account(tx: Transaction, acc: Account | None, a: Action, acs: l
         key = f"{info['Tenant']}:{info['Account']}"
         await tx.lock(key)
     tx.remove(key)
-    tx.extra_ops.extend(await tx.acc.plan_ops_removing_account(key))
+    tx.extra_ops.extend(await tx.acc.plan_ops_removing_account(tx, key))
     tx.after_commit(_plans_changed(tx))
 
 

@@ -502,24 +502,27 @@ async def _with_accounts(accounting: Accounting, cd: CallDescriptor, fn, *, lock
     at = rtm.to_datetime(cd.TimeStart, cd.tz)
     # lock the account alone first; when it shares balances, start again holding every member (sorted locks)
     members: set[str] = set()
+
+    async def change(tx: Transaction) -> Any:
+        acc = await tx.load(key)
+        if acc is None:
+            raise AccountNotFound()
+        if acc.Disabled:
+            raise AccountDisabled()
+        now_members = await shared_members(accounting, acc, cd, prefixes, at)
+        if not now_members <= members:
+            members.update(now_members)
+            raise _Retry
+        accounts = {key: acc}
+        for m in sorted(members):
+            other = await tx.load(m)
+            if other is not None:
+                accounts[m] = other
+        return await fn(tx, acc, accounts, prefixes)
+
     for _ in range(5):
         try:
-            async with accounting.transaction(key, *members, from_debit=True) as tx:
-                acc = await tx.load(key)
-                if acc is None:
-                    raise AccountNotFound()
-                if acc.Disabled:
-                    raise AccountDisabled()
-                now_members = await shared_members(accounting, acc, cd, prefixes, at)
-                if not now_members <= members:
-                    members |= now_members
-                    raise _Retry
-                accounts = {key: acc}
-                for m in sorted(members):
-                    other = await tx.load(m)
-                    if other is not None:
-                        accounts[m] = other
-                return await fn(tx, acc, accounts, prefixes)
+            return await accounting.atomic(change, key, *members, from_debit=True)
         except _Retry:
             continue
     raise server_error("shared group members kept changing during the debit")
@@ -579,11 +582,12 @@ async def debit(accounting: Accounting, cd: CallDescriptor, *, max_debit: bool =
     fails with INSUFFICIENT_CREDIT and nothing changes. ``journal``: (key, method) of SessionS's journal record.
     """
     _check_usage(accounting, cd)
-    cd = cd.clone()
+    asked = cd
 
     async def fn(tx: Transaction, acc: Account, accounts: dict[str, Account], prefixes: list) -> CallCost:
+        cd = asked.clone()  # shortened below for a max debit: each run of the change starts from the request
         if journal and not dry_run:
-            done = await accounting.dm.get(JOURNAL_KIND, journal[0])
+            done = await tx.read(JOURNAL_KIND, journal[0])
             if done is not None:
                 raise Replayed(done)
         initial = balance_values(acc)

@@ -14,7 +14,7 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from pycgrates.engine.accounts.accounting import Accounting
+from pycgrates.engine.accounts.accounting import Accounting, Transaction
 from pycgrates.engine.accounts.parse import FieldError, action_from_row, col, norm_row, parse_bool, trigger_from_row
 from pycgrates.engine.accounts.timings import TimingError, builtin_timing, timing_from_record, validate
 from pycgrates.engine.models.account import (
@@ -243,21 +243,7 @@ async def load_accounting(dm: Any, tables: dict[str, list[dict]], *, dry_run: bo
             from pycgrates.engine.models.account import ActionTrigger
 
             trig_defs = [ActionTrigger.from_dict(t) for t in await dm.get(ACTION_TRIGGERS, trig_id) or []]
-        async with accounting.transaction(key) as tx:
-            acc = await tx.load(key)
-            if acc is None:
-                tenant, _, name = key.partition(":")
-                acc = Account(Tenant=tenant, Account=name)
-            acc.AllowNegative = allow_neg
-            acc.Disabled = disabled
-            if trig_defs is not None:
-                acc.ActionTriggers = [t.clone() for t in trig_defs]
-            accounting.init_counters(acc)
-            tx.put(acc)
-            if plan_id:
-                aap = await accounting.account_plan_ids(key)
-                if plan_id not in aap:
-                    tx.extra_ops.append(("set", ACCOUNT_ACTION_PLANS, key, [*aap, plan_id]))
+        await _load_account(accounting, key, plan_id, trig_defs, allow_neg, disabled)
 
     # ---- *asap timings run now, on the accounts this load attached
     for key, plan_id, _, _, _ in account_rows:
@@ -275,3 +261,26 @@ async def load_accounting(dm: Any, tables: dict[str, list[dict]], *, dry_run: bo
                 warnings.append(msg)
     accounting.plans_changed()
     return warnings
+
+
+async def _load_account(accounting: Accounting, key: str, plan_id: str, trig_defs: list | None, allow_neg: bool,
+                        disabled: bool) -> None:
+    """One AccountActions row: create or update the account, attach it to its action plan."""
+
+    async def change(tx: Transaction) -> None:
+        acc = await tx.load(key)
+        if acc is None:
+            tenant, _, name = key.partition(":")
+            acc = Account(Tenant=tenant, Account=name)
+        acc.AllowNegative = allow_neg
+        acc.Disabled = disabled
+        if trig_defs is not None:
+            acc.ActionTriggers = [t.clone() for t in trig_defs]
+        accounting.init_counters(acc)
+        tx.put(acc)
+        if plan_id:
+            aap = await accounting.account_plan_ids(key, tx)
+            if plan_id not in aap:
+                tx.extra_ops.append(("set", ACCOUNT_ACTION_PLANS, key, [*aap, plan_id]))
+
+    await accounting.atomic(change, key)

@@ -41,7 +41,7 @@ async def _journal_once(accounting: Accounting, tx: Transaction, journal: tuple[
     call: nothing is to be done again)."""
     if not journal:
         return True
-    if await accounting.dm.get(JOURNAL_KIND, journal[0]) is not None:
+    if await tx.read(JOURNAL_KIND, journal[0]) is not None:
         return False
     tx.extra_ops.append(("set", JOURNAL_KIND, journal[0],
                          {"Method": journal[1], "Increments": [inc.to_json() for inc in increments]}))
@@ -53,10 +53,11 @@ async def _refund(accounting: Accounting, increments: list[Increment], journal: 
                   paid_only: bool) -> dict[str, Account]:
     """One atomic change applying ``apply`` to every account the increments name (after the journal check)."""
     by_account = _by_account(increments, paid_only)
-    out: dict[str, Account] = {}
     if not by_account:
-        return out
-    async with accounting.transaction(*by_account, from_debit=True) as tx:
+        return {}
+
+    async def change(tx: Transaction) -> dict[str, Account]:
+        out: dict[str, Account] = {}
         if not await _journal_once(accounting, tx, journal, increments):
             return out
         for key, incs in by_account.items():
@@ -66,7 +67,9 @@ async def _refund(accounting: Accounting, increments: list[Increment], journal: 
                 continue
             await apply(tx, acc, incs)
             out[key] = acc
-    return out
+        return out
+
+    return await accounting.atomic(change, *by_account, from_debit=True)
 
 
 async def refund_increments(accounting: Accounting, tor: str, increments: list[Increment],

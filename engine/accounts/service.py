@@ -10,7 +10,7 @@ import json
 import logging
 from typing import Any
 
-from pycgrates.engine.accounts.accounting import Accounting, ActionError, new_uuid, rpc_error
+from pycgrates.engine.accounts.accounting import Accounting, ActionError, Transaction, new_uuid, rpc_error
 from pycgrates.engine.accounts.loading import resolve_timing, timing_uuid
 from pycgrates.engine.accounts.parse import (
     FieldError,
@@ -114,23 +114,27 @@ class AccountingService(Responder):
             if raw is None:
                 raise RPCError(NOT_FOUND)
             triggers += [ActionTrigger.from_dict(t) for t in raw]
-        async with self.acc.transaction(key) as tx:
+
+        async def change(tx: Transaction) -> None:
             acc = await tx.load(key)
             if acc is None:
                 tenant, _, name = key.partition(":")
                 acc = Account(Tenant=tenant, Account=name)
-            previous = await self.acc.account_plan_ids(key)
+            # the plans as stored, not as cached: other engines may be attaching their accounts meanwhile
+            previous = await self.acc.account_plan_ids(key, tx)
             if plan_ids:
                 overwrite = bool(args.get("ActionPlansOverwrite", False))
                 keep = [p for p in previous if not overwrite or p in plans]
                 for pid in previous:
                     if pid not in keep:
-                        raw = await self.acc.dm.get(ACTION_PLAN, pid)
+                        raw = await tx.read(ACTION_PLAN, pid)
                         if raw is not None:
                             old = ActionPlan.from_dict(raw)
                             old.AccountIDs.pop(key, None)
                             tx.extra_ops.append(("set", ACTION_PLAN, pid, old.to_dict()))
-                for pid, plan in plans.items():
+                for pid, known in plans.items():
+                    raw = await tx.read(ACTION_PLAN, pid)
+                    plan = known if raw is None else ActionPlan.from_dict(raw)
                     plan.AccountIDs[key] = True
                     tx.extra_ops.append(("set", ACTION_PLAN, pid, plan.to_dict()))
                 tx.extra_ops.append(("set", ACCOUNT_ACTION_PLANS, key, sorted(set(keep) | set(plans))))
@@ -146,6 +150,8 @@ class AccountingService(Responder):
             if opts.get("Disabled") is not None:
                 acc.Disabled = bool(opts["Disabled"])
             tx.put(acc)
+
+        await self.acc.atomic(change, key)
         for plan in plans.values():
             await self._run_asap(plan, [key])
         if plans:
@@ -203,11 +209,14 @@ class AccountingService(Responder):
     async def remove_account(self, args: dict) -> str:
         args = self._check_args(args)
         key = self._key(args)
-        async with self.acc.transaction(key) as tx:
+
+        async def change(tx: Transaction) -> None:
             if await tx.load(key) is None:
                 raise RPCError(NOT_FOUND)
             tx.remove(key)
-            tx.extra_ops.extend(await self.acc.plan_ops_removing_account(key))
+            tx.extra_ops.extend(await self.acc.plan_ops_removing_account(tx, key))
+
+        await self.acc.atomic(change, key)
         self.acc.plans_changed()
         return OK
 
@@ -272,21 +281,24 @@ class AccountingService(Responder):
         if args.get("Cdrlog"):
             extra = args.get("ActionExtraData")
             actions.append(Action(ActionType="*cdrlog", ExtraParameters=json.dumps(extra) if extra else ""))
+
+        async def change(tx: Transaction) -> None:
+            acc = await tx.load(key)
+            if acc is None:
+                if not create:
+                    raise RPCError(ACCOUNT_NOT_FOUND)
+                tenant, _, name = key.partition(":")
+                acc = Account(Tenant=tenant, Account=name)
+                tx.put(acc)
+            await self.acc.execute(tx, acc, actions)
+            tx.changed.add(key)
+            if deny_negative and not acc.AllowNegative:
+                for b in acc.BalanceMap.get(btype, []):
+                    if b.Uuid in tx.dirty and b.Value < 0:
+                        raise RPCError(INSUFFICIENT_CREDIT)
+
         try:
-            async with self.acc.transaction(key) as tx:
-                acc = await tx.load(key)
-                if acc is None:
-                    if not create:
-                        raise RPCError(ACCOUNT_NOT_FOUND)
-                    tenant, _, name = key.partition(":")
-                    acc = Account(Tenant=tenant, Account=name)
-                    tx.put(acc)
-                await self.acc.execute(tx, acc, actions)
-                tx.changed.add(key)
-                if deny_negative and not acc.AllowNegative:
-                    for b in acc.BalanceMap.get(btype, []):
-                        if b.Uuid in tx.dirty and b.Value < 0:
-                            raise RPCError(INSUFFICIENT_CREDIT)
+            await self.acc.atomic(change, key)
         except ActionError as exc:
             raise rpc_error(exc) from exc
         return OK
@@ -332,8 +344,11 @@ class AccountingService(Responder):
                 from pycgrates.engine.accounts.actions import ACCOUNT_ACTIONS
 
                 actions = [a for a in await self.acc.get_actions(actions_id) if a.ActionType not in ACCOUNT_ACTIONS]
-                async with self.acc.transaction() as tx:
+
+                async def without_account(tx: Transaction) -> None:
                     await self.acc.execute(tx, None, actions, args.get("ExtraData"))
+
+                await self.acc.atomic(without_account)
             else:
                 await self.acc.execute_on_account(key, actions_id, create=True, extra=args.get("ExtraData"))
         except ActionError as exc:
@@ -551,7 +566,8 @@ class AccountingService(Responder):
         args = self._check_args(args)
         key = self._key(args)
         executed = bool(args.get("Executed", False))
-        async with self.acc.transaction(key) as tx:
+
+        async def change(tx: Transaction) -> None:
             acc = await tx.load(key)
             if acc is None:
                 raise RPCError(NOT_FOUND)
@@ -564,6 +580,8 @@ class AccountingService(Responder):
             tx.put(acc)
             if not executed:
                 await self.acc.run_triggers(tx, acc)
+
+        await self.acc.atomic(change, key)
         return OK
 
 
