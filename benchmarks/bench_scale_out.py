@@ -44,6 +44,22 @@ from common import (
     write_section,
 )
 
+GROWTH = (
+    "How it grows. Each engine is one Python process on one core; the engines share nothing but the DataDB and the "
+    "StorDB, so session throughput grows with the number of engines until one of three things saturates. (1) The "
+    "dispatcher: one dispatching engine costs the CPU per cycle in its column; more dispatching engines, each "
+    "with the same profiles, behind a plain TCP load balancer (or agents that list several in their "
+    "sessions_conns), remove that limit, and `*hash` keeps one account's traffic on one engine whichever "
+    "dispatcher routes it. (2) Redis: every debit is a versioned read and a conditional write of the account on "
+    "one Redis; a Redis Cluster spreads accounts over shards (each batch stays atomic within its hash slot, and an "
+    "account with its journal keys lives in one slot), so the DataDB grows with shards. (3) The StorDB: one row per "
+    "CDR and run on one PostgreSQL primary; replicas serve GetCDRs and reports, partitioning the cdrs table by "
+    "time keeps inserts cheap, and beyond one primary's write rate CDRs go to several StorDBs (an engine each) or "
+    "out through EEs. Where it stops: one account is always one key on one Redis shard, so the debits of one "
+    "very busy account (a shared wholesale balance) are serialised there; and a session lives on one engine at a "
+    "time, so a single session's debit loop never spreads."
+)
+
 CYCLE = str(REPO / "benchmarks" / "cycles" / "session_prepaid.json")
 TARIFF_PLAN = REPO / "tutorials" / "tariffplans" / "basic"
 PG = {"db_host": "127.0.0.1", "db_port": 5432, "db_name": "cgrates", "db_user": "cgrates",
@@ -188,7 +204,7 @@ def main() -> int:
             "| path | cycles/s | p99 ms | dispatcher CPU ms | A CPU ms | B CPU ms |\n|---|---|---|---|---|---|\n"
             f"{rows}\n\n"
             f"Two engines ÷ one engine through the dispatcher: **{gain:.2f}**; one engine through the dispatcher ÷ "
-            f"the same engine direct: **{hop:.2f}**.",
+            f"the same engine direct: **{hop:.2f}**.\n\n" + GROWTH,
         )
     return 0
 
