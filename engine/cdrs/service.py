@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from pycgrates.engine.cdrs import api
-from pycgrates.engine.cdrs.api import ArgV1ProcessEvent, AttrCDRSStoreSMCost, CDRsQuery
+from pycgrates.engine.cdrs.api import ArgV1ProcessEvent, AttrCDRSStoreSMCost, AttrGetCdrs, CDRsQuery
 from pycgrates.engine.models import cdr as C
 from pycgrates.engine.rating import api as api_rals
 from pycgrates.engine.rating.callcost import event_cost_of
@@ -118,16 +118,33 @@ class CDRService:
         )
         return "OK"
 
-    @rpc(api.GET_CDRS, "APIerSv1.GetCDRs", "APIerSv2.GetCDRs")
+    @rpc(api.GET_CDRS)
     async def get_cdrs(self, query: CDRsQuery) -> list[dict]:
+        """The stored CDRs in CGRateS's CDR shape (engine.CDR)."""
         cdrs = await self.ctx.stordb.get_cdrs(query.filter)
         if not cdrs:
             raise NotFound()
         return cdrs
 
-    @rpc(api.GET_CDRS_COUNT, "APIerSv1.CountCDRs")
+    @rpc(api.APIER_V2_GET_CDRS)
+    async def apier_v2_get_cdrs(self, query: CDRsQuery) -> list[dict]:
+        """The stored CDRs as CGRateS's ExternalCDR (usage and times as text, CostDetails as JSON text)."""
+        return [C.as_external_cdr(cdr) for cdr in await self.get_cdrs(query)]
+
+    @rpc(api.APIER_V1_GET_CDRS)
+    async def apier_v1_get_cdrs(self, query: AttrGetCdrs) -> list[dict]:
+        """APIerSv2.GetCDRs with APIerSv1's older filter names (AttrGetCdrs)."""
+        return await self.apier_v2_get_cdrs(CDRsQuery(query.filter))
+
+    @rpc(api.GET_CDRS_COUNT, "APIerSv1.CountCDRs", "APIerSv2.CountCDRs")
     async def count_cdrs(self, query: CDRsQuery) -> int:
         return await self.ctx.stordb.count_cdrs(query.filter)
+
+    @rpc(api.REMOVE_CDRS)
+    async def remove_cdrs(self, query: CDRsQuery) -> str:
+        """Remove the stored CDRs the filter matches (none matching is not an error)."""
+        await self.ctx.stordb.get_cdrs(query.filter, remove=True)
+        return "OK"
 
     @rpc("CDRsV1.RateCDRs")
     async def rate_cdrs(self, args: dict) -> str:
