@@ -24,13 +24,10 @@ TARGET = 0.90
 
 #: the share already reached by services still below TARGET (raise, never lower)
 FLOORS: dict[str, float] = {
-    "APIerSv1": 0.29,
-    "APIerSv2": 0.22,
+    "APIerSv1": 0.31,
+    "APIerSv2": 0.25,
     "CDRsV1": 0.70,
     "CDRsV2": 0.50,
-    "CacheSv1": 0.36,
-    "ConfigSv1": 0.40,
-    "CoreSv1": 0.37,
     "Responder": 0.72,
     "SessionSv1": 0.73,
     "ThresholdSv1": 0.66,

@@ -93,3 +93,130 @@ def test_get_cost_of_nothing_is_an_empty_event_cost_as_cgrates_answers(engine):
                                              "Destination": "33612345678", "AnswerTime": "2024-01-15T10:00:00Z",
                                              "Usage": "90s"})
     assert rated["Cost"] > 0
+
+
+# ---------------------------------------------------------------------------------------------------- CacheSv1
+
+DST = {"CacheID": "*destinations", "ItemID": "DST_FR"}
+
+
+def test_cache_items_read_removed_and_replicated(engine):
+    assert engine.call("CacheSv1.ReloadCache", {"DestinationIDs": ["DST_FR", "DST_DE"]}) == "OK"
+    destination = engine.call("APIerSv1.GetDestination", "DST_FR")
+    assert engine.call("CacheSv1.GetItem", DST) == destination
+    assert engine.call("CacheSv1.GetItemWithRemote", DST) == destination
+    assert engine.call("CacheSv1.GetItemExpiryTime", DST) == "0001-01-01T00:00:00Z"  # no TTL: never expires
+    assert engine.call("CacheSv1.RemoveItem", DST) == "OK"
+    assert engine.call("CacheSv1.HasItem", DST) is False
+    for method in ("CacheSv1.GetItem", "CacheSv1.GetItemExpiryTime"):
+        assert error_of(engine, method, DST) == "NOT_FOUND"
+    assert error_of(engine, "CacheSv1.GetItem", {"CacheID": "*nothing", "ItemID": "x"}) == "NOT_FOUND"
+    # the DataDB still has it: the next read caches it again
+    assert engine.call("APIerSv1.GetDestination", "DST_FR") == destination
+    assert engine.call("CacheSv1.ReloadCache", {"DestinationIDs": ["DST_FR"]}) == "OK"
+    assert engine.call("CacheSv1.HasItem", DST) is True
+    assert engine.call("CacheSv1.RemoveItems", {"DestinationIDs": ["DST_FR", "DST_DE"]}) == "OK"
+    assert engine.call("CacheSv1.HasItem", DST) is False
+    assert engine.call("CacheSv1.HasItem", {"CacheID": "*destinations", "ItemID": "DST_DE"}) is False
+    # another engine's cache item, set as it sent it
+    copy = {**destination, "Id": "DST_COPY"} if "Id" in destination else {**destination, "ID": "DST_COPY"}
+    assert engine.call("CacheSv1.ReplicateSet", {"CacheID": "*destinations", "ItemID": "DST_COPY",
+                                                 "Value": copy}) == "OK"
+    assert engine.call("CacheSv1.GetItem", {"CacheID": "*destinations", "ItemID": "DST_COPY"}) == copy
+    assert engine.call("CacheSv1.ReplicateRemove", {"CacheID": "*destinations", "ItemID": "DST_COPY"}) == "OK"
+    assert engine.call("CacheSv1.HasItem", {"CacheID": "*destinations", "ItemID": "DST_COPY"}) is False
+
+
+def test_cache_groups_status_and_stats(engine):
+    process_cdr(engine, "cache-groups")  # ChargerS reads (and caches) its filter index
+    partition = "*charger_filter_indexes"
+    ids = engine.call("CacheSv1.GetItemIDs", {"CacheID": partition})
+    group = ids[0].split(":")[0]
+    args = {"CacheID": partition, "GroupID": group}
+    assert engine.call("CacheSv1.HasGroup", args) is True
+    assert engine.call("CacheSv1.GetGroupItemIDs", args) == [i for i in ids if i.startswith(group + ":")]
+    assert engine.call("CacheSv1.RemoveGroup", args) == "OK"
+    assert engine.call("CacheSv1.HasGroup", args) is False
+    assert error_of(engine, "CacheSv1.GetGroupItemIDs", args) == "NOT_FOUND"
+    assert engine.call("CacheSv1.PrecacheStatus", {"CacheIDs": ["*destinations", partition]}) == {
+        "*destinations": "*ready", partition: "*ready"}
+    assert set(engine.call("CacheSv1.PrecacheStatus", {})) == set(engine.call("CacheSv1.GetCacheStats", {}))
+    assert engine.call("CacheSv1.GetStats", {"CacheIDs": [partition]}) == engine.call(
+        "CacheSv1.GetCacheStats", {"CacheIDs": [partition]})
+
+
+# ---------------------------------------------------------------------------------------------------- ConfigSv1
+
+
+def test_config_as_json_and_set_config(engine):
+    general = engine.call("ConfigSv1.GetConfig", {"Section": "general"})
+    text = engine.call("ConfigSv1.GetConfigAsJSON", {"Section": "general"})
+    assert json.loads(text) == general and "\n\t" in text  # CGRateS's utils.ToJSON: tab-indented
+    assert json.loads(engine.call("ConfigSv1.GetConfigAsJSON", {})) == engine.call("ConfigSv1.GetConfig", {})
+    assert error_of(engine, "ConfigSv1.GetConfigAsJSON", {"Section": "nosuch"}) == "Invalid section"
+    # a dry run checks and changes nothing
+    assert engine.call("ConfigSv1.SetConfig", {"Config": {"cdrs": {"store_cdrs": False}}, "DryRun": True}) == "OK"
+    assert engine.call("ConfigSv1.GetConfig", {"Section": "cdrs"})["cdrs"]["store_cdrs"] is True
+    # applied: CDRs stops storing at once
+    assert engine.call("ConfigSv1.SetConfig", {"Config": {"cdrs": {"store_cdrs": False}}}) == "OK"
+    process_cdr(engine, "not-stored")
+    assert error_of(engine, "CDRsV1.GetCDRs", {"OriginIDs": ["not-stored"]}) == "NOT_FOUND"
+    assert engine.call("ConfigSv1.SetConfigFromJSON", {"Config": '{"cdrs": {"store_cdrs": true}}'}) == "OK"
+    process_cdr(engine, "stored-again")
+    assert len(engine.call("CDRsV1.GetCDRs", {"OriginIDs": ["stored-again"]})) == 1
+    assert engine.call("ConfigSv1.SetConfigFromJSON", {"Config": ""}) == "OK"
+    assert error_of(engine, "ConfigSv1.SetConfigFromJSON", {"Config": "{nope"}).startswith("SERVER_ERROR")
+    refused = error_of(engine, "ConfigSv1.SetConfig", {"Config": {"general": {"rounding_decimals": "many"}}})
+    assert refused.startswith("SERVER_ERROR") and "rounding_decimals" in refused
+    assert engine.call("ConfigSv1.GetConfig", {"Section": "general"}) == general
+
+
+# ---------------------------------------------------------------------------------------------------- CoreSv1
+
+
+def test_cpu_profiling_writes_a_cprofile_dump(engine, tmp_path):
+    import pstats
+
+    assert error_of(engine, "CoreSv1.StartCPUProfiling", {}) == "MANDATORY_IE_MISSING: [DirPath]"
+    assert error_of(engine, "CoreSv1.StopCPUProfiling", {}) == "stop CPU profiling: not started yet"
+    assert engine.call("CoreSv1.StartCPUProfiling", {"DirPath": str(tmp_path)}) == "OK"
+    assert error_of(engine, "CoreSv1.StartCPUProfiling", {"DirPath": str(tmp_path)}) == (
+        "start CPU profiling: already started")
+    engine.call("APIerSv1.GetCost", {"Tenant": T, "Category": "call", "Subject": "1001",
+                                     "Destination": "33612345678", "AnswerTime": "2024-01-15T10:00:00Z",
+                                     "Usage": "90s"})
+    assert engine.call("CoreSv1.StopCPUProfiling", {}) == "OK"
+    stats = pstats.Stats(str(tmp_path / "cpu.prof"))
+    assert any("get_cost" in func for _, _, func in stats.stats)  # type: ignore[attr-defined]
+
+
+def test_memory_profiling_keeps_the_last_files_and_a_final_one(engine, tmp_path):
+    import time
+    import tracemalloc
+
+    assert error_of(engine, "CoreSv1.StopMemoryProfiling", {}) == "stop memory profiling: not started yet"
+    assert engine.call("CoreSv1.StartMemoryProfiling", {"DirPath": str(tmp_path), "Interval": "150ms",
+                                                        "MaxFiles": 2}) == "OK"
+    assert error_of(engine, "CoreSv1.StartMemoryProfiling", {"DirPath": str(tmp_path)}) == (
+        "start memory profiling: already started")
+    deadline = time.monotonic() + 20
+    while not (tmp_path / "mem_4.prof").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert engine.call("CoreSv1.StopMemoryProfiling", {}) == "OK"
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert "mem_final.prof" in names and "mem_1.prof" not in names
+    assert len([n for n in names if n != "mem_final.prof"]) == 2
+    assert tracemalloc.Snapshot.load(str(tmp_path / "mem_final.prof")).traces
+    assert error_of(engine, "CoreSv1.StopMemoryProfiling", {}) == "stop memory profiling: already stopped"
+
+
+def test_panic_ends_the_engine_without_a_reply(tmp_path):
+    from tests.engine_proc import pipeline
+
+    eng = start_engine(tmp_path, lambda port: engine_overrides(tmp_path, port), load_plan=False)
+    try:
+        assert pipeline(eng.rpc_port, [("CoreSv1.Panic", {"Message": "test panic"})], timeout=10) == []
+        assert eng.proc is not None and eng.proc.wait(10) == 2
+        assert "panic: test panic" in eng.log()
+    finally:
+        eng.kill()
