@@ -54,6 +54,10 @@ class Responder:
         except ActionError as exc:
             raise rpc_error(exc) from exc
 
+    @rpc("Responder.Ping")
+    async def responder_ping(self, args: Any) -> str:
+        return "Pong"
+
     @rpc(api.DEBIT)
     async def responder_debit(self, cd: CallDescriptor) -> CallCost:
         """Debit the whole usage of a CallDescriptor; returns the CallCost (which balance paid what)."""

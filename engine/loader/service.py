@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import time
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from pycgrates.engine.profiles.stateful import StatefulService
 from pycgrates.engine.rpc.errors import RPCError, mandatory_ie_missing, server_error
 from pycgrates.engine.rpc.registry import rpc
 from pycgrates.engine.storage.base import BatchOp
+from pycgrates.engine.units import format_time, now
 
 log = logging.getLogger("cgr.loader")
 
@@ -59,6 +61,36 @@ class LoaderService:
 
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
+
+    @rpc("APIerSv1.Ping")
+    async def ping(self, args: Any) -> str:
+        return "Pong"
+
+    async def _caches(self, method: str, args: Any) -> Any:
+        """A CacheSv1 method through apiers.caches_conns (the engine's own CacheS by default)."""
+        names = self.ctx.cfg.get("apiers", "caches_conns", default=["*internal"]) if self.ctx.cfg else ["*internal"]
+        return await self.ctx.conns.get(names or ["*internal"]).call(method, args)
+
+    @rpc("APIerSv1.GetCacheStats", "APIerSv2.GetCacheStats")
+    async def get_cache_stats(self, args: Any) -> Any:
+        """CacheSv1.GetCacheStats through apiers.caches_conns."""
+        return await self._caches("CacheSv1.GetCacheStats", args)
+
+    @rpc("APIerSv1.ReloadCache")
+    async def reload_cache(self, args: Any) -> Any:
+        """CacheSv1.ReloadCache through apiers.caches_conns."""
+        return await self._caches("CacheSv1.ReloadCache", args)
+
+    @rpc("APIerSv2.LoadTariffPlanFromFolder")
+    async def load_tariff_plan_from_folder_v2(self, args: dict) -> dict:
+        """APIerSv1.LoadTariffPlanFromFolder answering CGRateS's LoadInstance (``*dryrun`` IDs for a dry run)."""
+        await self.load_tariff_plan_from_folder(args)
+        if (args or {}).get("DryRun"):
+            return {"LoadID": "", "RatingLoadID": "*dryrun", "AccountingLoadID": "*dryrun",
+                    "LoadTime": "0001-01-01T00:00:00Z"}
+        load_id = uuid.uuid4().hex
+        return {"LoadID": load_id, "RatingLoadID": load_id, "AccountingLoadID": load_id,
+                "LoadTime": format_time(now())}
 
     @rpc("APIerSv1.LoadTariffPlanFromFolder")
     async def load_tariff_plan_from_folder(self, args: dict) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pycgrates.engine.units import format_duration, parse_time
+from pycgrates.engine.units import format_duration, parse_duration, parse_time
 from tests.engine_proc import EngineProcess
 from tests.integration.cdrs_io import T, engine_overrides, start_engine
 
@@ -220,3 +220,85 @@ def test_panic_ends_the_engine_without_a_reply(tmp_path):
         assert "panic: test panic" in eng.log()
     finally:
         eng.kill()
+
+
+# ---------------------------------------------------------------------------------------------------- APIerSv2
+
+
+def test_v2_actions(engine):
+    assert engine.call("APIerSv2.GetActionsCount", {}) == 1  # ACT_TOPUP_100 of the plan
+    stored = engine.call("APIerSv2.GetActions", {})
+    assert list(stored) == ["ACT_TOPUP_100"] and stored["ACT_TOPUP_100"][0]["ActionType"] == "*topup_reset"
+    topup = {"Identifier": "*topup", "BalanceType": "*monetary", "Units": "5", "Weight": 10}
+    assert error_of(engine, "APIerSv2.SetActions", {"ActionsId": "ACT_V2", "Actions": [
+        {**topup, "Units": ""}]}) == "MANDATORY_IE_MISSING:Action:*topup:[Units]"
+    assert engine.call("APIerSv2.SetActions", {"ActionsId": "ACT_V2", "Actions": [topup]}) == "OK"
+    assert error_of(engine, "APIerSv2.SetActions", {"ActionsId": "ACT_V2", "Actions": [topup]}) == "EXISTS"
+    assert engine.call("APIerSv2.GetActionsCount", {}) == 2
+    assert list(engine.call("APIerSv2.GetActions", {"ActionIDs": ["ACT_V2"]})) == ["ACT_V2"]
+    assert list(engine.call("APIerSv2.GetActions", {"Offset": 1, "Limit": 1})) == ["ACT_V2"]
+    # the stored actions run: the topup lands on the account
+    before = engine.call("APIerSv2.GetAccount", {"Tenant": T, "Account": "1004"})
+    assert engine.call("APIerSv1.ExecuteAction", {"Tenant": T, "Account": "1004", "ActionsId": "ACT_V2"}) == "OK"
+    after = engine.call("APIerSv2.GetAccount", {"Tenant": T, "Account": "1004"})
+    assert after["BalanceMap"]["*monetary"] != before["BalanceMap"]["*monetary"]
+    assert engine.call("APIerSv2.RemoveActions", {"ActionIDs": ["ACT_V2"]}) == "OK"
+    assert engine.call("APIerSv2.GetActionsCount", {}) == 1
+    assert engine.call("APIerSv2.GetAccountsCount", {"Tenant": T}) == engine.call(
+        "APIerSv1.GetAccountsCount", {"Tenant": T}) >= 4
+
+
+def test_v2_destinations_cache_stats_and_load(engine):
+    every = engine.call("APIerSv2.GetDestinations", {})
+    assert every == [engine.call("APIerSv1.GetDestination", d) for d in ("DST_DE", "DST_FR", "DST_US")]
+    assert engine.call("APIerSv2.GetDestinations", {"DestinationIDs": ["DST_US"]}) == every[2:]
+    assert error_of(engine, "APIerSv2.GetDestinations", {"DestinationIDs": ["NOPE"]}) == "NOT_FOUND"
+    assert engine.call("APIerSv2.GetCacheStats", {}) == engine.call("CacheSv1.GetCacheStats", {})
+    assert engine.call("APIerSv1.ReloadCache", {"DestinationIDs": ["DST_US"]}) == "OK"
+    assert engine.call("CacheSv1.HasItem", {"CacheID": "*destinations", "ItemID": "DST_US"}) is True
+    assert engine.call("APIerSv1.Ping", {}) == engine.call("Responder.Ping", {}) == "Pong"
+    from tests.integration.cdrs_io import PLAN
+
+    dry = engine.call("APIerSv2.LoadTariffPlanFromFolder", {"FolderPath": str(PLAN), "DryRun": True})
+    assert dry["RatingLoadID"] == dry["AccountingLoadID"] == "*dryrun"
+    loaded = engine.call("APIerSv2.LoadTariffPlanFromFolder", {"FolderPath": str(PLAN)})
+    assert loaded["LoadID"] and parse_time(loaded["LoadTime"]) is not None
+    assert error_of(engine, "APIerSv2.LoadTariffPlanFromFolder", {"FolderPath": "/nonexistent"}) == "INVALID_PATH"
+
+
+# ---------------------------------------------------------------------------------------------------- usage
+
+
+def test_max_usage_debit_usage_and_account_cost(engine):
+    record = {"Tenant": T, "Category": "call", "Account": "1003", "Destination": "33612345678",
+              "SetupTime": "2024-01-15T10:00:00Z", "AnswerTime": "2024-01-15T10:00:00Z", "Usage": "10m"}
+    account = engine.call("APIerSv2.GetAccount", {"Tenant": T, "Account": "1003"})
+    balance = account["BalanceMap"]["*monetary"][0]["Value"]
+    # the EU rate: 0.05 connect fee, 0.12 a minute by the second
+    assert engine.call("APIerSv1.GetMaxUsage", record) == parse_duration("10m")  # affordable: all of it
+    max_usage = engine.call("APIerSv1.GetMaxUsage", {**record, "Usage": "24h"})  # not: what the balance buys
+    assert max_usage == int((balance - 0.05) / 0.12 * 60) * 1_000_000_000
+    cost = engine.call("APIerSv1.GetAccountCost", {"Tenant": T, "Event": {**record, "Usage": "90s"}})
+    assert cost["Cost"] == engine.call("APIerSv1.GetCost", {**record, "Subject": "1003", "Usage": "90s"})["Cost"]
+    assert engine.call("APIerSv2.GetAccount", {"Tenant": T, "Account": "1003"}) == account  # a dry run
+    assert engine.call("APIerSv1.DebitUsage", {**record, "Usage": "90s"}) == "OK"
+    after = engine.call("APIerSv2.GetAccount", {"Tenant": T, "Account": "1003"})
+    assert after["BalanceMap"]["*monetary"][0]["Value"] == pytest.approx(balance - cost["Cost"])
+    assert error_of(engine, "APIerSv1.DebitUsage", {"Account": "1003"}) == (
+        "MANDATORY_IE_MISSING: [Destination Usage]")
+    assert error_of(engine, "APIerSv1.DebitUsage", {**record, "Account": "nobody"}).startswith("SERVER_ERROR")
+
+
+def test_data_cost(engine, tmp_path):
+    plan = {"Rates.csv": "RT_DATA,0,0.01,1,1,0", "DestinationRates.csv": "DR_DATA,*any,RT_DATA,*up,4,0,",
+            "RatingPlans.csv": "RP_DATA,DR_DATA,*any,10",
+            "RatingProfiles.csv": "cgrates.org,data,*any,2014-01-14T00:00:00Z,RP_DATA,"}
+    for name, row in plan.items():
+        (tmp_path / name).write_text(row + "\n")
+    assert engine.call("APIerSv1.LoadTariffPlanFromFolder", {"FolderPath": str(tmp_path)}) == "OK"
+    data = engine.call("APIerSv1.GetDataCost", {"Tenant": T, "Category": "data", "Subject": "1003",
+                                                "AnswerTime": "2024-01-15T10:00:00Z", "Usage": 10})
+    assert data["ToR"] == "*data" and data["Cost"] == pytest.approx(10 * 0.01)
+    [span] = data["DataSpans"]
+    assert (span["DataStart"], span["DataEnd"]) == (0, 10) and span["RatingPlanId"] == "RP_DATA"
+    assert sum(i["Amount"] * i["CompressFactor"] for i in span["Increments"]) == 10
