@@ -43,6 +43,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("rals", "RALs", "pycgrates.engine.rating.route_costs:RouteCostService"),
     ServiceSpec("schedulers", "SchedulerS", "pycgrates.engine.scheduler:Scheduler"),
     ServiceSpec("apiers", "APIerSv1", "pycgrates.engine.loader.service:LoaderService"),
+    ServiceSpec("apiers", "APIerSv1", "pycgrates.engine.loader.tp_api:TariffPlanService"),
     ServiceSpec("filters", "FilterS", "pycgrates.engine.filters.service:FilterService"),
     ServiceSpec("attributes", "AttributeS", "pycgrates.engine.profiles.attributes:AttributeService"),
     ServiceSpec("chargers", "ChargerS", "pycgrates.engine.profiles.chargers:ChargerService"),

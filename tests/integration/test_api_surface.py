@@ -302,3 +302,82 @@ def test_data_cost(engine, tmp_path):
     [span] = data["DataSpans"]
     assert (span["DataStart"], span["DataEnd"]) == (0, 10) and span["RatingPlanId"] == "RP_DATA"
     assert sum(i["Amount"] * i["CompressFactor"] for i in span["Increments"]) == 10
+
+
+# ---------------------------------------------------------------------------------------------------- TP*
+
+
+def tp_types() -> list[Any]:
+    from pycgrates.engine.loader.tp_types import TP_TYPES
+
+    return list(TP_TYPES)
+
+
+def tp_key(tp: Any, obj: dict) -> dict:
+    if tp.key_arg != "ID":
+        return {"TPid": obj["TPid"], tp.key_arg: ":".join(["", *(obj[f] for f in tp.key_fields)])}
+    return {"TPid": obj["TPid"], **{f: obj[f] for f in tp.key_fields}}
+
+
+def test_every_tp_type_round_trips_through_the_stordb(engine):
+    from tests.conftest import shared_data
+
+    folder = shared_data("tariffplans", "oldtutorial")
+    assert engine.call("APIerSv1.ImportTariffPlanFromFolder", {"TPid": "OLD", "FolderPath": str(folder)}) == "OK"
+    seen = 0
+    for tp in tp_types():
+        ids_method = tp.ids_method or None
+        if ids_method is None:
+            continue
+        ids = engine.call(f"APIerSv1.{ids_method}", {"TPid": "OLD"})
+        assert ids == sorted(ids), tp.name
+        for oid in ids:
+            args = {"TPid": "OLD", tp.key_arg: ":" + oid} if tp.key_arg != "ID" else {
+                "TPid": "OLD", **dict(zip(tp.key_fields, oid.split(":"), strict=True))}
+            obj = engine.call(f"APIerSv1.Get{tp.name}", args)
+            assert obj["TPid"] == "OLD"
+            assert engine.call(f"APIerSv1.Remove{tp.name}", tp_key(tp, obj)) == "OK"
+            assert error_of(engine, f"APIerSv1.Get{tp.name}", args) == "NOT_FOUND"
+            assert engine.call(f"APIerSv1.Set{tp.name}", obj) == "OK"
+            assert engine.call(f"APIerSv1.Get{tp.name}", args) == obj, (tp.name, oid)
+            seen += 1
+        assert engine.call(f"APIerSv1.{ids_method}", {"TPid": "OLD"}) == ids
+    assert seen > 40
+    assert error_of(engine, "APIerSv1.GetTPDestinationIDs", {"TPid": "NONE"}) == "NOT_FOUND"
+    assert error_of(engine, "APIerSv1.GetTPDestination", {"ID": "x"}) == "MANDATORY_IE_MISSING: [TPid]"
+    assert error_of(engine, "APIerSv1.SetTPRate", {"TPid": "OLD"}) == "MANDATORY_IE_MISSING: [ID]"
+    assert engine.call("APIerSv1.GetTPDestinationIDs", {"TPid": "OLD", "Limit": 1, "Offset": 1}) == [
+        engine.call("APIerSv1.GetTPDestinationIDs", {"TPid": "OLD"})[1]]
+
+
+def test_a_tariff_plan_edited_in_the_stordb_is_exported_and_loaded(engine, tmp_path):
+    tpid = "EDIT"
+    assert engine.call("APIerSv2.SetTPDestination", {"TPid": tpid, "ID": "DST_IT", "Prefixes": ["39", "3934"]}) == "OK"
+    assert engine.call("APIerSv2.GetTPDestination", {"TPid": tpid, "ID": "DST_IT"}) == {
+        "TPid": tpid, "ID": "DST_IT", "Prefixes": ["39", "3934"]}
+    assert engine.call("APIerSv1.SetTPRate", {"TPid": tpid, "ID": "RT_IT", "RateSlots": [
+        {"ConnectFee": 0, "Rate": 0.3, "RateUnit": "60s", "RateIncrement": "60s", "GroupIntervalStart": "0s"}]}) == "OK"
+    assert engine.call("APIerSv1.SetTPDestinationRate", {"TPid": tpid, "ID": "DR_IT", "DestinationRates": [
+        {"DestinationId": "DST_IT", "RateId": "RT_IT", "RoundingMethod": "*up", "RoundingDecimals": 4}]}) == "OK"
+    assert engine.call("APIerSv1.SetTPRatingPlan", {"TPid": tpid, "ID": "RP_IT", "RatingPlanBindings": [
+        {"DestinationRatesId": "DR_IT", "TimingId": "*any", "Weight": 10}]}) == "OK"
+    assert engine.call("APIerSv1.SetTPRatingProfile", {
+        "TPid": tpid, "LoadId": "api", "Tenant": T, "Category": "call", "Subject": "it_caller",
+        "RatingPlanActivations": [{"ActivationTime": "2014-01-14T00:00:00Z", "RatingPlanId": "RP_IT",
+                                   "FallbackSubjects": ""}]}) == "OK"
+    exported = engine.call("APIerSv1.ExportTPToFolder", {"TPid": tpid, "ExportPath": str(tmp_path)})
+    assert exported["ExportPath"] == str(tmp_path) and sorted(exported["ExportedFiles"]) == sorted(
+        p.name for p in tmp_path.iterdir())
+    assert "39" in (tmp_path / "Destinations.csv").read_text()
+    # nothing in the DataDB until loaded
+    assert error_of(engine, "APIerSv1.GetDestination", "DST_IT") == "NOT_FOUND"
+    assert engine.call("APIerSv1.LoadTariffPlanFromStorDb", {"TPid": tpid, "DryRun": True}) == "OK"
+    assert error_of(engine, "APIerSv1.GetDestination", "DST_IT") == "NOT_FOUND"
+    assert engine.call("APIerSv1.LoadTariffPlanFromStorDb", {"TPid": tpid}) == "OK"
+    assert engine.call("APIerSv1.GetDestination", "DST_IT")["Prefixes"] == ["39", "3934"]
+    cost = engine.call("APIerSv1.GetCost", {"Tenant": T, "Category": "call", "Subject": "it_caller",
+                                            "Destination": "39061234", "AnswerTime": "2024-01-15T10:00:00Z",
+                                            "Usage": "2m"})
+    assert cost["Cost"] == pytest.approx(0.6)
+    assert engine.call("APIerSv2.RemoveTPDestination", {"TPid": tpid, "ID": "DST_IT"}) == "OK"
+    assert error_of(engine, "APIerSv1.LoadTariffPlanFromStorDb", {"TPid": "NONE"}) == "NOT_FOUND"
