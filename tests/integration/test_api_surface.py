@@ -381,3 +381,41 @@ def test_a_tariff_plan_edited_in_the_stordb_is_exported_and_loaded(engine, tmp_p
     assert cost["Cost"] == pytest.approx(0.6)
     assert engine.call("APIerSv2.RemoveTPDestination", {"TPid": tpid, "ID": "DST_IT"}) == "OK"
     assert error_of(engine, "APIerSv1.LoadTariffPlanFromStorDb", {"TPid": "NONE"}) == "NOT_FOUND"
+
+
+# ---------------------------------------------------------------------------------------------------- filter indexes
+
+
+def test_filter_indexes_read_removed_recomputed_and_checked(engine):
+    charger = {"Tenant": T, "ID": "CHRG_IDX", "FilterIDs": ["*string:~*req.Account:idx_only"],
+               "ActivationInterval": None, "RunID": "idx", "AttributeIDs": ["*none"], "Weight": 5}
+    assert engine.call("APIerSv1.SetChargerProfile", charger) == "OK"
+    try:
+        entries = engine.call("APIerSv1.GetFilterIndexes", {"Tenant": T, "ItemType": "*chargers"})
+        assert "*string:*req.Account:idx_only:CHRG_IDX" in entries
+        assert engine.call("APIerSv1.GetFilterIndexes", {"ItemType": "*chargers", "FilterType": "*string",
+                                                         "FilterValue": "idx_only"}) == [
+            "*string:*req.Account:idx_only:CHRG_IDX"]
+        assert error_of(engine, "APIerSv1.GetFilterIndexes", {"ItemType": "*chargers",
+                                                              "FilterValue": "nothing"}) == "NOT_FOUND"
+        assert error_of(engine, "APIerSv1.GetFilterIndexes", {}) == "MANDATORY_IE_MISSING: [ItemType]"
+        assert error_of(engine, "APIerSv1.GetFilterIndexes", {"ItemType": "*attributes"}) == (
+            "MANDATORY_IE_MISSING: [Context]")
+        clean = {"MissingObjects": [], "MissingIndexes": {}, "BrokenIndexes": {}, "MissingFilters": {}}
+        assert engine.call("APIerSv1.GetChargersIndexesHealth", {}) == clean
+        # removed: the health check sees what is missing, and the charger no longer matches
+        assert engine.call("APIerSv1.RemoveFilterIndexes", {"Tenant": T, "ItemType": "*chargers"}) == "OK"
+        assert error_of(engine, "APIerSv1.GetFilterIndexes", {"ItemType": "*chargers"}) == "NOT_FOUND"
+        health = engine.call("APIerSv1.GetChargersIndexesHealth", {})
+        assert health["MissingIndexes"][f"{T}:*string:*req.Account:idx_only"] == ["CHRG_IDX"]
+        event = {"Tenant": T, "ID": "e", "Event": {"Account": "idx_only"}}
+        assert error_of(engine, "ChargerSv1.GetChargersForEvent", event) == "NOT_FOUND"
+        assert engine.call("APIerSv1.ComputeFilterIndexes", {"Tenant": T, "ChargerS": True}) == "OK"
+        assert engine.call("APIerSv1.GetChargersIndexesHealth", {}) == clean
+        assert "CHRG_IDX" in [c["ID"] for c in engine.call("ChargerSv1.GetChargersForEvent", event)]
+        assert engine.call("APIerSv1.ComputeFilterIndexIDs", {"Tenant": T, "ChargerIDs": ["CHRG_IDX"]}) == "OK"
+        assert error_of(engine, "APIerSv1.ComputeFilterIndexIDs", {"ChargerIDs": ["NOPE"]}) == "NOT_FOUND"
+        for method in ("Attributes", "Resources", "Stats", "Thresholds", "Routes"):
+            assert set(engine.call(f"APIerSv1.Get{method}IndexesHealth", {})) == set(clean)
+    finally:
+        engine.call("APIerSv1.RemoveChargerProfile", {"Tenant": T, "ID": "CHRG_IDX"})
