@@ -10,6 +10,7 @@ import json
 import logging
 from typing import Any
 
+from pycgrates.engine.accounts.account_admin import AccountAdmin
 from pycgrates.engine.accounts.accounting import Accounting, ActionError, new_uuid, rpc_error
 from pycgrates.engine.accounts.apier_v2 import ApierV2Accounting
 from pycgrates.engine.accounts.loading import resolve_timing, timing_uuid
@@ -54,7 +55,7 @@ log = logging.getLogger("cgr.accounts")
 OK = "OK"
 
 
-class AccountingService(Responder, ApierV2Accounting, UsageRecords):
+class AccountingService(Responder, ApierV2Accounting, UsageRecords, AccountAdmin):
     """APIerSv1/APIerSv2 accounting methods and the Responder debit face (:mod:`engine.accounts.responder`)."""
 
     def __init__(self, ctx: Any) -> None:

@@ -136,6 +136,18 @@ class CDRService:
         """APIerSv2.GetCDRs with APIerSv1's older filter names (AttrGetCdrs)."""
         return await self.apier_v2_get_cdrs(CDRsQuery(query.filter))
 
+    @rpc("APIerSv1.GetEventCost")
+    async def get_event_cost(self, args: Any) -> dict:
+        """``{"CgrId", "RunId"}`` (RunId *default when empty) → the stored CDR's CostDetails (an EventCost)."""
+        args = args if isinstance(args, dict) else {}
+        if not args.get("CgrId"):
+            raise mandatory_ie_missing("CgrId")
+        cdrs = await self.ctx.stordb.get_cdrs(CDRFilter(cgrids=[str(args["CgrId"])],
+                                                        run_ids=[str(args.get("RunId") or C.META_DEFAULT)]))
+        if not cdrs or not cdrs[0].get(C.COST_DETAILS):
+            raise NotFound()
+        return cdrs[0][C.COST_DETAILS]
+
     @rpc(api.GET_CDRS_COUNT, "APIerSv1.CountCDRs", "APIerSv2.CountCDRs")
     async def count_cdrs(self, query: CDRsQuery) -> int:
         return await self.ctx.stordb.count_cdrs(query.filter)

@@ -419,3 +419,74 @@ def test_filter_indexes_read_removed_recomputed_and_checked(engine):
             assert set(engine.call(f"APIerSv1.Get{method}IndexesHealth", {})) == set(clean)
     finally:
         engine.call("APIerSv1.RemoveChargerProfile", {"Tenant": T, "ID": "CHRG_IDX"})
+
+
+# ---------------------------------------------------------------------------------------------------- rating data
+
+
+def test_timings_rating_plans_and_reverse_destinations(engine):
+    weekend = {"ID": "TM_WEEKEND", "Years": [], "Months": [], "MonthDays": [], "WeekDays": [6, 0],
+               "StartTime": "00:00:00", "EndTime": ""}
+    assert error_of(engine, "APIerSv1.SetTiming", {"Years": []}) == "MANDATORY_IE_MISSING: [ID]"
+    assert engine.call("APIerSv1.SetTiming", weekend) == "OK"
+    assert engine.call("APIerSv1.GetTiming", {"ID": "TM_WEEKEND"}) == weekend
+    # 2024-01-13 was a Saturday, 2024-01-15 a Monday
+    assert engine.call("APIerSv1.TimingIsActiveAt", {"TimingID": "TM_WEEKEND",
+                                                     "Time": "2024-01-13T12:00:00Z"}) is True
+    assert engine.call("APIerSv1.TimingIsActiveAt", {"TimingID": "TM_WEEKEND",
+                                                     "Time": "2024-01-15T12:00:00Z"}) is False
+    assert engine.call("APIerSv1.RemoveTiming", {"ID": "TM_WEEKEND"}) == "OK"
+    assert error_of(engine, "APIerSv1.GetTiming", {"ID": "TM_WEEKEND"}) == "NOT_FOUND"
+    assert error_of(engine, "APIerSv1.TimingIsActiveAt", {"TimingID": "TM_WEEKEND"}) == "NOT_FOUND"
+    # the reverse index rebuilt from the destinations finds what GetReverseDestination found
+    before = engine.call("APIerSv1.GetReverseDestination", "33")
+    assert engine.call("APIerSv1.ComputeReverseDestinations", "") == "OK"
+    assert engine.call("APIerSv1.GetReverseDestination", "33") == before
+    plans = engine.call("APIerSv1.GetRatingPlanIDs", {})
+    assert "RP_RETAIL" in plans
+    assert engine.call("APIerSv1.RemoveRatingPlan", "RP_NOT_THERE") == "OK"
+
+
+# ---------------------------------------------------------------------------------------------------- accounts
+
+
+def balance_of(engine: EngineProcess, account: str, balance_id: str) -> float | None:
+    acc = engine.call("APIerSv2.GetAccount", {"Tenant": T, "Account": account})
+    for balances in acc["BalanceMap"].values():
+        for b in balances:
+            if b["ID"] == balance_id:
+                return b["Value"]
+    return None
+
+
+def test_set_balances_transfer_and_listings(engine):
+    assert engine.call("APIerSv1.SetBalances", {"Tenant": T, "Account": "2002", "Balances": [
+        {"BalanceType": "*monetary", "Value": 10, "Balance": {"ID": "main"}},
+        {"BalanceType": "*monetary", "Value": 3, "Balance": {"ID": "bonus"}}]}) == "OK"
+    assert (balance_of(engine, "2002", "main"), balance_of(engine, "2002", "bonus")) == (10, 3)
+    assert error_of(engine, "APIerSv1.SetBalances", {"Account": "2002", "Balances": [{"Value": 1}]}) == (
+        "MANDATORY_IE_MISSING: [BalanceID or BalanceUUID]")
+    assert engine.call("APIerSv1.TransferBalance", {
+        "Tenant": T, "SourceAccountID": "2002", "SourceBalanceID": "main", "DestinationAccountID": "1004",
+        "DestinationBalanceID": "gift", "Units": 4}) == "OK"
+    assert balance_of(engine, "2002", "main") == 6 and balance_of(engine, "1004", "gift") == 4
+    refused = error_of(engine, "APIerSv1.TransferBalance", {
+        "SourceAccountID": "2002", "SourceBalanceID": "bonus", "DestinationAccountID": "1004",
+        "DestinationBalanceID": "gift", "Units": 50})
+    assert refused.startswith("SERVER_ERROR") and balance_of(engine, "2002", "bonus") == 3
+    assert error_of(engine, "APIerSv1.TransferBalance", {"SourceAccountID": "2002"}) == (
+        "MANDATORY_IE_MISSING: [SourceBalanceID DestinationAccountID DestinationBalanceID Units]")
+    ids = engine.call("APIerSv1.GetAccountIDs", {"Tenant": T})
+    assert {"1001", "1004", "2002"} <= set(ids) and ids == sorted(ids)
+    assert engine.call("APIerSv1.GetAccountIDs", {"Tenant": T, "Search": "200"}) == ["2002"]
+    assert engine.call("APIerSv1.GetActionPlanIDs", {}) == ["AP_TOPUP"]
+    assert engine.call("APIerSv1.GetSharedGroup", "NOPE") == {"Id": "", "AccountParameters": None,
+                                                               "MemberIds": None}
+
+
+def test_event_cost_of_a_stored_cdr(engine):
+    process_cdr(engine, "ec-1", Account="1002")
+    [cdr] = engine.call("CDRsV1.GetCDRs", {"OriginIDs": ["ec-1"]})
+    assert engine.call("APIerSv1.GetEventCost", {"CgrId": cdr["CGRID"]}) == cdr["CostDetails"]
+    assert error_of(engine, "APIerSv1.GetEventCost", {"CgrId": cdr["CGRID"], "RunId": "other"}) == "NOT_FOUND"
+    assert error_of(engine, "APIerSv1.GetEventCost", {}) == "MANDATORY_IE_MISSING: [CgrId]"

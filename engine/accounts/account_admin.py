@@ -1,0 +1,106 @@
+"""APIerSv1's account administration beyond one balance: balances set in bulk (SetBalances), transfers between
+accounts (TransferBalance), shared groups, and the account and action plan listings (GetAccountIDs,
+GetActionPlanIDs). CGRateS runs each as an action on the account; so does this."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pycgrates.engine.accounts.accounting import ActionError, new_uuid, rpc_error
+from pycgrates.engine.models.account import Action, BalanceFilter, SharedGroup
+from pycgrates.engine.profiles.crud import paginate
+from pycgrates.engine.rpc.errors import NOT_FOUND, RPCError, mandatory_ie_missing, server_error
+from pycgrates.engine.rpc.registry import rpc
+from pycgrates.engine.storage.base import ACTION_PLAN, SHARED_GROUP
+
+
+class AccountAdmin:
+    """Mixed into AccountingService (which supplies ``acc``, ``_tenant`` and the single-balance methods)."""
+
+    acc: Any
+
+    def _tenant(self, args: dict) -> str: ...
+    async def set_balance(self, args: dict) -> str: ...
+
+    @rpc("APIerSv1.SetBalances")
+    async def set_balances(self, args: Any) -> str:
+        """``{"Tenant", "Account", "Balances": [{"BalanceType", "Value", "Balance": {"ID"|"UUID", ...},
+        "ActionExtraData", "Cdrlog"}]}``: each as SetBalance, a balance ID or UUID required."""
+        if not isinstance(args, dict):
+            raise server_error("arguments must be a JSON object")
+        missing = [f for f in ("Account", "Balances") if not args.get(f)]
+        if missing:
+            raise mandatory_ie_missing(*missing)
+        for bal in args["Balances"]:
+            balance = dict((bal or {}).get("Balance") or {})
+            if not (balance.get("ID") or balance.get("UUID") or balance.get("Uuid")):
+                raise mandatory_ie_missing("BalanceID", "or", "BalanceUUID")
+            await self.set_balance({"Tenant": args.get("Tenant"), "Account": args["Account"],
+                                    "BalanceType": bal.get("BalanceType"), "Value": bal.get("Value"),
+                                    "Balance": balance, "ActionExtraData": bal.get("ActionExtraData"),
+                                    "Cdrlog": bal.get("Cdrlog")})
+        return "OK"
+
+    @rpc("APIerSv1.TransferBalance")
+    async def transfer_balance(self, args: Any) -> str:
+        """Move ``Units`` from SourceAccountID's SourceBalanceID to DestinationAccountID's DestinationBalanceID
+        (DestinationReferenceValue: move what brings the destination there), as CGRateS's *transfer_balance."""
+        if not isinstance(args, dict):
+            raise server_error("arguments must be a JSON object")
+        missing = [f for f in ("SourceAccountID", "SourceBalanceID", "DestinationAccountID", "DestinationBalanceID",
+                               "Units") if not args.get(f)]
+        if missing:
+            raise mandatory_ie_missing(*missing)
+        tenant = self._tenant(args)
+        extra = {"DestinationAccountID": f"{tenant}:{args['DestinationAccountID']}",
+                 "DestinationBalanceID": args["DestinationBalanceID"],
+                 "DestinationReferenceValue": args.get("DestinationReferenceValue")}
+        actions = [Action(Id="APIer_" + new_uuid()[:8], ActionType="*transfer_balance",
+                          ExtraParameters=json.dumps(extra),
+                          Balance=BalanceFilter.from_dict({"ID": args["SourceBalanceID"],
+                                                           "Value": {"Static": abs(float(args["Units"]))}}))]
+        if args.get("Cdrlog"):
+            actions.append(Action(ActionType="*cdrlog"))
+        key = f"{tenant}:{args['SourceAccountID']}"
+        try:
+            async with self.acc.transaction(key) as tx:
+                acc = await tx.load(key)
+                if acc is None:
+                    raise ActionError("ACCOUNT_NOT_FOUND")
+                await self.acc.execute(tx, acc, actions)
+                tx.changed.add(key)
+        except ActionError as exc:
+            raise server_error(rpc_error(exc).message) from None
+        return "OK"
+
+    @rpc("APIerSv1.GetSharedGroup")
+    async def get_shared_group(self, args: Any) -> dict:
+        """A shared group ID → the group (CGRateS answers an empty group, not an error, when it is absent)."""
+        sg_id = args if isinstance(args, str) else (args or {}).get("ID") or ""
+        raw = await self.acc.dm.get(SHARED_GROUP, sg_id) if sg_id else None
+        if raw is None:
+            return {"Id": "", "AccountParameters": None, "MemberIds": None}
+        return SharedGroup.from_dict(raw).to_dict() if isinstance(raw, dict) else raw.to_dict()
+
+    @rpc("APIerSv1.GetAccountIDs")
+    async def get_account_ids(self, args: Any) -> list[str] | None:
+        """``{"Tenant", "Search", "Limit", "Offset"}`` → the tenant's account names, sorted; NOT_FOUND when none."""
+        args = args if isinstance(args, dict) else {}
+        prefix = f"{self._tenant(args)}:"
+        search = str(args.get("Search") or "")
+        ids = sorted(k[len(prefix):] for k in await self.acc.store.keys(prefix) if search in k[len(prefix):])
+        if not ids:
+            raise RPCError(NOT_FOUND)
+        return paginate(ids, args)
+
+    @rpc("APIerSv1.GetActionPlanIDs")
+    async def get_action_plan_ids(self, args: Any) -> list[str] | None:
+        """``{"Search", "Limit", "Offset"}`` → the action plan IDs, sorted; NOT_FOUND when none."""
+        args = args if isinstance(args, dict) else {}
+        search = str(args.get("Search") or "")
+        ids = sorted(k for k in await self.acc.dm.keys(ACTION_PLAN) if search in k)
+        if not ids:
+            raise RPCError(NOT_FOUND)
+        return paginate(ids, args)
+
