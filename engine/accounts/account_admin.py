@@ -104,3 +104,94 @@ class AccountAdmin:
             raise RPCError(NOT_FOUND)
         return paginate(ids, args)
 
+
+    # ---------------------------------------------------------------------------------------- account triggers
+
+    async def _edit_account(self, args: Any, edit: Any) -> str:
+        """Run ``edit(tx, account)`` on a stored account under its lock; NOT_FOUND when it is absent."""
+        if not isinstance(args, dict) or not args.get("Account"):
+            raise mandatory_ie_missing("Account")
+        key = f"{self._tenant(args)}:{args['Account']}"
+        try:
+            async with self.acc.transaction(key) as tx:
+                acc = await tx.load(key)
+                if acc is None:
+                    raise RPCError(NOT_FOUND)
+                await edit(tx, acc)
+                tx.put(acc)
+        except ActionError as exc:
+            raise rpc_error(exc) from exc
+        return "OK"
+
+    @rpc("APIerSv1.AddAccountActionTriggers")
+    async def add_account_action_triggers(self, args: Any) -> str:
+        """``{"Tenant", "Account", "ActionTriggerIDs", "ActionTriggerOverwrite", "ActivationDate", "Executed"}``:
+        the stored trigger groups join the account's triggers (each once)."""
+        from pycgrates.engine.models.account import ActionTrigger
+        from pycgrates.engine.storage.base import ACTION_TRIGGERS
+        from pycgrates.engine.units import TimeError, parse_time
+
+        try:
+            activation = parse_time((args or {}).get("ActivationDate") or None, self.acc.timezone)
+        except TimeError as exc:
+            raise server_error(exc) from None
+
+        async def edit(tx: Any, acc: Any) -> None:
+            if args.get("ActionTriggerOverwrite"):
+                acc.ActionTriggers = []
+            for group_id in args.get("ActionTriggerIDs") or []:
+                raw = await self.acc.dm.get(ACTION_TRIGGERS, group_id)
+                if raw is None:
+                    raise RPCError(NOT_FOUND)
+                for item in raw:
+                    at = ActionTrigger.from_dict(item if isinstance(item, dict) else item.to_dict(storage=True))
+                    at.ActivationDate = activation
+                    at.Executed = bool(args.get("Executed"))
+                    if not any(t.ID == at.ID and t.UniqueID == at.UniqueID for t in acc.ActionTriggers):
+                        acc.ActionTriggers.append(at)
+            self.acc.init_counters(acc)
+
+        return await self._edit_account(args, edit)
+
+    @rpc("APIerSv1.RemoveAccountActionTriggers")
+    async def remove_account_action_triggers(self, args: Any) -> str:
+        """``{"Tenant", "Account", "GroupID", "UniqueID"}``: drop the matching triggers (all when neither)."""
+        async def edit(tx: Any, acc: Any) -> None:
+            gid, uid = args.get("GroupID") or "", args.get("UniqueID") or ""
+            acc.ActionTriggers = [t for t in acc.ActionTriggers
+                                  if not ((not uid or t.UniqueID == uid) and (not gid or t.ID == gid))]
+            self.acc.init_counters(acc)
+
+        return await self._edit_account(args, edit)
+
+    @rpc("APIerSv1.SetAccountActionTriggers", "APIerSv2.SetAccountActionTriggers")
+    async def set_account_action_triggers(self, args: Any) -> str:
+        """``{"Tenant", "Account", "GroupID", "UniqueID", "ActionTrigger": {...}}``: update the account's
+        triggers of GroupID (and UniqueID), or add one when none matches; then check the triggers."""
+        from pycgrates.engine.accounts.parse import FieldError, norm_row, trigger_from_row
+        from pycgrates.engine.accounts.service import _trigger_api_row, _trigger_row
+
+        gid, uid = (args or {}).get("GroupID") or "", (args or {}).get("UniqueID") or ""
+        if not gid:
+            raise mandatory_ie_missing("GroupID")
+        fields = _trigger_api_row((args or {}).get("ActionTrigger") or {})
+
+        async def edit(tx: Any, acc: Any) -> None:
+            matching = [t for t in acc.ActionTriggers if t.ID == gid and (not uid or t.UniqueID == uid)]
+            try:
+                if not matching:
+                    row = norm_row(fields)
+                    row["uniqueid"] = uid or new_uuid()
+                    acc.ActionTriggers.append(trigger_from_row(gid, row, self.acc.timezone))
+                for old in matching:
+                    row = norm_row({**_trigger_row(old), **fields})
+                    row["uniqueid"] = old.UniqueID
+                    new = trigger_from_row(gid, row, self.acc.timezone)
+                    new.Executed, new.LastExecutionTime = old.Executed, old.LastExecutionTime
+                    acc.ActionTriggers[acc.ActionTriggers.index(old)] = new
+            except FieldError as exc:
+                raise server_error(exc) from exc
+            self.acc.init_counters(acc)
+            await self.acc.run_triggers(tx, acc)
+
+        return await self._edit_account(args, edit)

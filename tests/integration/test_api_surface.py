@@ -490,3 +490,31 @@ def test_event_cost_of_a_stored_cdr(engine):
     assert engine.call("APIerSv1.GetEventCost", {"CgrId": cdr["CGRID"]}) == cdr["CostDetails"]
     assert error_of(engine, "APIerSv1.GetEventCost", {"CgrId": cdr["CGRID"], "RunId": "other"}) == "NOT_FOUND"
     assert error_of(engine, "APIerSv1.GetEventCost", {}) == "MANDATORY_IE_MISSING: [CgrId]"
+
+
+def test_account_action_triggers(engine):
+    assert engine.call("APIerSv1.SetAccount", {"Tenant": T, "Account": "3003"}) == "OK"
+    assert engine.call("APIerSv1.SetActionTrigger", {"GroupID": "AT_LOW", "ActionTrigger": {
+        "ThresholdType": "*min_balance", "ThresholdValue": 2, "BalanceType": "*monetary",
+        "ActionsID": "ACT_TOPUP_100"}}) == "OK"
+    acct = {"Tenant": T, "Account": "3003"}
+    for _ in range(2):  # a group joins once
+        assert engine.call("APIerSv1.AddAccountActionTriggers", {**acct, "ActionTriggerIDs": ["AT_LOW"],
+                                                                 "Executed": True}) == "OK"
+    [at] = engine.call("APIerSv1.GetAccountActionTriggers", acct)
+    assert at["ID"] == "AT_LOW" and at["ThresholdValue"] == 2 and at["Executed"] is True
+    assert engine.call("APIerSv1.SetAccountActionTriggers", {**acct, "GroupID": "AT_LOW",
+                                                             "ActionTrigger": {"ThresholdValue": 5}}) == "OK"
+    [at] = engine.call("APIerSv1.GetAccountActionTriggers", acct)
+    assert at["ThresholdValue"] == 5 and at["ActionsID"] == "ACT_TOPUP_100"
+    assert engine.call("APIerSv2.SetAccountActionTriggers", {**acct, "GroupID": "AT_NEW", "ActionTrigger": {
+        "ThresholdType": "*max_balance", "ThresholdValue": 1000, "BalanceType": "*monetary",
+        "ActionsID": "ACT_TOPUP_100"}}) == "OK"
+    assert sorted(t["ID"] for t in engine.call("APIerSv1.GetAccountActionTriggers", acct)) == ["AT_LOW", "AT_NEW"]
+    assert engine.call("APIerSv1.RemoveAccountActionTriggers", {**acct, "GroupID": "AT_NEW"}) == "OK"
+    assert [t["ID"] for t in engine.call("APIerSv1.GetAccountActionTriggers", acct)] == ["AT_LOW"]
+    assert engine.call("APIerSv1.RemoveAccountActionTriggers", acct) == "OK"
+    assert engine.call("APIerSv1.GetAccountActionTriggers", acct) == []
+    assert error_of(engine, "APIerSv1.AddAccountActionTriggers", {"Account": "nobody"}) == "NOT_FOUND"
+    assert error_of(engine, "APIerSv1.AddAccountActionTriggers", {**acct, "ActionTriggerIDs": ["NOPE"]}) == (
+        "NOT_FOUND")
