@@ -44,6 +44,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("schedulers", "SchedulerS", "pycgrates.engine.scheduler:Scheduler"),
     ServiceSpec("apiers", "APIerSv1", "pycgrates.engine.loader.service:LoaderService"),
     ServiceSpec("apiers", "APIerSv1", "pycgrates.engine.loader.tp_api:TariffPlanService"),
+    ServiceSpec("apiers", "APIerSv1", "pycgrates.engine.storage.admin_api:StorageAdminService"),
     ServiceSpec("filters", "FilterS", "pycgrates.engine.filters.service:FilterService"),
     ServiceSpec("attributes", "AttributeS", "pycgrates.engine.profiles.attributes:AttributeService"),
     ServiceSpec("chargers", "ChargerS", "pycgrates.engine.profiles.chargers:ChargerService"),

@@ -518,3 +518,42 @@ def test_account_action_triggers(engine):
     assert error_of(engine, "APIerSv1.AddAccountActionTriggers", {"Account": "nobody"}) == "NOT_FOUND"
     assert error_of(engine, "APIerSv1.AddAccountActionTriggers", {**acct, "ActionTriggerIDs": ["NOPE"]}) == (
         "NOT_FOUND")
+
+
+# ---------------------------------------------------------------------------------------------------- *internal stores
+
+
+def test_internal_stores_dumped_rewritten_backed_up_and_restorable(engine, tmp_path):
+    import zipfile
+
+    timing = {"ID": "TM_BACKUP", "Years": [2030], "Months": [], "MonthDays": [], "WeekDays": [],
+              "StartTime": "00:00:00", "EndTime": ""}
+    assert engine.call("APIerSv1.SetTiming", timing) == "OK"
+    process_cdr(engine, "backup-cdr", Account="1002")
+    for store in ("DataDB", "StorDB"):
+        assert engine.call(f"APIerSv1.Dump{store}", "") == "OK"
+        assert engine.call(f"APIerSv1.Rewrite{store}", "") == "OK"
+        assert engine.call(f"APIerSv1.Backup{store}", {"BackupFolderPath": str(tmp_path / "plain")}) == "OK"
+        assert engine.call(f"APIerSv1.Snapshot{store}", {"BackupFolderPath": str(tmp_path / "zipped"),
+                                                         "Zip": True}) == "OK"
+    [datadb_dir] = (tmp_path / "plain").glob("datadb_*")
+    [stordb_dir] = (tmp_path / "plain").glob("stordb_*")
+    assert b"TM_BACKUP" in (datadb_dir / "datadb.log").read_bytes()
+    assert b"backup-cdr" in (stordb_dir / "stordb.log").read_bytes()
+    for name in ("datadb", "stordb"):
+        [archive] = (tmp_path / "zipped").glob(f"{name}_*.zip")
+        assert zipfile.ZipFile(archive).namelist() == [f"{name}.log"]
+    assert engine.call("APIerSv1.GetTiming", {"ID": "TM_BACKUP"}) == timing  # still served after the rewrites
+    # restoring is starting an engine on the backup
+    restored = tmp_path / "restored"
+    overrides = engine_overrides(restored, 0)
+    overrides["data_db"]["opts"]["internalDBDumpPath"] = str(datadb_dir)
+    overrides["stor_db"]["opts"]["internalDBDumpPath"] = str(stordb_dir)
+    eng = start_engine(restored, lambda port: {**overrides, "listen": {**overrides["listen"],
+                                                                        "rpc_json": f"127.0.0.1:{port}"}},
+                       load_plan=False)
+    try:
+        assert eng.call("APIerSv1.GetTiming", {"ID": "TM_BACKUP"}) == timing
+        assert len(eng.call("CDRsV1.GetCDRs", {"OriginIDs": ["backup-cdr"]})) == 1
+    finally:
+        eng.kill()
