@@ -195,3 +195,53 @@ class AccountAdmin:
             await self.acc.run_triggers(tx, acc)
 
         return await self._edit_account(args, edit)
+
+    # ---------------------------------------------------------------------------------------- plan index
+
+    async def _plans_by_account(self) -> dict[str, set[str]]:
+        """account key → the action plans that name it (what the index should hold)."""
+        from pycgrates.engine.models.account import ActionPlan
+
+        want: dict[str, set[str]] = {}
+        for plan_id in await self.acc.dm.keys(ACTION_PLAN):
+            raw = await self.acc.dm.datadb.get(ACTION_PLAN, plan_id)
+            if raw is None:
+                continue
+            for key in ActionPlan.from_dict(raw).AccountIDs or {}:
+                want.setdefault(key, set()).add(plan_id)
+        return want
+
+    @rpc("APIerSv1.ComputeAccountActionPlans", "APIerSv1.ComputeActionPlanIndexes")
+    async def compute_account_action_plans(self, args: Any) -> str:
+        """Rebuild the account → action plans index from the stored action plans."""
+        from pycgrates.engine.storage.base import ACCOUNT_ACTION_PLANS
+
+        want = await self._plans_by_account()
+        ops: list[Any] = [("remove", ACCOUNT_ACTION_PLANS, k, None)
+                          for k in await self.acc.dm.keys(ACCOUNT_ACTION_PLANS) if k not in want]
+        ops += [("set", ACCOUNT_ACTION_PLANS, k, sorted(v)) for k, v in want.items()]
+        if ops:
+            await self.acc.dm.write_batch(ops)
+        return "OK"
+
+    @rpc("APIerSv1.GetAccountActionPlansIndexHealth")
+    async def account_action_plans_index_health(self, args: Any) -> dict[str, Any]:
+        """CGRateS's AccountActionPlanIHReply: accounts the index misses per plan (MissingAccountActionPlans), and
+        plans the index names that do not name the account, or are gone (BrokenReferences: plan → accounts)."""
+        from pycgrates.engine.storage.base import ACCOUNT_ACTION_PLANS
+
+        want = await self._plans_by_account()
+        broken: dict[str, list[str] | None] = {}
+        missing: dict[str, list[str]] = {}
+        stored: dict[str, set[str]] = {}
+        for key in await self.acc.dm.keys(ACCOUNT_ACTION_PLANS):
+            stored[key] = set(await self.acc.dm.datadb.get(ACCOUNT_ACTION_PLANS, key) or ())
+            for plan_id in sorted(stored[key]):
+                if await self.acc.dm.datadb.get(ACTION_PLAN, plan_id) is None:
+                    broken[plan_id] = None
+                elif plan_id not in want.get(key, set()):
+                    broken.setdefault(plan_id, []).append(key)  # type: ignore[union-attr]
+        for key, plans in sorted(want.items()):
+            for plan_id in sorted(plans - stored.get(key, set())):
+                missing.setdefault(key, []).append(plan_id)
+        return {"MissingAccountActionPlans": missing, "BrokenReferences": broken}

@@ -17,7 +17,7 @@ from pycgrates.engine.rating.callcost import CallCost, event_cost
 from pycgrates.engine.rating.calldesc import VOICE, CallDescriptor, RatingError, get_cost
 from pycgrates.engine.rating.data_cost import NotADataCall, data_cost
 from pycgrates.engine.rating.rater import Rater
-from pycgrates.engine.rating.timing_api import RatingDataAPI
+from pycgrates.engine.rating.timing_api import RatingDataAPI, ReverseDestinationHealth
 from pycgrates.engine.rating.timings import to_ns
 from pycgrates.engine.rpc.errors import (
     EXISTS,
@@ -52,7 +52,7 @@ def _string_arg(args: Any, *names: str) -> str:
     return ""
 
 
-class RatingService(RatingDataAPI):
+class RatingService(RatingDataAPI, ReverseDestinationHealth):
     """The rating engine of the ``rals`` section."""
 
     def __init__(self, ctx: Any) -> None:

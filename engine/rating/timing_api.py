@@ -109,3 +109,36 @@ def _plain(raw: Any) -> dict:
         return raw
     to_json = getattr(raw, "to_json", None)
     return to_json() if to_json is not None else dict(vars(raw))
+
+
+class ReverseDestinationHealth:
+    """Mixed into RatingService: APIerSv1.GetReverseDestinationsIndexHealth."""
+
+    ctx: Any
+
+    @rpc("APIerSv1.GetReverseDestinationsIndexHealth")
+    async def reverse_destinations_index_health(self, args: Any) -> dict[str, Any]:
+        """CGRateS's ReverseDestinationsIHReply: prefixes whose index lacks a destination that has them
+        (MissingReverseDestinations: prefix → destination IDs), and destinations the index names for a prefix they
+        do not have, or that are gone (BrokenReferences: destination → prefixes, null when gone)."""
+        datadb = self.ctx.dm.datadb
+        destinations: dict[str, list[str]] = {}
+        for dest_id in await self.ctx.dm.keys(kinds.DESTINATION):
+            raw = await datadb.get(kinds.DESTINATION, dest_id)
+            if raw is not None:
+                destinations[dest_id] = Destination.from_json(raw).Prefixes
+        broken: dict[str, list[str] | None] = {}
+        index: dict[str, set[str]] = {}
+        for prefix in await self.ctx.dm.keys(kinds.REVERSE_DESTINATION):
+            index[prefix] = set(await datadb.get(kinds.REVERSE_DESTINATION, prefix) or ())
+            for dest_id in sorted(index[prefix]):
+                if dest_id not in destinations:
+                    broken[dest_id] = None
+                elif prefix not in destinations[dest_id]:
+                    broken.setdefault(dest_id, []).append(prefix)  # type: ignore[union-attr]
+        missing: dict[str, list[str]] = {}
+        for dest_id, prefixes in sorted(destinations.items()):
+            for prefix in prefixes:
+                if dest_id not in index.get(prefix, set()):
+                    missing.setdefault(prefix, []).append(dest_id)
+        return {"MissingReverseDestinations": missing, "BrokenReferences": broken}

@@ -557,3 +557,18 @@ def test_internal_stores_dumped_rewritten_backed_up_and_restorable(engine, tmp_p
         assert len(eng.call("CDRsV1.GetCDRs", {"OriginIDs": ["backup-cdr"]})) == 1
     finally:
         eng.kill()
+
+
+def test_reverse_destination_and_account_plan_indexes_are_healthy_and_rebuilt(engine):
+    healthy_reverse = {"MissingReverseDestinations": {}, "BrokenReferences": {}}
+    assert engine.call("APIerSv1.GetReverseDestinationsIndexHealth", {}) == healthy_reverse
+    assert engine.call("APIerSv1.ComputeReverseDestinations", "") == "OK"
+    assert engine.call("APIerSv1.GetReverseDestinationsIndexHealth", {}) == healthy_reverse
+    healthy_plans = {"MissingAccountActionPlans": {}, "BrokenReferences": {}}
+    plans_of_1001 = engine.call("APIerSv1.GetAccountActionPlan", {"Tenant": T, "Account": "1001"})
+    assert engine.call("APIerSv1.GetAccountActionPlansIndexHealth", {}) == healthy_plans
+    for method in ("APIerSv1.ComputeAccountActionPlans", "APIerSv1.ComputeActionPlanIndexes"):
+        assert engine.call(method, {"Tenant": T}) == "OK"
+        assert engine.call("APIerSv1.GetAccountActionPlansIndexHealth", {}) == healthy_plans
+    assert engine.call("APIerSv1.GetAccountActionPlan", {"Tenant": T, "Account": "1001"}) == plans_of_1001
+    assert [p["ActionPlanId"] for p in plans_of_1001] == ["AP_TOPUP"]
