@@ -153,6 +153,34 @@ class AccountAdmin:
 
         return await self._edit_account(args, edit)
 
+    @rpc("APIerSv1.AddTriggeredAction")
+    async def add_triggered_action(self, args: Any) -> str:
+        """CGRateS's AttrAddActionTrigger (``ActionTriggersId``, ``ThresholdType``, ``ThresholdValue``,
+        ``Balance*``, ``Weight``, ``ActionsId``): one new trigger on the account."""
+        from pycgrates.engine.accounts.parse import FieldError, norm_row, trigger_from_row
+
+        args = args if isinstance(args, dict) else {}
+        row = norm_row({"ThresholdType": args.get("ThresholdType") or "", "ThresholdValue":
+                        str(args.get("ThresholdValue") or 0), "BalanceId": args.get("BalanceId") or "",
+                        "BalanceType": args.get("BalanceType") or "",
+                        "BalanceDestinationIds": args.get("BalanceDestinationIds") or "",
+                        "BalanceRatingSubject": args.get("BalanceRatingSubject") or "",
+                        "BalanceWeight": args.get("BalanceWeight") or "",
+                        "BalanceExpiryTime": args.get("BalanceExpiryTime") or "",
+                        "BalanceSharedGroup": args.get("BalanceSharedGroup") or "",
+                        "Weight": args.get("Weight") or 0, "ActionsId": args.get("ActionsId") or ""})
+        row["uniqueid"] = new_uuid()
+        try:
+            trigger = trigger_from_row(str(args.get("ActionTriggersId") or ""), row, self.acc.timezone)
+        except FieldError as exc:
+            raise server_error(exc) from exc
+
+        async def edit(tx: Any, acc: Any) -> None:
+            acc.ActionTriggers.append(trigger)
+            self.acc.init_counters(acc)
+
+        return await self._edit_account(args, edit)
+
     @rpc("APIerSv1.RemoveAccountActionTriggers")
     async def remove_account_action_triggers(self, args: Any) -> str:
         """``{"Tenant", "Account", "GroupID", "UniqueID"}``: drop the matching triggers (all when neither)."""

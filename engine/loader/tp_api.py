@@ -174,17 +174,91 @@ class TariffPlanService:
         tables = {table: rows for table in SPECS if (rows := await self._rows(tpid, table))}
         return await asyncio.to_thread(_write_csv_files, folder, tables)
 
+    async def _load_rows(self, tables: dict[str, list[dict]], dry_run: bool = False) -> str:
+        """Load some tariff-plan rows into the DataDB, as LoadTariffPlanFromFolder loads a folder of them."""
+        with tempfile.TemporaryDirectory(prefix="tp-") as folder:
+            await asyncio.to_thread(_write_csv_files, Path(folder), {t: r for t, r in tables.items() if r})
+            return await self.ctx.registry.dispatch("APIerSv1.LoadTariffPlanFromFolder",
+                                                    {"FolderPath": folder, "DryRun": dry_run})
+
+    async def _select(self, tpid: str, table: str, column: str, wanted: set[str]) -> list[dict]:
+        return [r for r in await self._rows(tpid, table) if _cell(r.get(column)) in wanted]
+
+    async def _rating_plans_closure(self, tpid: str, plan_rows: list[dict]) -> dict[str, list[dict]]:
+        """Rating plan rows with the destination rates, rates, destinations and timings they use."""
+        dr_rows = await self._select(tpid, "DestinationRates", "ID",
+                                     {_cell(r.get("DestinationRatesID")) for r in plan_rows})
+        return {
+            "RatingPlans": plan_rows, "DestinationRates": dr_rows,
+            "Rates": await self._select(tpid, "Rates", "ID", {_cell(r.get("RatesID")) for r in dr_rows}),
+            "Destinations": await self._select(tpid, "Destinations", "ID",
+                                               {_cell(r.get("DestinationsID")) for r in dr_rows}),
+            "Timings": await self._select(tpid, "Timings", "ID", {_cell(r.get("TimingID")) for r in plan_rows}),
+        }
+
+    @rpc("APIerSv1.LoadRatingPlan")
+    async def load_rating_plan(self, args: Any) -> str:
+        """``{"TPid", "RatingPlanId"}``: one rating plan of the StorDB (every one when RatingPlanId is empty), with
+        what it uses, into the DataDB."""
+        args = _args(args)
+        if not args.get("TPid"):
+            raise mandatory_ie_missing("TPid")
+        plan_id = _cell(args.get("RatingPlanId"))
+        rows = [r for r in await self._rows(args["TPid"], "RatingPlans")
+                if not plan_id or _cell(r.get("ID")) == plan_id]
+        if not rows:
+            raise RPCError(NOT_FOUND)
+        return await self._load_rows(await self._rating_plans_closure(args["TPid"], rows))
+
+    @rpc("APIerSv1.LoadRatingProfile")
+    async def load_rating_profile(self, args: Any) -> str:
+        """``{"TPid", "LoadId", "Tenant", "Category", "Subject"}`` (empty: any): those rating profiles of the StorDB,
+        with the rating plans they activate, into the DataDB."""
+        args = _args(args)
+        if not args.get("TPid"):
+            raise mandatory_ie_missing("TPid")
+        wanted = {k: _cell(args.get(k)) for k in ("Tenant", "Category", "Subject") if args.get(k)}
+        rows = [r for r in await self._rows(args["TPid"], "RatingProfiles")
+                if all(_cell(r.get(k)) == v for k, v in wanted.items())]
+        if not rows:
+            raise RPCError(NOT_FOUND)
+        plans = await self._select(args["TPid"], "RatingPlans", "ID", {_cell(r.get("RatingPlanID")) for r in rows})
+        return await self._load_rows({**await self._rating_plans_closure(args["TPid"], plans),
+                                      "RatingProfiles": rows})
+
+    @rpc("APIerSv1.LoadAccountActions")
+    async def load_account_actions(self, args: Any) -> str:
+        """``{"TPid", "LoadId", "Tenant", "Account"}`` (empty: any): those accounts of the StorDB, with their action
+        plan, action triggers, the actions they run and the plan's timings, into the DataDB."""
+        args = _args(args)
+        if not args.get("TPid"):
+            raise mandatory_ie_missing("TPid")
+        tpid = args["TPid"]
+        wanted = {k: _cell(args.get(k)) for k in ("Tenant", "Account") if args.get(k)}
+        rows = [r for r in await self._rows(tpid, "AccountActions")
+                if all(_cell(r.get(k)) == v for k, v in wanted.items())]
+        if not rows:
+            raise RPCError(NOT_FOUND)
+        plans = await self._select(tpid, "ActionPlans", "Id", {_cell(r.get("ActionPlanId")) for r in rows})
+        triggers = await self._select(tpid, "ActionTriggers", "Tag", {_cell(r.get("ActionTriggersId")) for r in rows})
+        actions = await self._select(tpid, "Actions", "ActionsId",
+                                     {_cell(r.get("ActionsId")) for r in (*plans, *triggers)})
+        groups = {g for r in actions for g in _cell(r.get("SharedGroup")).split(";") if g}
+        return await self._load_rows({
+            "Timings": await self._select(tpid, "Timings", "ID", {_cell(r.get("TimingId")) for r in plans}),
+            "SharedGroups": await self._select(tpid, "SharedGroups", "Id", groups), "Actions": actions,
+            "ActionPlans": plans, "ActionTriggers": triggers, "AccountActions": rows})
+
     @rpc("APIerSv1.LoadTariffPlanFromStorDb")
     async def load_tariff_plan_from_stordb(self, args: Any) -> str:
         """``{"TPid", "DryRun"}``: load the TPid's rows into the DataDB, as LoadTariffPlanFromFolder does."""
         args = _args(args)
         if not args.get("TPid"):
             raise mandatory_ie_missing("TPid")
-        with tempfile.TemporaryDirectory(prefix="tp-") as folder:
-            if not await self._write_folder(str(args["TPid"]), Path(folder)):
-                raise RPCError(NOT_FOUND)
-            return await self.ctx.registry.dispatch("APIerSv1.LoadTariffPlanFromFolder",
-                                                    {"FolderPath": folder, "DryRun": bool(args.get("DryRun"))})
+        tables = {table: rows for table in SPECS if (rows := await self._rows(str(args["TPid"]), table))}
+        if not tables:
+            raise RPCError(NOT_FOUND)
+        return await self._load_rows(tables, bool(args.get("DryRun")))
 
 
 def _write_csv_files(folder: Path, tables: dict[str, list[dict]]) -> list[str]:

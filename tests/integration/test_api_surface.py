@@ -513,6 +513,11 @@ def test_account_action_triggers(engine):
     assert sorted(t["ID"] for t in engine.call("APIerSv1.GetAccountActionTriggers", acct)) == ["AT_LOW", "AT_NEW"]
     assert engine.call("APIerSv1.RemoveAccountActionTriggers", {**acct, "GroupID": "AT_NEW"}) == "OK"
     assert [t["ID"] for t in engine.call("APIerSv1.GetAccountActionTriggers", acct)] == ["AT_LOW"]
+    trigger = {"ActionTriggersId": "AT_ADDED", "ThresholdType": "*max_event_counter", "ThresholdValue": 3,
+               "BalanceType": "*monetary", "ActionsId": "ACT_TOPUP_100"}
+    assert engine.call("APIerSv1.AddTriggeredAction", {**acct, **trigger}) == "OK"
+    added = [t for t in engine.call("APIerSv1.GetAccountActionTriggers", acct) if t["ID"] == "AT_ADDED"]
+    assert [(t["ThresholdType"], t["ThresholdValue"]) for t in added] == [("*max_event_counter", 3)]
     assert engine.call("APIerSv1.RemoveAccountActionTriggers", acct) == "OK"
     assert engine.call("APIerSv1.GetAccountActionTriggers", acct) == []
     assert error_of(engine, "APIerSv1.AddAccountActionTriggers", {"Account": "nobody"}) == "NOT_FOUND"
@@ -572,3 +577,44 @@ def test_reverse_destination_and_account_plan_indexes_are_healthy_and_rebuilt(en
         assert engine.call("APIerSv1.GetAccountActionPlansIndexHealth", {}) == healthy_plans
     assert engine.call("APIerSv1.GetAccountActionPlan", {"Tenant": T, "Account": "1001"}) == plans_of_1001
     assert [p["ActionPlanId"] for p in plans_of_1001] == ["AP_TOPUP"]
+
+
+def set_tp_rating(engine: EngineProcess, tpid: str, name: str, prefix: str, rate: float) -> None:
+    assert engine.call("APIerSv1.SetTPDestination", {"TPid": tpid, "ID": f"DST_{name}", "Prefixes": [prefix]}) == "OK"
+    slot = {"ConnectFee": 0, "Rate": rate, "RateUnit": "60s", "RateIncrement": "60s", "GroupIntervalStart": "0s"}
+    assert engine.call("APIerSv1.SetTPRate", {"TPid": tpid, "ID": f"RT_{name}", "RateSlots": [slot]}) == "OK"
+    binding = {"DestinationId": f"DST_{name}", "RateId": f"RT_{name}", "RoundingMethod": "*up", "RoundingDecimals": 4}
+    assert engine.call("APIerSv1.SetTPDestinationRate", {"TPid": tpid, "ID": f"DR_{name}",
+                                                         "DestinationRates": [binding]}) == "OK"
+    assert engine.call("APIerSv1.SetTPRatingPlan", {"TPid": tpid, "ID": f"RP_{name}", "RatingPlanBindings": [
+        {"DestinationRatesId": f"DR_{name}", "TimingId": "*any", "Weight": 10}]}) == "OK"
+
+
+def test_rating_plans_profiles_and_accounts_loaded_one_by_one_from_the_stordb(engine):
+    tpid = "PARTS"
+    set_tp_rating(engine, tpid, "ES", "34", 0.2)
+    set_tp_rating(engine, tpid, "UNUSED", "99", 1)
+    assert engine.call("APIerSv1.SetTPRatingProfile", {
+        "TPid": tpid, "LoadId": "x", "Tenant": T, "Category": "call", "Subject": "es_caller",
+        "RatingPlanActivations": [{"ActivationTime": "2014-01-14T00:00:00Z", "RatingPlanId": "RP_ES",
+                                   "FallbackSubjects": ""}]}) == "OK"
+    assert engine.call("APIerSv1.LoadRatingPlan", {"TPid": tpid, "RatingPlanId": "RP_ES"}) == "OK"
+    assert engine.call("APIerSv1.GetDestination", "DST_ES")["Prefixes"] == ["34"]
+    assert error_of(engine, "APIerSv1.GetDestination", "DST_UNUSED") == "NOT_FOUND"  # only what RP_ES uses
+    assert error_of(engine, "APIerSv1.LoadRatingPlan", {"TPid": tpid, "RatingPlanId": "NOPE"}) == "NOT_FOUND"
+    call = {"Tenant": T, "Category": "call", "Subject": "es_caller", "Destination": "3491",
+            "AnswerTime": "2024-01-15T10:00:00Z", "Usage": "3m"}
+    assert error_of(engine, "APIerSv1.GetCost", call).startswith("SERVER_ERROR")  # no rating profile yet
+    assert engine.call("APIerSv1.LoadRatingProfile", {"TPid": tpid, "Tenant": T, "Category": "call",
+                                                      "Subject": "es_caller"}) == "OK"
+    assert engine.call("APIerSv1.GetCost", call)["Cost"] == pytest.approx(0.6)
+    assert engine.call("APIerSv1.SetTPActions", {"TPid": tpid, "ID": "ACT_ES", "Actions": [
+        {"Identifier": "*topup_reset", "BalanceType": "*monetary", "Units": "7", "BalanceId": "es",
+         "Weight": 10}]}) == "OK"
+    assert engine.call("APIerSv1.SetTPActionPlan", {"TPid": tpid, "ID": "AP_ES", "ActionPlan": [
+        {"ActionsId": "ACT_ES", "TimingId": "*asap", "Weight": 10}]}) == "OK"
+    assert engine.call("APIerSv1.SetTPAccountActions", {"TPid": tpid, "LoadId": "x", "Tenant": T,
+                                                        "Account": "es_acc", "ActionPlanId": "AP_ES"}) == "OK"
+    assert engine.call("APIerSv1.LoadAccountActions", {"TPid": tpid, "Tenant": T, "Account": "es_acc"}) == "OK"
+    assert balance_of(engine, "es_acc", "es") == 7
+    assert error_of(engine, "APIerSv1.LoadAccountActions", {"TPid": tpid, "Account": "nobody"}) == "NOT_FOUND"
