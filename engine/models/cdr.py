@@ -157,3 +157,22 @@ def as_external_cdr(cdr: dict) -> dict:
         COST_DETAILS: dumps(cdr.get(COST_DETAILS)).decode(), EXTRA_INFO: as_string(cdr.get(EXTRA_INFO)),
         PRE_RATED: _bool(cdr.get(PRE_RATED, False)),
     }
+
+
+def from_external_cdr(ext: dict) -> dict:
+    """An ExternalCDR as a CDR (CGRateS's NewCDRFromExternalCDR): Usage read per ToR, CostDetails parsed from its
+    JSON text, the CGRID computed when absent."""
+    import orjson
+
+    cdr = {k: v for k, v in ext.items() if k != "APIOpts"}
+    cdr[USAGE] = parse_duration(ext.get(USAGE) or 0)  # "1m30s", or plain nanoseconds/units
+    details = ext.get(COST_DETAILS)
+    if isinstance(details, str):
+        try:
+            cdr[COST_DETAILS] = orjson.loads(details) if details not in ("", "null") else None
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"CostDetails is not JSON: {exc}") from None
+    if not cdr.get(CGRID):
+        cdr[CGRID] = cgrid(as_string(ext.get(ORIGIN_ID)), as_string(ext.get(ORIGIN_HOST)))
+    cdr["APIOpts"] = ext.get("APIOpts") or {}
+    return cdr

@@ -618,3 +618,33 @@ def test_rating_plans_profiles_and_accounts_loaded_one_by_one_from_the_stordb(en
     assert engine.call("APIerSv1.LoadAccountActions", {"TPid": tpid, "Tenant": T, "Account": "es_acc"}) == "OK"
     assert balance_of(engine, "es_acc", "es") == 7
     assert error_of(engine, "APIerSv1.LoadAccountActions", {"TPid": tpid, "Account": "nobody"}) == "NOT_FOUND"
+
+
+# ---------------------------------------------------------------------------------------------------- CDRs
+
+
+def test_cdrs_process_events_external_cdrs_and_reprocess(engine):
+    base = {"ToR": "*voice", "OriginHost": "api", "RequestType": "*rated", "Tenant": T, "Category": "call",
+            "Account": "4004", "Destination": "33612345678", "SetupTime": "2024-01-15T10:00:00Z",
+            "AnswerTime": "2024-01-15T10:00:05Z", "Usage": "60s"}
+    assert engine.call("CDRsV1.ProcessEvents", {"Flags": ["*rals"], "CGREvents": [
+        {"Tenant": T, "Event": {**base, "OriginID": f"many-{i}"}} for i in range(3)]}) == "OK"
+    stored = engine.call("CDRsV1.GetCDRs", {"Accounts": ["4004"]})
+    assert sorted(c["OriginID"] for c in stored) == ["many-0", "many-1", "many-2"]
+    assert all(c["Cost"] > 0 for c in stored)
+    events = engine.call("CDRsV2.ProcessEvent", {"Flags": ["*rals"], "Tenant": T, "ID": "v2",
+                                                 "Event": {**base, "OriginID": "v2-1"}})
+    [cdr] = engine.call("CDRsV1.GetCDRs", {"OriginIDs": ["v2-1"]})
+    assert [e["Event"]["CGRID"] for e in events] == [cdr["CGRID"]] and events[0]["Event"]["Cost"] == cdr["Cost"]
+    # an ExternalCDR as APIerSv2.GetCDRs prints it comes back in as the same CDR
+    [external] = engine.call("APIerSv2.GetCDRs", {"OriginIDs": ["v2-1"]})
+    assert engine.call("APIerSv1.RemoveCDRs", {"OriginIDs": ["v2-1"]}) == "OK"
+    assert engine.call("CDRsV1.ProcessExternalCDR", {**external, "PreRated": True}) == "OK"
+    [again] = engine.call("CDRsV1.GetCDRs", {"OriginIDs": ["v2-1"]})
+    assert (again["CGRID"], again["Usage"], again["Cost"], again["CostDetails"]) == (
+        cdr["CGRID"], cdr["Usage"], cdr["Cost"], cdr["CostDetails"])
+    # reprocessed: rated again from the stored CDR, stored over itself
+    assert engine.call("CDRsV1.ReprocessCDRs", {"OriginIDs": ["many-0"], "Flags": ["*rals"]}) == "OK"
+    [rerated] = engine.call("CDRsV1.GetCDRs", {"OriginIDs": ["many-0"]})
+    first = next(c for c in stored if c["OriginID"] == "many-0")
+    assert rerated["Cost"] == first["Cost"] and rerated["OrderID"] >= first["OrderID"]
