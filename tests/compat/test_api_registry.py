@@ -24,7 +24,6 @@ TARGET = 0.90
 
 #: the share already reached by services still below TARGET (raise, never lower)
 FLOORS: dict[str, float] = {
-    "Responder": 0.81,
     "SessionSv1": 0.73,
     "ThresholdSv1": 0.66,
 }

@@ -648,3 +648,31 @@ def test_cdrs_process_events_external_cdrs_and_reprocess(engine):
     [rerated] = engine.call("CDRsV1.GetCDRs", {"OriginIDs": ["many-0"]})
     first = next(c for c in stored if c["OriginID"] == "many-0")
     assert rerated["Cost"] == first["Cost"] and rerated["OrderID"] >= first["OrderID"]
+
+
+# ---------------------------------------------------------------------------------------------------- RALsV1, Responder
+
+
+def test_rating_plans_cost(engine):
+    arg = {"RatingPlanIDs": ["RP_NOPE", "RP_RETAIL"], "Destination": "33612345678",
+           "SetupTime": "2024-01-15T10:00:00Z", "Usage": "90s"}
+    reply = engine.call("RALsV1.GetRatingPlansCost", arg)
+    assert reply["RatingPlanID"] == "RP_RETAIL"
+    assert reply["EventCost"]["Cost"] == engine.call("APIerSv1.GetCost", {
+        "Tenant": T, "Category": "call", "Subject": "1001", "Destination": "33612345678",
+        "AnswerTime": "2024-01-15T10:00:00Z", "Usage": "90s"})["Cost"]
+    assert engine.call("RALsV1.GetRatingPlansCost", {**arg, "Destination": "999"}) == {
+        "EventCost": None, "RatingPlanID": ""}
+    assert error_of(engine, "RALsV1.GetRatingPlansCost", {"Destination": "1"}) == (
+        "MANDATORY_IE_MISSING: [RatingPlanIDs SetupTime Usage]")
+    assert engine.call("RALsV1.Ping", {}) == "Pong"
+
+
+def test_responder_shutdown_stops_the_engine_in_order(tmp_path):
+    eng = start_engine(tmp_path, lambda port: engine_overrides(tmp_path, port), load_plan=False)
+    try:
+        assert eng.call("Responder.Shutdown", {}) == "Done!"
+        assert eng.proc is not None and eng.proc.wait(20) == 0
+        assert "shutdown requested" in eng.log()
+    finally:
+        eng.kill()
