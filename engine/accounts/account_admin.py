@@ -273,3 +273,69 @@ class AccountAdmin:
             for plan_id in sorted(plans - stored.get(key, set())):
                 missing.setdefault(key, []).append(plan_id)
         return {"MissingAccountActionPlans": missing, "BrokenReferences": broken}
+
+    # ---------------------------------------------------------------------------------------- action plans
+
+    async def set_action_plan(self, args: dict) -> str: ...
+    async def remove_action_plan(self, args: dict) -> str: ...
+    async def _run_asap(self, plan: Any, keys: list[str]) -> None: ...
+
+    async def _plan_accounts(self, plan_id: str, accounts: set[str]) -> None:
+        """Make ``accounts`` the plan's accounts, the account → plans index following."""
+        from pycgrates.engine.models.account import ActionPlan
+        from pycgrates.engine.storage.base import ACCOUNT_ACTION_PLANS
+
+        plan = ActionPlan.from_dict(await self.acc.dm.get(ACTION_PLAN, plan_id))
+        before = set(plan.AccountIDs or {})
+        plan.AccountIDs = dict.fromkeys(sorted(accounts), True)
+        ops: list[Any] = [("set", ACTION_PLAN, plan_id, plan.to_dict())]
+        for key in before ^ accounts:
+            plans = set(await self.acc.account_plan_ids(key))
+            plans = plans | {plan_id} if key in accounts else plans - {plan_id}
+            ops.append(("set", ACCOUNT_ACTION_PLANS, key, sorted(plans)) if plans else
+                       ("remove", ACCOUNT_ACTION_PLANS, key, None))
+        await self.acc.dm.write_batch(ops)
+        await self._run_asap(plan, sorted(accounts - before))
+        self.acc.plans_changed()
+
+    @rpc("APIerSv1.SetActionPlanAccounts")
+    async def set_action_plan_accounts(self, args: Any) -> str:
+        """SetActionPlan (``Id``, ``ActionPlan``, ``Overwrite``) whose accounts are ``AccountIDs``
+        ("tenant:account"), which replace those it had; the accounts joining run its *asap actions."""
+        if not isinstance(args, dict):
+            raise server_error("arguments must be a JSON object")
+        for timing in args.get("ActionPlan") or []:
+            missing = [f for f in ("ActionsId", "Time", "Weight") if not (timing or {}).get(f)]
+            if missing:
+                raise RPCError(f"MANDATORY_IE_MISSING:Action:{(timing or {}).get('ActionsId') or ''}:"
+                               f"[{' '.join(missing)}]")
+        await self.set_action_plan(args)
+        await self._plan_accounts(str(args.get("Id") or args.get("ID")),
+                                  {str(a) for a in args.get("AccountIDs") or []})
+        return "OK"
+
+    @rpc("APIerSv1.RemoveActionTiming")
+    async def remove_action_timing(self, args: Any) -> str:
+        """``{"ActionPlanId", "ActionTimingId", "Tenant", "Account"}``: with Account, the account leaves the plan;
+        with ActionTimingId, that timing leaves it; else the whole plan is removed."""
+        from pycgrates.engine.models.account import ActionPlan
+
+        args = args if isinstance(args, dict) else {}
+        plan_id = str(args.get("ActionPlanId") or "")
+        if not plan_id:
+            raise mandatory_ie_missing("ActionPlanId")
+        raw = await self.acc.dm.get(ACTION_PLAN, plan_id)
+        if raw is None:
+            raise RPCError(NOT_FOUND)
+        plan = ActionPlan.from_dict(raw)
+        if args.get("Account"):
+            await self._plan_accounts(plan_id, set(plan.AccountIDs or {}) - {f"{self._tenant(args)}:{args['Account']}"})
+        elif args.get("ActionTimingId"):
+            plan.ActionTimings = [t for t in plan.ActionTimings if t.Uuid != args["ActionTimingId"]]
+            if not plan.ActionTimings:
+                return await self.remove_action_plan({"Id": plan_id})
+            await self.acc.dm.set(ACTION_PLAN, plan_id, plan.to_dict())
+            self.acc.plans_changed()
+        else:
+            return await self.remove_action_plan({"Id": plan_id})
+        return "OK"

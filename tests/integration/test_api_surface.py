@@ -676,3 +676,27 @@ def test_responder_shutdown_stops_the_engine_in_order(tmp_path):
         assert "shutdown requested" in eng.log()
     finally:
         eng.kill()
+
+
+def test_action_plan_accounts_and_timings(engine):
+    assert engine.call("APIerSv1.SetAccount", {"Tenant": T, "Account": "5005"}) == "OK"
+    timing = {"ActionsId": "ACT_TOPUP_100", "Time": "*asap", "Weight": 10}
+    assert error_of(engine, "APIerSv1.SetActionPlanAccounts", {"Id": "AP_ACCS", "ActionPlan": [
+        {**timing, "Time": ""}]}) == "MANDATORY_IE_MISSING:Action:ACT_TOPUP_100:[Time]"
+    assert engine.call("APIerSv1.SetActionPlanAccounts", {"Id": "AP_ACCS", "ActionPlan": [timing],
+                                                          "AccountIDs": [f"{T}:5005"]}) == "OK"
+    acct = {"Tenant": T, "Account": "5005"}
+    assert [p["ActionPlanId"] for p in engine.call("APIerSv1.GetAccountActionPlan", acct)] == ["AP_ACCS"]
+    assert balance_of(engine, "5005", "MONETARY") == 100  # the *asap actions ran for the joining account
+    [plan] = engine.call("APIerSv1.GetActionPlan", {"ID": "AP_ACCS"})
+    assert list(plan["AccountIDs"]) == [f"{T}:5005"]
+    assert engine.call("APIerSv1.RemoveActionTiming", {"ActionPlanId": "AP_ACCS", **acct}) == "OK"
+    assert engine.call("APIerSv1.GetAccountActionPlan", acct) == []
+    [plan] = engine.call("APIerSv1.GetActionPlan", {"ID": "AP_ACCS"})
+    assert not plan["AccountIDs"]
+    uuid = plan["ActionTimings"][0]["Uuid"]
+    assert engine.call("APIerSv1.RemoveActionTiming", {"ActionPlanId": "AP_ACCS", "ActionTimingId": uuid}) == "OK"
+    assert error_of(engine, "APIerSv1.GetActionPlan", {"ID": "AP_ACCS"}) == "NOT_FOUND"
+    assert error_of(engine, "APIerSv1.RemoveActionTiming", {"ActionPlanId": "AP_ACCS"}) == "NOT_FOUND"
+    assert engine.call("APIerSv1.GetAccountActionPlansIndexHealth", {}) == {
+        "MissingAccountActionPlans": {}, "BrokenReferences": {}}
