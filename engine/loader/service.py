@@ -10,7 +10,6 @@ import logging
 import os
 import sys
 import time
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ from pycgrates.engine.profiles.stateful import StatefulService
 from pycgrates.engine.rpc.errors import RPCError, mandatory_ie_missing, server_error
 from pycgrates.engine.rpc.registry import rpc
 from pycgrates.engine.storage.base import BatchOp
-from pycgrates.engine.units import format_time, now
 
 log = logging.getLogger("cgr.loader")
 
@@ -83,14 +81,11 @@ class LoaderService:
 
     @rpc("APIerSv2.LoadTariffPlanFromFolder")
     async def load_tariff_plan_from_folder_v2(self, args: dict) -> dict:
-        """APIerSv1.LoadTariffPlanFromFolder answering CGRateS's LoadInstance (``*dryrun`` IDs for a dry run)."""
+        """APIerSv1.LoadTariffPlanFromFolder answering CGRateS's LoadInstance: ``*dryrun`` IDs for a dry run, else
+        the latest of the load history, which CGRateS no longer writes (so its zero value, as CGRateS answers)."""
         await self.load_tariff_plan_from_folder(args)
-        if (args or {}).get("DryRun"):
-            return {"LoadID": "", "RatingLoadID": "*dryrun", "AccountingLoadID": "*dryrun",
-                    "LoadTime": "0001-01-01T00:00:00Z"}
-        load_id = uuid.uuid4().hex
-        return {"LoadID": load_id, "RatingLoadID": load_id, "AccountingLoadID": load_id,
-                "LoadTime": format_time(now())}
+        dry = "*dryrun" if (args or {}).get("DryRun") else ""
+        return {"LoadID": "", "RatingLoadID": dry, "AccountingLoadID": dry, "LoadTime": "0001-01-01T00:00:00Z"}
 
     @rpc("APIerSv1.LoadTariffPlanFromFolder")
     async def load_tariff_plan_from_folder(self, args: dict) -> str:
