@@ -321,34 +321,72 @@ def tp_key(tp: Any, obj: dict) -> dict:
 
 
 def test_every_tp_type_round_trips_through_the_stordb(engine):
+    assert_tp_round_trip(engine, "OLD")
+
+
+@pytest.mark.parametrize(("backend", "port"), [("postgres", 5432), ("mysql", 3306)])
+def test_tp_objects_round_trip_through_sql_stordbs(tmp_path, backend, port):
+    import uuid
+
+    from tests.conftest import require_service
+
+    require_service("127.0.0.1", port, f"{backend} (bash .ci/services starts it)")
+
+    def overrides(rpc_port: int) -> dict:
+        out = engine_overrides(tmp_path, rpc_port)
+        out["stor_db"] = {"db_type": f"*{backend}", "db_port": port, "db_user": "cgrates",
+                          "db_password": "CGRateS.org", "db_name": "cgrates"}
+        return out
+
+    eng = start_engine(tmp_path, overrides, load_plan=False)
+    tpid = f"API_{uuid.uuid4().hex[:10]}"
+    try:
+        assert_tp_round_trip(eng, tpid)
+    finally:  # the SQL tables are shared: leave nothing behind
+        for tp in tp_types():
+            try:
+                for oid in eng.call(f"APIerSv1.{tp.ids_method}", {"TPid": tpid}) if tp.ids_method else []:
+                    eng.call(f"APIerSv1.Remove{tp.name}", {"TPid": tpid, **_key_args(tp, oid)})
+            except RuntimeError:  # NOT_FOUND: nothing left of this type
+                pass
+        eng.kill()
+
+
+def _key_args(tp: Any, oid: str) -> dict:
+    if tp.key_arg != "ID":
+        return {tp.key_arg: ":" + oid}
+    return dict(zip(tp.key_fields, oid.split(":"), strict=True))
+
+
+def assert_tp_round_trip(engine: EngineProcess, tpid: str) -> None:
+    """Import the old tutorial under ``tpid``; every object of every type reads, removes and sets back the same."""
     from tests.conftest import shared_data
 
     folder = shared_data("tariffplans", "oldtutorial")
-    assert engine.call("APIerSv1.ImportTariffPlanFromFolder", {"TPid": "OLD", "FolderPath": str(folder)}) == "OK"
+    assert engine.call("APIerSv1.ImportTariffPlanFromFolder", {"TPid": tpid, "FolderPath": str(folder)}) == "OK"
     seen = 0
     for tp in tp_types():
         ids_method = tp.ids_method or None
         if ids_method is None:
             continue
-        ids = engine.call(f"APIerSv1.{ids_method}", {"TPid": "OLD"})
+        ids = engine.call(f"APIerSv1.{ids_method}", {"TPid": tpid})
         assert ids == sorted(ids), tp.name
         for oid in ids:
-            args = {"TPid": "OLD", tp.key_arg: ":" + oid} if tp.key_arg != "ID" else {
-                "TPid": "OLD", **dict(zip(tp.key_fields, oid.split(":"), strict=True))}
+            args = {"TPid": tpid, **_key_args(tp, oid)}
             obj = engine.call(f"APIerSv1.Get{tp.name}", args)
-            assert obj["TPid"] == "OLD"
+            assert obj["TPid"] == tpid
             assert engine.call(f"APIerSv1.Remove{tp.name}", tp_key(tp, obj)) == "OK"
             assert error_of(engine, f"APIerSv1.Get{tp.name}", args) == "NOT_FOUND"
             assert engine.call(f"APIerSv1.Set{tp.name}", obj) == "OK"
             assert engine.call(f"APIerSv1.Get{tp.name}", args) == obj, (tp.name, oid)
             seen += 1
-        assert engine.call(f"APIerSv1.{ids_method}", {"TPid": "OLD"}) == ids
+        assert engine.call(f"APIerSv1.{ids_method}", {"TPid": tpid}) == ids
     assert seen > 40
     assert error_of(engine, "APIerSv1.GetTPDestinationIDs", {"TPid": "NONE"}) == "NOT_FOUND"
     assert error_of(engine, "APIerSv1.GetTPDestination", {"ID": "x"}) == "MANDATORY_IE_MISSING: [TPid]"
-    assert error_of(engine, "APIerSv1.SetTPRate", {"TPid": "OLD"}) == "MANDATORY_IE_MISSING: [ID]"
-    assert engine.call("APIerSv1.GetTPDestinationIDs", {"TPid": "OLD", "Limit": 1, "Offset": 1}) == [
-        engine.call("APIerSv1.GetTPDestinationIDs", {"TPid": "OLD"})[1]]
+    assert error_of(engine, "APIerSv1.SetTPRate", {"TPid": tpid}) == "MANDATORY_IE_MISSING: [ID]"
+    assert engine.call("APIerSv1.GetTPDestinationIDs", {"TPid": tpid, "Limit": 1, "Offset": 1}) == [
+        engine.call("APIerSv1.GetTPDestinationIDs", {"TPid": tpid})[1]]
 
 
 def test_a_tariff_plan_edited_in_the_stordb_is_exported_and_loaded(engine, tmp_path):
