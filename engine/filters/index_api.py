@@ -1,5 +1,6 @@
 """APIerSv1's filter-index methods over the stored indexes (``engine.filters.indexes``): GetFilterIndexes,
-ComputeFilterIndexes, ComputeFilterIndexIDs, RemoveFilterIndexes and the Get<Subsystem>IndexesHealth checks.
+ComputeFilterIndexes, ComputeFilterIndexIDs, RemoveFilterIndexes, the Get<Subsystem>IndexesHealth checks and
+GetReverseFilterHealth (the filter → profiles index).
 
 CGRateS names an index by its item type (``*attributes``, ``*chargers``, ...) and ``tenant[:context]``, and an
 entry as ``filterType:path:value:itemID`` (``*string:*req.Account:1001:ATTR_1``); the health checks answer its
@@ -26,6 +27,13 @@ _FLAGS = {"AttributeS": "attributes", "ChargerS": "chargers", "ResourceS": "reso
 _ID_LISTS = {"AttributeIDs": "attributes", "ChargerIDs": "chargers", "ResourceIDs": "resources",
              "StatIDs": "stats", "ThresholdIDs": "thresholds", "RouteIDs": "routes", "DispatcherIDs": "dispatchers"}
 _RESERVED = (":*items:", ":*computed")
+
+
+#: the item types whose reverse filter indexes GetReverseFilterHealth checks, by CGRateS's index names
+_REVERSE_CHECKED = (("*attribute_filter_indexes", "attributes"), ("*charger_filter_indexes", "chargers"),
+                    ("*resource_filter_indexes", "resources"), ("*stat_filter_indexes", "stats"),
+                    ("*threshold_filter_indexes", "thresholds"), ("*route_filter_indexes", "routes"),
+                    ("*dispatcher_filter_indexes", "dispatchers"))
 
 
 class FilterIndexAPI:
@@ -114,9 +122,16 @@ class FilterIndexAPI:
                 await self.indexer.profile_updated(section, tenant, item_id, raw)
         return "OK"
 
+    async def _computed(self, sub: Subsystem) -> None:
+        """Index the tenants whose index was never computed (after a bulk load this engine indexes on first use;
+        CGRateS indexes at the load): a check reports what is wrong, not what is only not built yet."""
+        for tenant in sorted({k.partition(":")[0] for k in await self.dm.keys(sub.kind)}):
+            await self.indexer._ensure_computed(sub, tenant)
+
     async def index_health(self, section: str) -> dict[str, Any]:
         """CGRateS's FilterIHReply for one item type, over every tenant."""
         sub = subsystem(section)
+        await self._computed(sub)
         expected: dict[str, set[str]] = {}
         missing_filters: dict[str, list[str]] = {}
         profiles: set[str] = set()
@@ -171,3 +186,43 @@ class FilterIndexAPI:
     @rpc("APIerSv1.GetRoutesIndexesHealth")
     async def routes_index_health(self, args: Any) -> dict[str, Any]:
         return await self.index_health("routes")
+
+    @rpc("APIerSv1.GetReverseFilterHealth")
+    async def reverse_filter_health(self, args: Any) -> dict[str, dict[str, Any]]:
+        """Per index type with a problem, CGRateS's ReverseFilterIHReply: profiles the filter → profiles index
+        misses (MissingReverseIndexes: profile → filters), names wrongly (BrokenReverseIndexes), names but that are
+        gone (MissingObjects), and stored filters profiles use that do not exist (MissingFilters: filter →
+        profiles)."""
+        out: dict[str, dict[str, Any]] = {}
+        for index_name, section in _REVERSE_CHECKED:
+            sub = subsystem(section)
+            await self._computed(sub)
+            uses: dict[str, set[str]] = {}  # "tenant:profile" → stored filters it names
+            missing_filters: dict[str, list[str]] = {}
+            for pkey in await self.dm.keys(sub.kind):
+                raw = await self.indexer._read_raw(sub.kind, pkey)
+                if raw is None:
+                    continue
+                tenant = pkey.partition(":")[0]
+                uses[pkey] = {f for f in raw.get("FilterIDs") or () if not f.startswith("*")}
+                for fid in sorted(uses[pkey]):
+                    if await self.dm.get(kinds.FILTER, f"{tenant}:{fid}") is None:
+                        missing_filters.setdefault(f"{tenant}:{fid}", []).append(pkey)
+            named: dict[str, set[str]] = {}  # "tenant:profile" → filters whose reverse index names it
+            for rkey in await self.dm.keys(kinds.FILTER_INDEX, f"{kinds.FILTER}:"):
+                _, tenant, fid = rkey.split(":", 2)
+                for ref in await self.dm.get(kinds.FILTER_INDEX, rkey) or ():
+                    kind, _, item_id = ref.partition(":")
+                    if kind == sub.kind:
+                        named.setdefault(f"{tenant}:{item_id}", set()).add(fid)
+            report = {
+                "MissingObjects": sorted(set(named) - set(uses)),
+                "MissingReverseIndexes": {p: sorted(f - named.get(p, set())) for p, f in uses.items()
+                                          if f - named.get(p, set())},
+                "BrokenReverseIndexes": {p: sorted(f - uses[p]) for p, f in named.items()
+                                         if p in uses and f - uses[p]},
+                "MissingFilters": missing_filters,
+            }
+            if any(report.values()):
+                out[index_name] = report
+        return out

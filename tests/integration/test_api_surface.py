@@ -343,8 +343,17 @@ def test_filter_indexes_read_removed_recomputed_and_checked(engine):
         assert error_of(engine, "APIerSv1.ComputeFilterIndexIDs", {"ChargerIDs": ["NOPE"]}) == "NOT_FOUND"
         for method in ("Attributes", "Resources", "Stats", "Thresholds", "Routes"):
             assert set(engine.call(f"APIerSv1.Get{method}IndexesHealth", {})) == set(clean)
+        # a stored filter the charger names: the filter → profiles index knows it (and so keeps the filter)
+        assert engine.call("APIerSv1.SetFilter", {"Tenant": T, "ID": "FLTR_IDX", "Rules": [
+            {"Type": "*string", "Element": "~*req.Account", "Values": ["idx_only"]}]}) == "OK"
+        assert engine.call("APIerSv1.SetChargerProfile", {**charger, "FilterIDs": ["FLTR_IDX"]}) == "OK"
+        assert engine.call("APIerSv1.GetReverseFilterHealth", {}) == {}
+        assert "CHRG_IDX" in error_of(engine, "APIerSv1.RemoveFilter", {"Tenant": T, "ID": "FLTR_IDX"})
+        assert "*string:*req.Account:idx_only:CHRG_IDX" in engine.call("APIerSv1.GetFilterIndexes",
+                                                                         {"ItemType": "*chargers"})
     finally:
         engine.call("APIerSv1.RemoveChargerProfile", {"Tenant": T, "ID": "CHRG_IDX"})
+        engine.call("APIerSv1.RemoveFilter", {"Tenant": T, "ID": "FLTR_IDX"})
 
 
 # ---------------------------------------------------------------------------------------------------- rating data
