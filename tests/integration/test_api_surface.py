@@ -490,6 +490,25 @@ def test_internal_stores_dumped_rewritten_backed_up_and_restorable(engine, tmp_p
         eng.kill()
 
 
+def test_redis_datadb_maintenance_is_not_implemented_as_in_cgrates(tmp_path):
+    from tests.conftest import require_service
+
+    require_service("127.0.0.1", 6379, "redis-server (bash .ci/services starts it)")
+
+    def overrides(port: int) -> dict:
+        out = engine_overrides(tmp_path, port)
+        out["data_db"] = {"db_type": "*redis", "db_port": 6379, "db_name": "13"}  # nothing written: no flush
+        return out
+
+    eng = start_engine(tmp_path, overrides, load_plan=False)
+    try:
+        for method in ("DumpDataDB", "RewriteDataDB", "BackupDataDB", "SnapshotDataDB"):
+            assert error_of(eng, f"APIerSv1.{method}", {"BackupFolderPath": str(tmp_path / "b")}) == "NOT_IMPLEMENTED"
+        assert eng.call("APIerSv1.DumpStorDB", "") == "OK"  # the *internal StorDB
+    finally:
+        eng.kill()
+
+
 def test_reverse_destination_and_account_plan_indexes_are_healthy_and_rebuilt(engine):
     healthy_reverse = {"MissingReverseDestinations": {}, "BrokenReferences": {}}
     assert engine.call("APIerSv1.GetReverseDestinationsIndexHealth", {}) == healthy_reverse
