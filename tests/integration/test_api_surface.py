@@ -554,6 +554,31 @@ def test_cdrs_process_events_external_cdrs_and_reprocess(engine):
     assert rerated["Cost"] == first["Cost"] and rerated["OrderID"] >= first["OrderID"]
 
 
+# ---------------------------------------------------------------------------------------------------- SchedulerSv1
+
+
+def test_scheduler_runs_plans_now_and_replays_a_window(engine):
+    assert engine.call("APIerSv1.SetActions", {"ActionsId": "ACT_SCH", "Actions": [
+        {"Identifier": "*topup", "BalanceType": "*monetary", "BalanceId": "sch", "Units": 1, "Weight": 10}]}) == "OK"
+    first_of_month = {"ActionsId": "ACT_SCH", "MonthDays": [1], "Time": "00:00:00", "Weight": 10}
+    assert engine.call("APIerSv1.SetAccount", {"Tenant": T, "Account": "6006"}) == "OK"
+    assert engine.call("APIerSv1.SetActionPlanAccounts", {"Id": "AP_SCH", "ActionPlan": [first_of_month],
+                                                          "AccountIDs": [f"{T}:6006"]}) == "OK"
+    assert balance_of(engine, "6006", "sch") is None  # not due now
+    # replayed: 1 January, 1 February and 1 March
+    assert engine.call("SchedulerSv1.ExecuteActions", {"TimeStart": "2024-01-01T00:00:00Z",
+                                                       "TimeEnd": "2024-03-31T23:59:59Z"}) == "OK"
+    assert balance_of(engine, "6006", "sch") == 3
+    assert engine.call("SchedulerSv1.ExecuteActions", {"ActionPlanID": "AP_SCH"}) == "OK"
+    assert balance_of(engine, "6006", "sch") == 4
+    assert engine.call("SchedulerSv1.ExecuteActionPlans", {"ActionPlanIDs": ["AP_SCH"], "Tenant": T,
+                                                           "AccountID": "6007"}) == "OK"
+    assert balance_of(engine, "6007", "sch") == 1  # the account was created for it
+    assert error_of(engine, "SchedulerSv1.ExecuteActions", {"ActionPlanID": "NOPE"}) == "NOT_FOUND"
+    assert engine.call("SchedulerSv1.Reload", {}) == "OK" and engine.call("SchedulerSv1.Ping", {}) == "Pong"
+    assert engine.call("APIerSv1.RemoveActionPlan", {"ID": "AP_SCH"}) == "OK"
+
+
 # ---------------------------------------------------------------------------------------------------- RALsV1, Responder
 
 
