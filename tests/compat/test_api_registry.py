@@ -22,7 +22,8 @@ from tests.conftest import shared_data
 
 TARGET = 0.90
 
-#: the share already reached by services still below TARGET (raise, never lower)
+#: the share already reached by services still below TARGET (raise, never lower): SessionSv1 lacks the passive
+#: session replication methods, ThresholdSv1 the BiRPC client connection bookkeeping
 FLOORS: dict[str, float] = {
     "SessionSv1": 0.73,
     "ThresholdSv1": 0.66,
@@ -68,7 +69,10 @@ def coverage() -> dict[str, tuple[float, list[str]]]:
 
 
 def test_every_running_service_answers_most_of_cgrates_names(coverage):
-    assert {"APIerSv1", "CDRsV1", "SessionSv1", "CoreSv1", "CacheSv1"} <= coverage.keys()
+    # a service the engine runs must be found here even if it registered nothing of CGRateS's
+    assert {"APIerSv1", "APIerSv2", "CDRsV1", "CDRsV2", "SessionSv1", "CoreSv1", "CacheSv1", "ConfigSv1", "RALsV1",
+            "Responder", "SchedulerSv1", "AttributeSv1", "ChargerSv1", "ResourceSv1", "StatSv1", "ThresholdSv1",
+            "RouteSv1", "EeSv1"} <= coverage.keys()
     short = {service: (f"{share:.0%}", missing) for service, (share, missing) in coverage.items()
              if share < FLOORS.get(service, TARGET)}
     assert not short, f"below {TARGET:.0%} (or below the floor reached): {short}"
