@@ -58,13 +58,15 @@ def test_tp_objects_round_trip_through_sql_stordbs(tmp_path, backend, port):
     tpid = f"API_{uuid.uuid4().hex[:10]}"
     try:
         assert_tp_round_trip(eng, tpid)
+        assert_edited_plan_exports_and_loads(eng, tmp_path / "export", f"{tpid}_IT")
     finally:  # the SQL tables are shared: leave nothing behind
         for tp in tp_types():
-            try:
-                for oid in eng.call(f"APIerSv1.{tp.ids_method}", {"TPid": tpid}) if tp.ids_method else []:
-                    eng.call(f"APIerSv1.Remove{tp.name}", {"TPid": tpid, **_key_args(tp, oid)})
-            except RuntimeError:  # NOT_FOUND: nothing left of this type
-                pass
+            for owner in (tpid, f"{tpid}_IT"):
+                try:
+                    for oid in eng.call(f"APIerSv1.{tp.ids_method}", {"TPid": owner}) if tp.ids_method else []:
+                        eng.call(f"APIerSv1.Remove{tp.name}", {"TPid": owner, **_key_args(tp, oid)})
+                except RuntimeError:  # NOT_FOUND: nothing left of this type
+                    pass
         eng.kill()
 
 
@@ -108,7 +110,11 @@ def assert_tp_round_trip(engine: EngineProcess, tpid: str) -> None:
 
 
 def test_a_tariff_plan_edited_in_the_stordb_is_exported_and_loaded(engine, tmp_path):
-    tpid = "EDIT"
+    assert_edited_plan_exports_and_loads(engine, tmp_path, "EDIT")
+
+
+def assert_edited_plan_exports_and_loads(engine: EngineProcess, tmp_path: Any, tpid: str) -> None:
+    """A rating plan for Italy set object by object under ``tpid``, exported to ``tmp_path``, loaded and used."""
     assert engine.call("APIerSv2.SetTPDestination", {"TPid": tpid, "ID": "DST_IT", "Prefixes": ["39", "3934"]}) == "OK"
     assert engine.call("APIerSv2.GetTPDestination", {"TPid": tpid, "ID": "DST_IT"}) == {
         "TPid": tpid, "ID": "DST_IT", "Prefixes": ["39", "3934"]}
