@@ -54,6 +54,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("routes", "RouteS", "pycgrates.engine.profiles.routes:RouteService"),
     ServiceSpec("cdrs", "CDRs", "pycgrates.engine.cdrs.service:CDRService"),
     ServiceSpec("sessions", "SessionS", "pycgrates.engine.sessions.service:SessionService"),
+    ServiceSpec("sessions", "SessionS", "pycgrates.engine.sessions.diagnostics:SessionDiagnostics"),
     ServiceSpec("dispatchers", "DispatcherS", "pycgrates.engine.dispatchers:DispatcherService"),
     ServiceSpec("diameter_agent", "DiameterAgent", "pycgrates.agents.diameter.agent:DiameterAgent"),
     ServiceSpec("radius_agent", "RadiusAgent", "pycgrates.agents.radius.agent:RadiusAgent"),

@@ -25,7 +25,7 @@ TARGET = 0.90
 #: the share already reached by services still below TARGET (raise, never lower): SessionSv1 lacks the passive
 #: session replication methods, ThresholdSv1 the BiRPC client connection bookkeeping
 FLOORS: dict[str, float] = {
-    "SessionSv1": 0.73,
+    "SessionSv1": 0.80,
     "ThresholdSv1": 0.66,
 }
 

@@ -650,3 +650,12 @@ def test_apier_v2_repeats_answer_as_apier_v1(engine):
     assert engine.call("APIerSv2.GetTPDestinationIDs", {"TPid": "V2"}) == ["DST_V2"]
     assert engine.call("APIerSv2.RemoveTPTiming", {"TPid": "V2", "ID": "TM_V2"}) == "OK"
     assert error_of(engine, "APIerSv1.GetTPTiming", {"TPid": "V2", "ID": "TM_V2"}) == "NOT_FOUND"
+
+
+def test_session_diagnostics(engine):
+    import time
+
+    started = time.monotonic()
+    assert engine.call("SessionSv1.Sleep", {"Duration": "200ms"}) == "OK"
+    assert time.monotonic() - started >= 0.2
+    assert error_of(engine, "SessionSv1.CapsError", {}) == "max concurrent rpc exceeded"
