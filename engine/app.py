@@ -159,7 +159,8 @@ class Engine:
         ctx.metrics = self.metrics  # type: ignore[attr-defined]
         self._add_service("core", CoreService(self.node_id))
         self._add_service("config", ConfigService(lambda: self.cfg, self.reload,
-                                                  check=lambda c: config_problems(c, active=catalogue.active)))
+                                                  check=lambda c: config_problems(c, active=catalogue.active),
+                                                  apply=self.apply_config))
         self._add_service("caches", CacheService(dm))
         for section, cls in catalogue.enabled_services(cfg):
             try:
@@ -262,10 +263,15 @@ class Engine:
 
         A configuration the checks refuse is not applied (:class:`ConfigProblems`); the running one stays.
         """
-        from pycgrates.engine.config.loader import diff_sections
         from pycgrates.engine.config.loader import load_config as _load
 
-        new_cfg = _load(path or self.cfg.config_dir)
+        return await self.apply_config(_load(path or self.cfg.config_dir), section)
+
+    async def apply_config(self, new_cfg: Config, section: str = "") -> list[str]:
+        """Run on ``new_cfg`` (a reload, or ``ConfigSv1.SetConfig``): tell the services of changed sections (only
+        ``section``'s when given). A configuration the checks refuse is not applied; the running one stays."""
+        from pycgrates.engine.config.loader import diff_sections
+
         _refuse(config_problems(new_cfg, active=catalogue.active))
         changed = sorted(diff_sections(self.cfg, new_cfg))
         if section:

@@ -26,6 +26,7 @@ from typing import Any
 from pycgrates.engine.accounts.accounting import Accounting, Transaction
 from pycgrates.engine.accounts.timings import next_start
 from pycgrates.engine.models.account import ActionPlan, ActionTiming, time_from_json, time_to_json
+from pycgrates.engine.scheduler_api import SchedulerAPI
 from pycgrates.engine.storage.base import ACTION_PLAN, SCHEDULER_STATE
 from pycgrates.engine.tasks import Supervisor
 from pycgrates.engine.units import get_timezone
@@ -46,7 +47,7 @@ class _Entry:
     anchor: datetime
 
 
-class Scheduler:
+class Scheduler(SchedulerAPI):
     """Runs due ActionTimings; ``reload()`` re-reads the plans (called on every plan or account change)."""
 
     def __init__(self, ctx: Any, clock: Callable[[], datetime] = utc_now) -> None:

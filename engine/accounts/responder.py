@@ -10,6 +10,7 @@ key is answered from the journal and charges nothing.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pycgrates.engine.accounts.accounting import Accounting, ActionError, rpc_error
@@ -53,6 +54,20 @@ class Responder:
             return CallCost.from_json(done.record.get("Reply") or {})
         except ActionError as exc:
             raise rpc_error(exc) from exc
+
+    @rpc("Responder.Ping")
+    async def responder_ping(self, args: Any) -> str:
+        return "Pong"
+
+    @rpc("Responder.Shutdown")
+    async def responder_shutdown(self, args: Any) -> str:
+        """Stop the engine, as CGRateS's Responder.Shutdown does: the reply first, then the orderly stop SIGTERM
+        starts (cgr-engine hands the engine its ``request_stop``)."""
+        request_stop = getattr(getattr(getattr(self, "ctx", None), "engine", None), "request_stop", None)
+        if request_stop is None:
+            raise server_error("this engine was not started by cgr-engine: stop it where it was started")
+        asyncio.get_running_loop().call_later(0.05, request_stop)
+        return "Done!"
 
     @rpc(api.DEBIT)
     async def responder_debit(self, cd: CallDescriptor) -> CallCost:

@@ -10,7 +10,9 @@ import json
 import logging
 from typing import Any
 
+from pycgrates.engine.accounts.account_admin import AccountAdmin
 from pycgrates.engine.accounts.accounting import Accounting, ActionError, Transaction, new_uuid, rpc_error
+from pycgrates.engine.accounts.apier_v2 import ApierV2Accounting
 from pycgrates.engine.accounts.loading import resolve_timing, timing_uuid
 from pycgrates.engine.accounts.parse import (
     FieldError,
@@ -22,6 +24,7 @@ from pycgrates.engine.accounts.parse import (
 )
 from pycgrates.engine.accounts.responder import Responder
 from pycgrates.engine.accounts.timings import TimingError
+from pycgrates.engine.accounts.usage_api import UsageRecords
 from pycgrates.engine.models.account import (
     MONETARY,
     Account,
@@ -52,7 +55,7 @@ log = logging.getLogger("cgr.accounts")
 OK = "OK"
 
 
-class AccountingService(Responder):
+class AccountingService(Responder, ApierV2Accounting, UsageRecords, AccountAdmin):
     """APIerSv1/APIerSv2 accounting methods and the Responder debit face (:mod:`engine.accounts.responder`)."""
 
     def __init__(self, ctx: Any) -> None:
@@ -201,7 +204,7 @@ class AccountingService(Responder):
                 break
         return out
 
-    @rpc("APIerSv1.GetAccountsCount")
+    @rpc("APIerSv1.GetAccountsCount", "APIerSv2.GetAccountsCount")
     async def get_accounts_count(self, args: dict) -> int:
         return len(await self.acc.store.keys(f"{self._tenant(args or {})}:"))
 
@@ -381,7 +384,7 @@ class AccountingService(Responder):
             raise RPCError(NOT_FOUND)
         return [Action.from_dict(a).to_dict() for a in raw]
 
-    @rpc("APIerSv1.RemoveActions")
+    @rpc("APIerSv1.RemoveActions", "APIerSv2.RemoveActions")
     async def remove_actions(self, args: dict) -> str:
         ids = (args or {}).get("ActionIDs") or []
         for aid in ids:
@@ -390,7 +393,7 @@ class AccountingService(Responder):
 
     # ---------------------------------------------------------------------------------------- action plans
 
-    @rpc("APIerSv1.SetActionPlan")
+    @rpc("APIerSv1.SetActionPlan", "APIerSv2.SetActionPlan")
     async def set_action_plan(self, args: dict) -> str:
         args = self._check_args(args)
         pid = args.get("Id") or args.get("ID")
@@ -553,14 +556,14 @@ class AccountingService(Responder):
         await self.acc.dm.set(ACTION_TRIGGERS, gid, [t for t in raw if t.get("UniqueID") != uid])
         return OK
 
-    @rpc("APIerSv1.GetAccountActionTriggers")
+    @rpc("APIerSv1.GetAccountActionTriggers", "APIerSv2.GetAccountActionTriggers")
     async def get_account_action_triggers(self, args: dict) -> list[dict]:
         acc = await self.acc.store.get(self._key(self._check_args(args)))
         if acc is None:
             raise RPCError(NOT_FOUND)
         return [t.to_dict() for t in acc.ActionTriggers]
 
-    @rpc("APIerSv1.ResetActionTriggers", "APIerSv1.ResetAccountActionTriggers")
+    @rpc("APIerSv1.ResetActionTriggers", "APIerSv1.ResetAccountActionTriggers", "APIerSv2.ResetAccountActionTriggers")
     async def reset_action_triggers(self, args: dict) -> str:
         """Set Executed (false by default: re-arm) on an account's triggers, optionally by GroupID/UniqueID."""
         args = self._check_args(args)

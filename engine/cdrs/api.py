@@ -136,7 +136,66 @@ class CDRsQuery:
         return out
 
 
+#: APIerSv1.GetCDRs's AttrGetCdrs keys holding lists, and the CDRFilter attributes they fill
+_V1_LISTS = {
+    "CgrIds": "cgrids", "MediationRunIds": "run_ids", "TORs": "tors", "CdrHosts": "origin_hosts",
+    "CdrSources": "sources", "ReqTypes": "request_types", "Tenants": "tenants", "Categories": "categories",
+    "Accounts": "accounts", "Subjects": "subjects", "DestinationPrefixes": "destination_prefixes",
+}
+
+
+@dataclass(slots=True)
+class AttrGetCdrs:
+    """APIerSv1.GetCDRs's argument (CGRateS's utils.AttrGetCdrs): older names than RPCCDRsFilter; TimeStart and
+    TimeEnd bound the answer time; SkipRated keeps unrated CDRs, SkipErrors those rated without error."""
+
+    filter: CDRFilter = field(default_factory=CDRFilter)
+
+    @classmethod
+    def from_json(cls, data: Any, timezone: str | None = None) -> Self:
+        args = data or {}
+        if not isinstance(args, dict):
+            raise TypeError("arguments must be a JSON object")
+        f = CDRFilter()
+        for key, attr in _V1_LISTS.items():
+            if args.get(key):
+                setattr(f, attr, list(args[key]))
+        if args.get("OrderIdStart") is not None:
+            f.order_id_start = int(args["OrderIdStart"])
+        if args.get("OrderIdEnd") is not None:
+            f.order_id_end = int(args["OrderIdEnd"])
+        f.answer_time_start = args.get("TimeStart") or None
+        f.answer_time_end = args.get("TimeEnd") or None
+        if args.get("SkipRated"):
+            f.max_cost = -1.0
+        elif args.get("SkipErrors"):
+            f.min_cost, f.max_cost = 0.0, -1.0
+        f.order_by = args.get("OrderBy") or ""
+        if args.get("Limit") is not None:
+            f.limit = int(args["Limit"])
+        f.offset = int(args.get("Offset") or 0)
+        return cls(f)
+
+    def to_json(self) -> dict[str, Any]:
+        f = self.filter
+        out: dict[str, Any] = {key: getattr(f, attr) for key, attr in _V1_LISTS.items() if getattr(f, attr)}
+        for key, value in (("OrderIdStart", f.order_id_start), ("OrderIdEnd", f.order_id_end),
+                           ("TimeStart", f.answer_time_start), ("TimeEnd", f.answer_time_end),
+                           ("Limit", f.limit)):
+            if value is not None:
+                out[key] = value
+        if f.order_by:
+            out["OrderBy"] = f.order_by
+        if f.offset:
+            out["Offset"] = f.offset
+        return out
+
+
 PROCESS_EVENT: Method[ArgV1ProcessEvent, str] = Method("CDRsV1.ProcessEvent", ArgV1ProcessEvent)
 STORE_SESSION_COST: Method[AttrCDRSStoreSMCost, str] = Method("CDRsV1.StoreSessionCost", AttrCDRSStoreSMCost)
 GET_CDRS_COUNT: Method[CDRsQuery, int] = Method("CDRsV1.GetCDRsCount", CDRsQuery)
 GET_CDRS: Method[CDRsQuery, list] = Method("CDRsV1.GetCDRs", CDRsQuery)
+APIER_V1_GET_CDRS: Method[AttrGetCdrs, list] = Method("APIerSv1.GetCDRs", AttrGetCdrs)
+APIER_V2_GET_CDRS: Method[CDRsQuery, list] = Method("APIerSv2.GetCDRs", CDRsQuery)
+REMOVE_CDRS: Method[CDRsQuery, str] = Method("APIerSv1.RemoveCDRs", CDRsQuery)
+V2_PROCESS_EVENT: Method[ArgV1ProcessEvent, list] = Method("CDRsV2.ProcessEvent", ArgV1ProcessEvent)

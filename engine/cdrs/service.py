@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from pycgrates.engine.cdrs import api
-from pycgrates.engine.cdrs.api import ArgV1ProcessEvent, AttrCDRSStoreSMCost, CDRsQuery
+from pycgrates.engine.cdrs.api import ArgV1ProcessEvent, AttrCDRSStoreSMCost, AttrGetCdrs, CDRsQuery
 from pycgrates.engine.models import cdr as C
 from pycgrates.engine.rating import api as api_rals
 from pycgrates.engine.rating.callcost import event_cost_of
@@ -80,11 +80,12 @@ class CDRService:
     async def ping(self, args: Any) -> str:
         return "Pong"
 
-    @rpc(api.PROCESS_EVENT)
-    async def process_event_rpc(self, args: ArgV1ProcessEvent) -> str:
-        flags = _flags(args.Flags)
+    def _event_opts(self, flag_list: list[str]) -> dict[str, bool]:
+        """What ProcessEvent does with an event: its flags, else the cdrs section (CGRateS's
+        newCDRProcessingArgs)."""
+        flags = _flags(flag_list)
         cfg = self.cfg
-        opts = {
+        return_opts = {
             "attributes": flags.get("*attributes", bool(cfg.get("attributes_conns"))),
             "chargers": flags.get("*chargers", bool(cfg.get("chargers_conns"))),
             "rals": flags.get("*rals", False),
@@ -95,9 +96,62 @@ class CDRService:
             "thresholds": flags.get("*thresholds", bool(cfg.get("thresholds_conns"))),
             "stats": flags.get("*stats", bool(cfg.get("stats_conns"))),
         }
-        if opts["rerate"]:
-            opts["rals"] = True
-        await self.process_event(args.cgr_event().to_json(), **opts)
+        if return_opts["rerate"]:
+            return_opts["rals"] = True
+        return return_opts
+
+    @rpc(api.PROCESS_EVENT)
+    async def process_event_rpc(self, args: ArgV1ProcessEvent) -> str:
+        await self.process_event(args.cgr_event().to_json(), **self._event_opts(args.Flags))
+        return "OK"
+
+    @rpc(api.V2_PROCESS_EVENT)
+    async def process_event_v2(self, args: ArgV1ProcessEvent) -> list[dict]:
+        """CDRsV1.ProcessEvent answering the events it processed (CGRateS's EventWithFlags: one per CDR)."""
+        cdrs = await self.process_event(args.cgr_event().to_json(), **self._event_opts(args.Flags))
+        return [{"Flags": [], "Event": C.cdr_to_event(cdr)} for cdr in cdrs]
+
+    @rpc("CDRsV1.ProcessEvents")
+    async def process_events_rpc(self, args: Any) -> str:
+        """``{"Flags", "CGREvents": [...], "APIOpts"}``: each event as ProcessEvent, with the same flags."""
+        if not isinstance(args, dict):
+            raise server_error("arguments must be a JSON object")
+        opts = self._event_opts([str(f) for f in args.get("Flags") or []])
+        tz = self._general("default_timezone", "Local")
+        for event in args.get("CGREvents") or []:
+            cgr_event = ArgV1ProcessEvent.from_json(event, tz).cgr_event().to_json()
+            cgr_event["ID"] = cgr_event.get("ID") or uuid.uuid4().hex
+            cgr_event["APIOpts"] = {**(args.get("APIOpts") or {}), **(cgr_event.get("APIOpts") or {})}
+            await self.process_event(cgr_event, **opts)
+        return "OK"
+
+    @rpc("CDRsV1.ProcessExternalCDR")
+    async def process_external_cdr(self, args: Any) -> str:
+        """A CDR in CGRateS's ExternalCDR shape (Usage and times as text, CostDetails as JSON text), processed as
+        ProcessCDR processes a CDR."""
+        if not isinstance(args, dict):
+            raise server_error("arguments must be a JSON object (an ExternalCDR)")
+        try:
+            cdr = C.from_external_cdr(args)
+        except ValueError as exc:
+            raise server_error(exc) from None
+        return await self.process_cdr_rpc(cdr)
+
+    @rpc("CDRsV1.ReprocessCDRs")
+    async def reprocess_cdrs(self, args: Any) -> str:
+        """``{RPCCDRsFilter..., "Flags"}``: the stored CDRs processed again as events, only by what the flags
+        name (nothing from the cdrs section), each stored over itself."""
+        args = args if isinstance(args, dict) else {}
+        flags = _flags(args.get("Flags") or [])
+        for cdr in await self.ctx.stordb.get_cdrs(filter_from_args(args)):
+            await self.process_event(
+                {"Tenant": cdr[C.TENANT], "ID": cdr[C.CGRID], "Event": C.cdr_to_event(cdr),
+                 "APIOpts": args.get("APIOpts") or {}},
+                attributes=flags.get("*attributes", False), chargers=flags.get("*chargers", False),
+                rals=flags.get("*rals", False) or flags.get("*rerate", False), rerate=True,
+                refund=flags.get("*refund", False), store=flags.get("*store", True),
+                export=flags.get("*export", False), thresholds=flags.get("*thresholds", False),
+                stats=flags.get("*stats", False))
         return "OK"
 
     @rpc("CDRsV1.ProcessCDR")
@@ -118,16 +172,45 @@ class CDRService:
         )
         return "OK"
 
-    @rpc(api.GET_CDRS, "APIerSv1.GetCDRs", "APIerSv2.GetCDRs")
+    @rpc(api.GET_CDRS)
     async def get_cdrs(self, query: CDRsQuery) -> list[dict]:
+        """The stored CDRs in CGRateS's CDR shape (engine.CDR)."""
         cdrs = await self.ctx.stordb.get_cdrs(query.filter)
         if not cdrs:
             raise NotFound()
         return cdrs
 
-    @rpc(api.GET_CDRS_COUNT, "APIerSv1.CountCDRs")
+    @rpc(api.APIER_V2_GET_CDRS)
+    async def apier_v2_get_cdrs(self, query: CDRsQuery) -> list[dict]:
+        """The stored CDRs as CGRateS's ExternalCDR (usage and times as text, CostDetails as JSON text)."""
+        return [C.as_external_cdr(cdr) for cdr in await self.get_cdrs(query)]
+
+    @rpc(api.APIER_V1_GET_CDRS)
+    async def apier_v1_get_cdrs(self, query: AttrGetCdrs) -> list[dict]:
+        """APIerSv2.GetCDRs with APIerSv1's older filter names (AttrGetCdrs)."""
+        return await self.apier_v2_get_cdrs(CDRsQuery(query.filter))
+
+    @rpc("APIerSv1.GetEventCost")
+    async def get_event_cost(self, args: Any) -> dict:
+        """``{"CgrId", "RunId"}`` (RunId *default when empty) → the stored CDR's CostDetails (an EventCost)."""
+        args = args if isinstance(args, dict) else {}
+        if not args.get("CgrId"):
+            raise mandatory_ie_missing("CgrId")
+        cdrs = await self.ctx.stordb.get_cdrs(CDRFilter(cgrids=[str(args["CgrId"])],
+                                                        run_ids=[str(args.get("RunId") or C.META_DEFAULT)]))
+        if not cdrs or not cdrs[0].get(C.COST_DETAILS):
+            raise NotFound()
+        return cdrs[0][C.COST_DETAILS]
+
+    @rpc(api.GET_CDRS_COUNT, "APIerSv1.CountCDRs", "APIerSv2.CountCDRs")
     async def count_cdrs(self, query: CDRsQuery) -> int:
         return await self.ctx.stordb.count_cdrs(query.filter)
+
+    @rpc(api.REMOVE_CDRS)
+    async def remove_cdrs(self, query: CDRsQuery) -> str:
+        """Remove the stored CDRs the filter matches (none matching is not an error)."""
+        await self.ctx.stordb.get_cdrs(query.filter, remove=True)
+        return "OK"
 
     @rpc("CDRsV1.RateCDRs")
     async def rate_cdrs(self, args: dict) -> str:

@@ -137,6 +137,7 @@ async def _serve(cfg: Any, pid_file: str, load_tp: str = "") -> int:
         Path(pid_file).write_text(f"{os.getpid()}\n")
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
+    engine.request_stop = stop_requested.set  # type: ignore[attr-defined]  # Responder.Shutdown
     loop.add_signal_handler(signal.SIGTERM, stop_requested.set)
     loop.add_signal_handler(signal.SIGINT, stop_requested.set)
     loop.add_signal_handler(signal.SIGHUP, engine.request_reload)

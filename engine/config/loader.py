@@ -226,6 +226,19 @@ def config_from_dict(overrides: Mapping[str, Any], *, source: str = "<dict>",
     return Config(data, warnings=warnings, env=env, refused=refused)
 
 
+def merged_config(old: Config, overrides: Mapping[str, Any], *, source: str = "<ConfigSv1.SetConfig>") -> Config:
+    """``old`` with ``overrides`` merged in as if read from one more file (``ConfigSv1.SetConfig``); ``old`` is
+    left untouched."""
+    _, root = _defaults_and_schema()
+    data = copy.deepcopy(old.data)
+    warnings: list[str] = []
+    refused: list[str] = []
+    env = os.environ if old._env is None else old._env
+    _merge_file(data, copy.deepcopy(dict(overrides)), root, _Context(source, warnings, refused, env))
+    return Config(data, config_dir=old.config_dir, sources=list(old.sources), warnings=warnings, env=old._env,
+                  refused=[*old.refused, *refused])
+
+
 def default_config() -> Config:
     """The built-in defaults alone."""
     return load_config(None)

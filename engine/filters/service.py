@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from pycgrates.engine.filters.index_api import FilterIndexAPI
 from pycgrates.engine.filters.indexes import FilterIndexer
 from pycgrates.engine.filters.rules import (
     Filter,
@@ -121,7 +122,7 @@ class DynamicDataProvider:
 # ---------------------------------------------------------------------------------------------------- FilterS
 
 
-class FilterService(CrudService):
+class FilterService(CrudService, FilterIndexAPI):
     """FilterS for the whole engine (``ctx.services["filters"]``), and APIerSv1's stored filters."""
 
     crud = CrudSpec("Filter", kinds.FILTER, console="filter")

@@ -60,6 +60,33 @@ class LoaderService:
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
 
+    @rpc("APIerSv1.Ping")
+    async def ping(self, args: Any) -> str:
+        return "Pong"
+
+    async def _caches(self, method: str, args: Any) -> Any:
+        """A CacheSv1 method through apiers.caches_conns (the engine's own CacheS by default)."""
+        names = self.ctx.cfg.get("apiers", "caches_conns", default=["*internal"]) if self.ctx.cfg else ["*internal"]
+        return await self.ctx.conns.get(names or ["*internal"]).call(method, args)
+
+    @rpc("APIerSv1.GetCacheStats", "APIerSv2.GetCacheStats")
+    async def get_cache_stats(self, args: Any) -> Any:
+        """CacheSv1.GetCacheStats through apiers.caches_conns."""
+        return await self._caches("CacheSv1.GetCacheStats", args)
+
+    @rpc("APIerSv1.ReloadCache")
+    async def reload_cache(self, args: Any) -> Any:
+        """CacheSv1.ReloadCache through apiers.caches_conns."""
+        return await self._caches("CacheSv1.ReloadCache", args)
+
+    @rpc("APIerSv2.LoadTariffPlanFromFolder")
+    async def load_tariff_plan_from_folder_v2(self, args: dict) -> dict:
+        """APIerSv1.LoadTariffPlanFromFolder answering CGRateS's LoadInstance: ``*dryrun`` IDs for a dry run, else
+        the latest of the load history, which CGRateS no longer writes (so its zero value, as CGRateS answers)."""
+        await self.load_tariff_plan_from_folder(args)
+        dry = "*dryrun" if (args or {}).get("DryRun") else ""
+        return {"LoadID": "", "RatingLoadID": dry, "AccountingLoadID": dry, "LoadTime": "0001-01-01T00:00:00Z"}
+
     @rpc("APIerSv1.LoadTariffPlanFromFolder")
     async def load_tariff_plan_from_folder(self, args: dict) -> str:
         args = args or {}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from pycgrates.engine.units import format_time, parse_duration, parse_time
+from pycgrates.engine.rpc.codec import dumps
+from pycgrates.engine.units import format_duration, format_time, parse_duration, parse_time
 
 # Standard event fields (CGRateS utils constants)
 TOR = "ToR"
@@ -123,3 +124,55 @@ def cdr_to_event(cdr: dict) -> dict:
         if key != "ExtraFields":
             event[key] = value
     return event
+
+
+def _rfc3339_seconds(value: Any) -> str:
+    """A time as Go's ``Format(time.RFC3339)``: whole seconds, the zone kept (``Z`` for UTC)."""
+    dt = parse_time(value) if value not in (None, "") else None
+    return format_time(dt.replace(microsecond=0) if dt is not None else None)
+
+
+def _usage_text(tor: str, usage: Any) -> str:
+    """Usage as CGRateS's ExternalCDR writes it: a Go duration for *voice, integer units otherwise."""
+    ns = parse_duration(usage or 0)
+    return format_duration(ns) if tor == META_VOICE else str(ns)
+
+
+def as_external_cdr(cdr: dict) -> dict:
+    """The CDR in CGRateS's ExternalCDR shape (engine.CDR.AsExternalCDR): Usage and times as text, CostDetails
+    as its JSON text, ExtraFields as strings."""
+    tor = as_string(cdr.get(TOR))
+    extra = {k: v if isinstance(v, str) else dumps(v).decode() if isinstance(v, dict | list) else as_string(v)
+             for k, v in (cdr.get("ExtraFields") or {}).items()}
+    return {
+        CGRID: as_string(cdr.get(CGRID)), RUN_ID: as_string(cdr.get(RUN_ID)), ORDER_ID: int(cdr.get(ORDER_ID) or 0),
+        ORIGIN_HOST: as_string(cdr.get(ORIGIN_HOST)), SOURCE: as_string(cdr.get(SOURCE)),
+        ORIGIN_ID: as_string(cdr.get(ORIGIN_ID)), TOR: tor, REQUEST_TYPE: as_string(cdr.get(REQUEST_TYPE)),
+        TENANT: as_string(cdr.get(TENANT)), CATEGORY: as_string(cdr.get(CATEGORY)),
+        ACCOUNT: as_string(cdr.get(ACCOUNT)), SUBJECT: as_string(cdr.get(SUBJECT)),
+        DESTINATION: as_string(cdr.get(DESTINATION)), SETUP_TIME: _rfc3339_seconds(cdr.get(SETUP_TIME)),
+        ANSWER_TIME: _rfc3339_seconds(cdr.get(ANSWER_TIME)), USAGE: _usage_text(tor, cdr.get(USAGE)),
+        "ExtraFields": extra, COST_SOURCE: as_string(cdr.get(COST_SOURCE)),
+        COST: float(cdr[COST]) if cdr.get(COST) not in (None, "") else -1.0,
+        COST_DETAILS: dumps(cdr.get(COST_DETAILS)).decode(), EXTRA_INFO: as_string(cdr.get(EXTRA_INFO)),
+        PRE_RATED: _bool(cdr.get(PRE_RATED, False)),
+    }
+
+
+def from_external_cdr(ext: dict) -> dict:
+    """An ExternalCDR as a CDR (CGRateS's NewCDRFromExternalCDR): Usage read per ToR, CostDetails parsed from its
+    JSON text, the CGRID computed when absent."""
+    import orjson
+
+    cdr = {k: v for k, v in ext.items() if k != "APIOpts"}
+    cdr[USAGE] = parse_duration(ext.get(USAGE) or 0)  # "1m30s", or plain nanoseconds/units
+    details = ext.get(COST_DETAILS)
+    if isinstance(details, str):
+        try:
+            cdr[COST_DETAILS] = orjson.loads(details) if details not in ("", "null") else None
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"CostDetails is not JSON: {exc}") from None
+    if not cdr.get(CGRID):
+        cdr[CGRID] = cgrid(as_string(ext.get(ORIGIN_ID)), as_string(ext.get(ORIGIN_HOST)))
+    cdr["APIOpts"] = ext.get("APIOpts") or {}
+    return cdr

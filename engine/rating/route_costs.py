@@ -17,14 +17,22 @@ Responder.GetMaxSessionTimeOnAccounts, on ``routes.rals_conns``).
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from pycgrates.engine.models.tariffplan import RatingActivation, RatingProfile
+from pycgrates.engine.rating.callcost import event_cost
 from pycgrates.engine.rating.calldesc import CallDescriptor, RatingError, get_cost
 from pycgrates.engine.rating.rater import Rater
 from pycgrates.engine.rating.timings import to_ns
 from pycgrates.engine.rpc.conn import INTERNAL
-from pycgrates.engine.rpc.errors import NOT_FOUND, RPCError, server_error
+from pycgrates.engine.rpc.errors import (
+    NOT_FOUND,
+    UNAUTHORIZED_DESTINATION,
+    RPCError,
+    mandatory_ie_missing,
+    server_error,
+)
 from pycgrates.engine.rpc.registry import rpc
 from pycgrates.engine.units import DurationError, TimeError, parse_duration, parse_time
 
@@ -32,6 +40,7 @@ log = logging.getLogger("cgr.rals")
 
 META_TMP = "*tmp"
 META_ROUTES = "*routes"
+META_RATING_PLAN_COST = "*rating_plan_cost"
 
 
 class RouteCostService:
@@ -71,6 +80,36 @@ class RouteCostService:
                 raise RPCError(exc.code) from None
             return {"Cost": cc.Cost, "RatingPlanID": plan_id}
         return None
+
+    @rpc("RALsV1.Ping")
+    async def ping(self, args: Any) -> str:
+        return "Pong"
+
+    @rpc("RALsV1.GetRatingPlansCost")
+    async def get_rating_plans_cost(self, args: Any) -> dict:
+        """``{"RatingPlanIDs", "Destination", "SetupTime", "Usage"}`` → ``{"EventCost", "RatingPlanID"}`` of the
+        first plan that rates the destination (one that does not, or is missing, is skipped); both empty when none
+        does."""
+        if isinstance(args, dict):
+            missing = [f for f in ("RatingPlanIDs", "Destination", "SetupTime", "Usage") if not args.get(f)]
+            if missing:
+                raise mandatory_ie_missing(*missing)
+        args, _, setup, usage = self._call(args)
+        tenant = subject = uuid.uuid4().hex[:7]  # CGRateS: a throw-away tenant and subject per request
+        for plan_id in args["RatingPlanIDs"]:
+            cd = CallDescriptor(Category=META_RATING_PLAN_COST, Tenant=tenant, Subject=subject,
+                                Destination=str(args["Destination"]), TimeStart=setup, TimeEnd=setup + usage,
+                                DurationIndex=usage, tz=self.rater.tz)
+            activation = RatingActivation(ActivationTime=setup, RatingPlanId=plan_id)
+            profile = RatingProfile(Id=cd.key(subject), RatingPlanActivations=[activation])
+            try:
+                cc = await get_cost(self.rater, cd, profile)
+            except RatingError as exc:
+                if exc.code in (NOT_FOUND, UNAUTHORIZED_DESTINATION):
+                    continue
+                raise RPCError(exc.code) from None
+            return {"EventCost": event_cost(cc), "RatingPlanID": plan_id}
+        return {"EventCost": None, "RatingPlanID": ""}
 
     @rpc("Responder.GetMaxSessionTimeOnAccounts")
     async def get_max_session_time_on_accounts(self, args: Any) -> dict | None:

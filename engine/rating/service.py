@@ -15,7 +15,9 @@ from pycgrates.engine.models.tariffplan import (
 from pycgrates.engine.rating import api
 from pycgrates.engine.rating.callcost import CallCost, event_cost
 from pycgrates.engine.rating.calldesc import VOICE, CallDescriptor, RatingError, get_cost
+from pycgrates.engine.rating.data_cost import NotADataCall, data_cost
 from pycgrates.engine.rating.rater import Rater
+from pycgrates.engine.rating.timing_api import RatingDataAPI, ReverseDestinationHealth
 from pycgrates.engine.rating.timings import to_ns
 from pycgrates.engine.rpc.errors import (
     EXISTS,
@@ -50,7 +52,7 @@ def _string_arg(args: Any, *names: str) -> str:
     return ""
 
 
-class RatingService:
+class RatingService(RatingDataAPI, ReverseDestinationHealth):
     """The rating engine of the ``rals`` section."""
 
     def __init__(self, ctx: Any) -> None:
@@ -105,6 +107,30 @@ class RatingService:
         except RatingError as exc:
             raise server_error(exc.code) from None
         return event_cost(cc)
+
+    @rpc("APIerSv1.GetDataCost")
+    async def apier_get_data_cost(self, args: dict) -> dict:
+        """What *data usage costs, as CGRateS's DataCost: {Tenant, Category, Subject, AnswerTime, Usage (units)}."""
+        args = args or {}
+        rater = self.rater
+        try:
+            usage = parse_duration(args.get("Usage") or 0)
+            answer = parse_time(args.get("AnswerTime") or "*now", rater.tz)  # as GetCost here
+        except (DurationError, TimeError) as exc:
+            raise RPCError(str(exc)) from None
+        assert answer is not None
+        cd = CallDescriptor.new(tenant=args.get("Tenant") or rater.default_tenant,
+                                category=args.get("Category") or rater.default_category,
+                                subject=args.get("Subject") or "", destination="", answer_time=answer, usage=usage,
+                                tor="*data")
+        try:
+            cc = await get_cost(rater, cd)
+        except RatingError as exc:
+            raise server_error(exc.code) from None
+        try:
+            return data_cost(cc)
+        except NotADataCall as exc:
+            raise server_error(exc) from None
 
     @rpc(api.GET_COST)
     async def responder_get_cost(self, cd: CallDescriptor) -> CallCost:
@@ -210,6 +236,20 @@ class RatingService:
         return ids
 
     # ------------------------------------------------------------------------------------------ destinations
+
+    @rpc("APIerSv2.GetDestinations")
+    async def get_destinations(self, args: Any) -> list[dict]:
+        """``{"DestinationIDs": [...]}`` → the destinations (every one when empty); NOT_FOUND names none."""
+        ids = list((args or {}).get("DestinationIDs") or []) if isinstance(args, dict) else []
+        if not ids:
+            ids = sorted(await self.ctx.dm.keys(kinds.DESTINATION))
+        out = []
+        for dest_id in ids:
+            raw = await self.ctx.dm.get(kinds.DESTINATION, dest_id)
+            if raw is None:
+                raise not_found()
+            out.append(Destination.from_json(raw).to_json())
+        return out
 
     @rpc("APIerSv1.GetDestination")
     async def get_destination(self, args: Any) -> dict:

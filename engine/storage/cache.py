@@ -238,6 +238,14 @@ class Partition:
             return False
         return True
 
+    def expires_in(self, key: str) -> int | None:
+        """Nanoseconds until ``key`` expires: 0 when it never does, None when it is not cached."""
+        if not self.has_item(key):
+            return None
+        if not self.config.ttl_ns:
+            return 0
+        return max(1, self._expiry[key] - self._clock())
+
     def item_ids(self, prefix: str = "") -> list[str]:
         if self.config.ttl_ns:
             self._purge_all()
@@ -306,6 +314,9 @@ class Cache:
 
     def has_item(self, partition: str, key: str) -> bool:
         return self.partition(partition).has_item(key)
+
+    def expires_in(self, partition: str, key: str) -> int | None:
+        return self.partition(partition).expires_in(key)
 
     def item_ids(self, partition: str, prefix: str = "") -> list[str]:
         return self.partition(partition).item_ids(prefix)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from pycgrates.engine.rpc.errors import RPCError, not_found
-from pycgrates.engine.rpc.registry import rpc
+from pycgrates.engine.rpc.codec import dumps
+from pycgrates.engine.rpc.errors import RPCError, not_found, server_error
+from pycgrates.engine.rpc.registry import json_form, rpc
 from pycgrates.engine.storage import cache as c
 from pycgrates.engine.storage.datamanager import DataManager
+from pycgrates.engine.units import format_time, now
 
 #: ReloadCache argument fields → partitions (CGRateS's AttrReloadCache / ArgsCache names).
 RELOAD_FIELDS: dict[str, str] = {
@@ -90,7 +93,11 @@ class CacheService:
         """Re-read the given IDs from the DataDB. Fields as CGRateS (``DestinationIDs``, ...), or ``ArgsCache``
         mapping field or partition names to IDs. Null/empty lists leave a partition alone; ``["*any"]`` reloads
         the whole partition."""
-        args = self._args(args)
+        await self.dm.reload_cache(self._id_plan(self._args(args)))
+        return "OK"
+
+    def _id_plan(self, args: dict) -> dict[str, list[str] | None]:
+        """AttrReloadCache's fields (or ``ArgsCache``) as ``{partition: IDs}``; None: the whole partition."""
         plan: dict[str, list[str] | None] = {}
 
         def add(name: str, ids: Any) -> None:
@@ -115,8 +122,7 @@ class CacheService:
                 raise RPCError("SERVER_ERROR: ArgsCache must map partition names to lists of IDs")
             for name, ids in extra.items():
                 add(name, ids)
-        await self.dm.reload_cache(plan)
-        return "OK"
+        return plan
 
     @rpc("CacheSv1.GetItemIDs")
     async def get_item_ids(self, args: Any) -> list[str]:
@@ -139,7 +145,101 @@ class CacheService:
             return False
         return self.cache.has_item(name, args.get("ItemID") or "")
 
-    @rpc("CacheSv1.GetCacheStats")
+    def _item(self, args: Any) -> tuple[str, str]:
+        """``{"CacheID", "ItemID"}`` of ArgsGetCacheItem; an unknown partition is NOT_FOUND."""
+        args = self._args(args)
+        name = args.get("CacheID") or ""
+        if name not in self.cache:
+            raise not_found()
+        return name, str(args.get("ItemID") or "")
+
+    @rpc("CacheSv1.GetItem", "CacheSv1.GetItemWithRemote")
+    async def get_item(self, args: Any) -> Any:
+        """``{"CacheID", "ItemID"}`` → the cached item in its JSON form, or NOT_FOUND. This engine's cache has no
+        remote partitions: GetItemWithRemote answers from the local cache."""
+        name, item_id = self._item(args)
+        if not self.cache.has_item(name, item_id):
+            raise not_found()
+        value = json_form(self.cache.get(name, item_id))
+        try:
+            dumps(value)
+        except TypeError as exc:
+            raise server_error(f"{name} item {item_id} has no JSON form: {exc}") from None
+        return value
+
+    @rpc("CacheSv1.GetItemExpiryTime")
+    async def get_item_expiry_time(self, args: Any) -> str:
+        """``{"CacheID", "ItemID"}`` → when the item expires (RFC3339; Go's zero time when it never does), or
+        NOT_FOUND."""
+        name, item_id = self._item(args)
+        left = self.cache.expires_in(name, item_id)
+        if left is None:
+            raise not_found()
+        return format_time(now() + dt.timedelta(microseconds=left // 1000) if left else None)
+
+    @rpc("CacheSv1.RemoveItem", "CacheSv1.ReplicateRemove")
+    async def remove_item(self, args: Any) -> str:
+        """``{"CacheID", "ItemID"}``: drop the item from the cache (the DataDB keeps it)."""
+        name, item_id = self._item(args)
+        self.dm.uncache(name, [item_id])
+        return "OK"
+
+    @rpc("CacheSv1.RemoveItems")
+    async def remove_items(self, args: Any) -> str:
+        """AttrReloadCache (``DestinationIDs``, ..., or ``ArgsCache``): drop those items from the cache."""
+        for name, ids in self._id_plan(self._args(args)).items():
+            if ids is None:
+                self.dm.clear([name])
+            else:
+                self.dm.uncache(name, ids)
+        return "OK"
+
+    @rpc("CacheSv1.ReplicateSet")
+    async def replicate_set(self, args: Any) -> str:
+        """``{"CacheID", "ItemID", "Value"}``: what another engine cached, decoded as this engine's DataDB
+        reader decodes the partition's items."""
+        args = self._args(args)
+        name, item_id = self._item(args)
+        self.dm.cache_item(name, item_id, self.dm.decode_cached(name, args.get("Value")))
+        return "OK"
+
+    def _group(self, args: Any) -> tuple[str, str]:
+        args = self._args(args)
+        name = args.get("CacheID") or ""
+        if name not in self.cache:
+            raise not_found()
+        return name, str(args.get("GroupID") or "")
+
+    def _group_ids(self, name: str, group: str) -> list[str]:
+        # CGRateS groups a partition's items under their tenant (and context) key, which prefixes their IDs
+        return self.cache.item_ids(name, group + ":") if group else []
+
+    @rpc("CacheSv1.HasGroup")
+    async def has_group(self, args: Any) -> bool:
+        """``{"CacheID", "GroupID"}`` → whether any cached item belongs to the group."""
+        return bool(self._group_ids(*self._group(args)))
+
+    @rpc("CacheSv1.GetGroupItemIDs")
+    async def get_group_item_ids(self, args: Any) -> list[str]:
+        """``{"CacheID", "GroupID"}`` → the IDs of the group's cached items, or NOT_FOUND."""
+        ids = self._group_ids(*self._group(args))
+        if not ids:
+            raise not_found()
+        return ids
+
+    @rpc("CacheSv1.RemoveGroup")
+    async def remove_group(self, args: Any) -> str:
+        name, group = self._group(args)
+        self.dm.uncache(name, self._group_ids(name, group))
+        return "OK"
+
+    @rpc("CacheSv1.PrecacheStatus")
+    async def precache_status(self, args: Any) -> dict[str, str]:
+        """``{"CacheIDs"}`` → ``{partition: "*ready"}``: precaching completes before the engine listens."""
+        names = self._partition_names(self._args(args).get("CacheIDs"))
+        return dict.fromkeys(names, "*ready")
+
+    @rpc("CacheSv1.GetCacheStats", "CacheSv1.GetStats")
     async def get_cache_stats(self, args: Any) -> dict[str, dict[str, int]]:
         """``{"CacheIDs": [...] | null}`` → ``{partition: {"Items": n, "Groups": 0}}``."""
         names = self._partition_names(self._args(args).get("CacheIDs"))

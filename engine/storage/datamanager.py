@@ -227,6 +227,24 @@ class DataManager:
         """Precache every partition configured with ``precache: true`` (at start-up)."""
         return await self.precache()
 
+    def uncache(self, partition: str, ids: Iterable[str]) -> None:
+        """Drop items from a cache partition (the DataDB keeps them; the next read loads them again)."""
+        self._generation += 1
+        part = self.cache.partition(partition)
+        for item_id in ids:
+            part.remove(item_id)
+
+    def decode_cached(self, partition: str, raw: Any) -> Any:
+        """A partition's item from its JSON form, decoded as a read from the DataDB decodes it."""
+        kind = PARTITION_KINDS.get(partition)
+        decode = self._decoders.get(kind) if kind is not None else None
+        return raw if raw is None or decode is None else decode(raw)
+
+    def cache_item(self, partition: str, item_id: str, value: Any) -> None:
+        """Put an item into a cache partition as it is (a replica of another engine's cache)."""
+        self._generation += 1
+        self.cache.partition(partition).set(item_id, value)
+
     def clear(self, partitions: Iterable[str] | None = None) -> None:
         """Empty cache partitions (all when None)."""
         self._generation += 1

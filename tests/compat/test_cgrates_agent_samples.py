@@ -149,8 +149,6 @@ def test_kamailio_accounting_writes_the_cdr(radius_engine):
     assert cdr["ExtraFields"]["RemoteAddr"] == "127.0.0.1"
 
 
-@pytest.mark.xfail(strict=True, reason="engine/cdrs serves APIerSv2.GetCDRs with CDRsV1.GetCDRs's CDR shape; CGRateS "
-                   "answers it with ExternalCDRs (Usage as a duration string, \"4s\")")
 def test_apier_v2_get_cdrs_answers_external_cdrs(radius_engine):
     """What agents/radagent_it_test.go's testRAitAcctStop reads: APIerSv2.GetCDRs, Usage "4s"."""
     [cdr] = radius_engine.call("APIerSv2.GetCDRs", {"RunIDs": ["*default"], "DestinationPrefixes": ["1002"]})

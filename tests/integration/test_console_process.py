@@ -77,10 +77,3 @@ def test_interactive_session(engine):
     assert '"NodeID"' in out and '"Uptime"' in out  # the status reply
     assert "error: unknown command 'csot'; did you mean cost?" in out
     no_python_in(done)
-
-
-@pytest.mark.xfail(strict=True, reason="engine/rating: APIerSv1.GetCost rates an empty descriptor (no Subject, no "
-                   "Destination, Usage 0) as cost 0; CGRateS's answers an error (no rating profile matches)")
-def test_the_engine_refuses_a_cost_of_nothing(engine):
-    with pytest.raises(RuntimeError):
-        engine.call("APIerSv1.GetCost", {})

@@ -493,7 +493,8 @@ class TestConfigService:
     def test_registered_names(self):
         svc, _ = self.make(default_config())
         names = Registry().register_object(svc)
-        assert sorted(names) == ["ConfigSv1.GetConfig", "ConfigSv1.ReloadConfig"]
+        assert sorted(names) == ["ConfigSv1.GetConfig", "ConfigSv1.GetConfigAsJSON", "ConfigSv1.ReloadConfig",
+                                 "ConfigSv1.SetConfig", "ConfigSv1.SetConfigFromJSON"]
 
     async def test_get_config(self):
         svc, _ = self.make(config_from_dict({"general": {"node_id": "abc"}}))

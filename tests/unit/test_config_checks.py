@@ -74,8 +74,8 @@ def test_the_catalogue_knows_what_each_section_enables():
     assert services.enabled(cfg, "apiers") and services.enabled(cfg, "filters")
     assert services.enabled(cfg, "http_agent") and services.enabled(cfg, "loaders")
     assert services.enabled(cfg, "registrarc") and not services.enabled(cfg, "sessions")
-    assert [s for s, _ in services.enabled_services(cfg)] == ["rals", "rals", "rals", "apiers", "filters",
-                                                                   "http_agent"]
+    assert [s for s, _ in services.enabled_services(cfg)] == ["rals", "rals", "rals", "apiers", "apiers", "apiers",
+                                                                   "filters", "http_agent"]
     assert services.unavailable(cfg) == [
         "trends: enabled, but TrendS is not available in this build; set trends.enabled to false",
         'loaders: enabled, but LoaderS is not available in this build; set "enabled": false in each of the '

@@ -14,8 +14,10 @@ from pycgrates.engine.rpc.codec import (
     Response,
     StreamDecoder,
     classify,
+    dumps,
     encode_request,
     encode_response,
+    loads,
 )
 
 REQ = b'{"method":"CoreSv1.Ping","params":[{"a":"x}\\"{["}],"id":1}'
@@ -99,3 +101,25 @@ def test_any_split_of_valid_messages_round_trips(objs, step):
     for i in range(0, len(data), step):
         out += dec.feed(data[i : i + step])
     assert [m["params"][0] for m in out] == objs
+
+
+@pytest.mark.parametrize(("value", "go"), [
+    (0.00001, b"0.00001"), (1.5e-05, b"0.000015"), (1e-06, b"0.000001"), (1e-07, b"1e-7"), (1e16, b"10000000000000000"),
+    (1e20, b"100000000000000000000"), (1e21, b"1e+21"), (-2.5e-08, b"-2.5e-8"), (0.1, b"0.1"),
+])
+def test_floats_are_written_as_go_writes_them(value, go):
+    # Go's encoding/json: 'f' format for 1e-6 <= |x| < 1e21, else 'e' with the exponent's leading zero dropped
+    assert dumps({"Cost": value}) == b'{"Cost":' + go + b"}"
+
+
+def test_text_that_looks_like_a_number_is_left_alone():
+    assert loads(dumps({"a": "1e+16", "b": 'q"1e+16', "c": 1e16})) == {"a": "1e+16", "b": 'q"1e+16', "c": 1e16}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_every_float_round_trips_and_is_positional_in_gos_range(value):
+    out = dumps([value])
+    assert [float(v) for v in loads(out)] == [value]  # Go writes integral values without ".0"
+    if value == 0 or 1e-6 <= abs(value) < 1e21:
+        assert b"e" not in out
