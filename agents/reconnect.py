@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from pycgrates.engine.log import Throttle
 from pycgrates.engine.rpc.client import split_address
 from pycgrates.engine.tasks import Supervisor
 from pycgrates.engine.units import SECOND, parse_duration
@@ -122,8 +123,7 @@ class ReconnectingClient:
         self.supervisor = Supervisor(self.name)
         #: times the connection came back after a drop
         self.reconnections = 0
-        #: malformed messages skipped (the connection survived them)
-        self.malformed = 0
+        self._bad = Throttle(BAD_INPUT_LOG_INTERVAL)
         #: when (time.monotonic()) the last connection was lost; None while the first one holds
         self.lost_at: float | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -131,8 +131,6 @@ class ReconnectingClient:
         self._connected = False
         self._stopping = False
         self._done: asyncio.Future[None] | None = None
-        self._bad_logged_at = -BAD_INPUT_LOG_INTERVAL
-        self._bad_unlogged = 0
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} {'connected' if self._connected else 'disconnected'}>"
@@ -256,18 +254,17 @@ class ReconnectingClient:
         if writer is not None:
             writer.transport.abort()
 
+    @property
+    def malformed(self) -> int:
+        """Malformed messages skipped (the connection survived them)."""
+        return self._bad.count
+
     def bad_input(self, what: str, exc: BaseException | str) -> None:
         """A malformed message (or event) from the switch was skipped; log it with the connection's name, at most
         once per BAD_INPUT_LOG_INTERVAL seconds (with the count of those not logged)."""
-        self.malformed += 1
-        now = time.monotonic()
-        if now - self._bad_logged_at < BAD_INPUT_LOG_INTERVAL:
-            self._bad_unlogged += 1
-            return
-        more = f" ({self._bad_unlogged} more not logged)" if self._bad_unlogged else ""
-        log.warning("%s: skipped malformed %s: %s%s", self.name, what, exc, more)
-        self._bad_logged_at = now
-        self._bad_unlogged = 0
+        more = self._bad.hit()
+        if more is not None:
+            log.warning("%s: skipped malformed %s: %s%s", self.name, what, exc, more)
 
     # ---- the connection's life ------------------------------------------------------------------------------
 

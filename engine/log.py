@@ -38,3 +38,28 @@ def setup_logging(syslog_level: int = 6, stream=None) -> None:
     root.addHandler(handler)
     root.setLevel(python_level(syslog_level))
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+class Throttle:
+    """Repeated problems of one source (a peer sending garbage) counted, and logged at most once per ``interval``
+    seconds: :meth:`hit` answers the text to add to the line ("" or how many were not logged), or None when this
+    one is only counted."""
+
+    __slots__ = ("_logged_at", "_unlogged", "count", "interval")
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.count = 0
+        self._logged_at = -interval
+        self._unlogged = 0
+
+    def hit(self) -> str | None:
+        self.count += 1
+        now = time.monotonic()
+        if now - self._logged_at < self.interval:
+            self._unlogged += 1
+            return None
+        more = f" ({self._unlogged} more not logged)" if self._unlogged else ""
+        self._logged_at = now
+        self._unlogged = 0
+        return more

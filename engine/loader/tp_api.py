@@ -18,6 +18,7 @@ from typing import Any
 from pycgrates.engine.loader.rows import LoaderError, read_rows
 from pycgrates.engine.loader.specs import SPECS
 from pycgrates.engine.loader.tp_types import TP_TYPES, TPType
+from pycgrates.engine.models.cdr import as_string
 from pycgrates.engine.profiles.crud import config_option
 from pycgrates.engine.rpc.errors import NOT_FOUND, RPCError, mandatory_ie_missing, server_error
 from pycgrates.engine.rpc.registry import rpc
@@ -182,18 +183,18 @@ class TariffPlanService:
                                                     {"FolderPath": folder, "DryRun": dry_run})
 
     async def _select(self, tpid: str, table: str, column: str, wanted: set[str]) -> list[dict]:
-        return [r for r in await self._rows(tpid, table) if _cell(r.get(column)) in wanted]
+        return [r for r in await self._rows(tpid, table) if as_string(r.get(column)) in wanted]
 
     async def _rating_plans_closure(self, tpid: str, plan_rows: list[dict]) -> dict[str, list[dict]]:
         """Rating plan rows with the destination rates, rates, destinations and timings they use."""
         dr_rows = await self._select(tpid, "DestinationRates", "ID",
-                                     {_cell(r.get("DestinationRatesID")) for r in plan_rows})
+                                     {as_string(r.get("DestinationRatesID")) for r in plan_rows})
         return {
             "RatingPlans": plan_rows, "DestinationRates": dr_rows,
-            "Rates": await self._select(tpid, "Rates", "ID", {_cell(r.get("RatesID")) for r in dr_rows}),
+            "Rates": await self._select(tpid, "Rates", "ID", {as_string(r.get("RatesID")) for r in dr_rows}),
             "Destinations": await self._select(tpid, "Destinations", "ID",
-                                               {_cell(r.get("DestinationsID")) for r in dr_rows}),
-            "Timings": await self._select(tpid, "Timings", "ID", {_cell(r.get("TimingID")) for r in plan_rows}),
+                                               {as_string(r.get("DestinationsID")) for r in dr_rows}),
+            "Timings": await self._select(tpid, "Timings", "ID", {as_string(r.get("TimingID")) for r in plan_rows}),
         }
 
     @rpc("APIerSv1.LoadRatingPlan")
@@ -203,9 +204,9 @@ class TariffPlanService:
         args = _args(args)
         if not args.get("TPid"):
             raise mandatory_ie_missing("TPid")
-        plan_id = _cell(args.get("RatingPlanId"))
+        plan_id = as_string(args.get("RatingPlanId"))
         rows = [r for r in await self._rows(args["TPid"], "RatingPlans")
-                if not plan_id or _cell(r.get("ID")) == plan_id]
+                if not plan_id or as_string(r.get("ID")) == plan_id]
         if not rows:
             raise RPCError(NOT_FOUND)
         return await self._load_rows(await self._rating_plans_closure(args["TPid"], rows))
@@ -217,12 +218,12 @@ class TariffPlanService:
         args = _args(args)
         if not args.get("TPid"):
             raise mandatory_ie_missing("TPid")
-        wanted = {k: _cell(args.get(k)) for k in ("Tenant", "Category", "Subject") if args.get(k)}
+        wanted = {k: as_string(args.get(k)) for k in ("Tenant", "Category", "Subject") if args.get(k)}
         rows = [r for r in await self._rows(args["TPid"], "RatingProfiles")
-                if all(_cell(r.get(k)) == v for k, v in wanted.items())]
+                if all(as_string(r.get(k)) == v for k, v in wanted.items())]
         if not rows:
             raise RPCError(NOT_FOUND)
-        plans = await self._select(args["TPid"], "RatingPlans", "ID", {_cell(r.get("RatingPlanID")) for r in rows})
+        plans = await self._select(args["TPid"], "RatingPlans", "ID", {as_string(r.get("RatingPlanID")) for r in rows})
         return await self._load_rows({**await self._rating_plans_closure(args["TPid"], plans),
                                       "RatingProfiles": rows})
 
@@ -234,18 +235,19 @@ class TariffPlanService:
         if not args.get("TPid"):
             raise mandatory_ie_missing("TPid")
         tpid = args["TPid"]
-        wanted = {k: _cell(args.get(k)) for k in ("Tenant", "Account") if args.get(k)}
+        wanted = {k: as_string(args.get(k)) for k in ("Tenant", "Account") if args.get(k)}
         rows = [r for r in await self._rows(tpid, "AccountActions")
-                if all(_cell(r.get(k)) == v for k, v in wanted.items())]
+                if all(as_string(r.get(k)) == v for k, v in wanted.items())]
         if not rows:
             raise RPCError(NOT_FOUND)
-        plans = await self._select(tpid, "ActionPlans", "Id", {_cell(r.get("ActionPlanId")) for r in rows})
-        triggers = await self._select(tpid, "ActionTriggers", "Tag", {_cell(r.get("ActionTriggersId")) for r in rows})
+        plans = await self._select(tpid, "ActionPlans", "Id", {as_string(r.get("ActionPlanId")) for r in rows})
+        triggers = await self._select(tpid, "ActionTriggers", "Tag",
+                                      {as_string(r.get("ActionTriggersId")) for r in rows})
         actions = await self._select(tpid, "Actions", "ActionsId",
-                                     {_cell(r.get("ActionsId")) for r in (*plans, *triggers)})
-        groups = {g for r in actions for g in _cell(r.get("SharedGroup")).split(";") if g}
+                                     {as_string(r.get("ActionsId")) for r in (*plans, *triggers)})
+        groups = {g for r in actions for g in as_string(r.get("SharedGroup")).split(";") if g}
         return await self._load_rows({
-            "Timings": await self._select(tpid, "Timings", "ID", {_cell(r.get("TimingId")) for r in plans}),
+            "Timings": await self._select(tpid, "Timings", "ID", {as_string(r.get("TimingId")) for r in plans}),
             "SharedGroups": await self._select(tpid, "SharedGroups", "Id", groups), "Actions": actions,
             "ActionPlans": plans, "ActionTriggers": triggers, "AccountActions": rows})
 
@@ -269,19 +271,10 @@ def _write_csv_files(folder: Path, tables: dict[str, list[dict]]) -> list[str]:
             fh.write("#" + ",".join(spec.names) + "\n")
             out = csv.writer(fh)
             for row in rows:
-                out.writerow([_cell(row.get(name)) for name in spec.names])
+                out.writerow([as_string(row.get(name)) for name in spec.names])
         written.append(spec.file)
     return written
 
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _bind(tp: TPType, action: Callable, names: list[str]) -> Callable:

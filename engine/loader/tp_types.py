@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pycgrates.engine.models.cdr import as_string
+
 Fields = tuple[tuple[str, str, str], ...]  # (object field, CSV column, type)
 
 
@@ -48,7 +50,7 @@ class TPType:
         """The objects the rows hold, by their ID (key fields joined with ':')."""
         out: dict[str, dict] = {}
         for row in rows:
-            key = tuple(_text(row.get(col)) for _, col, _ in self.key)
+            key = tuple(as_string(row.get(col)) for _, col, _ in self.key)
             oid = ":".join(key)
             obj = out.get(oid)
             if obj is None:
@@ -63,9 +65,9 @@ class TPType:
                     obj[f] += [v for v in value if v not in obj[f]]
                 elif value not in ("", None) and obj[f] in ("", None, 0, 0.0, False):
                     obj[f] = value
-            if self.items and any(_text(row.get(col)) for _, col, _ in self.item_columns):
+            if self.items and any(as_string(row.get(col)) for _, col, _ in self.item_columns):
                 if self.flat:
-                    obj[self.items].append(_text(row.get(self.item_columns[0][1])))
+                    obj[self.items].append(as_string(row.get(self.item_columns[0][1])))
                 else:
                     obj[self.items].append({f: _read(row.get(col), t) for f, col, t in self.item_columns})
         return out
@@ -74,7 +76,7 @@ class TPType:
 
     def rows(self, obj: dict) -> list[dict]:
         """The rows of one object (head cells on the first; key cells on each)."""
-        key = {col: _text(obj.get(f)) for f, col, _ in self.key}
+        key = {col: as_string(obj.get(f)) for f, col, _ in self.key}
         head = {col: _write(obj.get(f), t) for f, col, t in self.head}
         items = obj.get(self.items) or [] if self.items else []
         if not items:
@@ -82,7 +84,7 @@ class TPType:
         out = []
         for i, item in enumerate(items):
             if self.flat:
-                cells = {self.item_columns[0][1]: _text(item)}
+                cells = {self.item_columns[0][1]: as_string(item)}
             else:
                 cells = {col: _write(item.get(f), t) for f, col, t in self.item_columns
                          if col and col not in key}
@@ -98,18 +100,9 @@ def _empty(t: str) -> Any:
     return {"s": "", "f": 0.0, "i": 0, "b": False, "l": [], "a": None, "n": None}[t]
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
 
 def _read(value: Any, t: str) -> Any:
-    text = _text(value).strip()
+    text = as_string(value).strip()
     if t == "s":
         return text
     if t == "n":
@@ -133,13 +126,13 @@ def _write(value: Any, t: str) -> str:
     if t == "n" or value is None:
         return ""
     if t == "l":
-        return ";".join(_text(v) for v in value or [])
+        return ";".join(as_string(v) for v in value or [])
     if t == "a":
         if not isinstance(value, dict):
             return ""
-        start, end = _text(value.get("ActivationTime")), _text(value.get("ExpiryTime"))
+        start, end = as_string(value.get("ActivationTime")), as_string(value.get("ExpiryTime"))
         return f"{start};{end}" if end else start
-    return _text(value)
+    return as_string(value)
 
 
 _PROFILE_KEY: Fields = (("Tenant", "Tenant", "s"), ("ID", "ID", "s"))

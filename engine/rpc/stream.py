@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import time
 from typing import Any
 
+from pycgrates.engine.log import Throttle
 from pycgrates.engine.rpc.codec import (
     DEFAULT_MAX_MESSAGE,
     FramingError,
@@ -61,9 +61,7 @@ class JSONRPCStream(asyncio.Protocol):
         self.closed = asyncio.get_running_loop().create_future()
         self.peer = ""
         #: documents received that were JSON but no JSON-RPC message (each answered with an error)
-        self.malformed = 0
-        self._bad_logged_at = -BAD_MESSAGE_LOG_INTERVAL
-        self._bad_unlogged = 0
+        self._bad = Throttle(BAD_MESSAGE_LOG_INTERVAL)
 
     # ------------------------------------------------------------------ asyncio.Protocol
 
@@ -121,19 +119,18 @@ class JSONRPCStream(asyncio.Protocol):
         else:
             fut.set_result(kind.result)
 
+    @property
+    def malformed(self) -> int:
+        """Documents that were no JSON-RPC message (answered, or dropped, and counted)."""
+        return self._bad.count
+
     def _bad_message(self, problem: str) -> None:
         """Log a document that is no JSON-RPC message with the peer's address, at most once per
         BAD_MESSAGE_LOG_INTERVAL seconds on this connection (with the count of those not logged)."""
-        self.malformed += 1
-        now = time.monotonic()
-        if now - self._bad_logged_at < BAD_MESSAGE_LOG_INTERVAL:
-            self._bad_unlogged += 1
-            return
-        more = f" ({self._bad_unlogged} more since the last warning)" if self._bad_unlogged else ""
-        log.warning("malformed JSON-RPC document from %s on %s: %s%s", self.peer, self.name or "a connection",
-                    problem, more)
-        self._bad_logged_at = now
-        self._bad_unlogged = 0
+        more = self._bad.hit()
+        if more is not None:
+            log.warning("malformed JSON-RPC document from %s on %s: %s%s", self.peer, self.name or "a connection",
+                        problem, more)
 
     async def _serve(self, req: Request) -> None:
         assert self.dispatcher is not None

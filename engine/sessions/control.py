@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Iterable
 from typing import Any
 
 from pycgrates.engine.metrics import DebitTick
@@ -54,10 +55,12 @@ def _keeps_no_sessions(exc: RPCError) -> bool:
 class SessionControl:
     # ======================================================================================== session queries
 
-    async def _matching(self, args: dict) -> list[Session]:
+    async def _matching(self, args: dict, sessions: Iterable[Session] | None = None) -> list[Session]:
+        """The sessions (the active ones unless given) of the query's Tenant passing its Filters, at most Limit."""
         filters = (args or {}).get("Filters") or []
         tenant = (args or {}).get("Tenant") or ""
-        sessions = self.active.candidates(filters)
+        if sessions is None:
+            sessions = self.active.candidates(filters)
         out = []
         for s in sessions:
             if tenant and s.tenant != tenant:

@@ -177,20 +177,8 @@ class Replicated:
         return "OK"
 
     async def _passive_matching(self, args: dict) -> list[Session]:
-        tenant = (args or {}).get("Tenant") or ""
-        filters = (args or {}).get("Filters") or []
-        out = []
-        for state in list(self.replication.passive.values()):
-            if "Runs" not in state:
-                continue
-            s = self.recovery._session(state)
-            if tenant and s.tenant != tenant:
-                continue
-            if filters and not await self._pass_filters(s, filters):
-                continue
-            out.append(s)
-        limit = (args or {}).get("Limit")
-        return out[: int(limit)] if limit else out
+        held = [self.recovery._session(state) for state in list(self.replication.passive.values()) if "Runs" in state]
+        return await self._matching(args, held)
 
     @rpc("SessionSv1.GetPassiveSessions")
     async def get_passive_sessions(self, args: dict) -> list[dict]:

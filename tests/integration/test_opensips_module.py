@@ -196,7 +196,7 @@ async def test_opensips_2_3_disconnect_with_client_protocol_0(tmp_path):
     try:
         dialog = module.new_dialog("c12@osips", "1002", "1003", kvs=KVS)
         await module.answered(dialog)
-        ended = await asyncio.wait_for(module.terminated.get(), 15)
+        ended = await asyncio.wait_for(module.terminated.get(), 30)
         assert ended is dialog and dialog.terminate_reason == "CGRateS Disconnect: INSUFFICIENT_CREDIT"
         request = next(r for r in module.received if r["method"].endswith("DisconnectSession"))
         assert request["method"] == "SMGClientV1.DisconnectSession"
