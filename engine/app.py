@@ -28,7 +28,6 @@ from pycgrates.engine.config.checks import ConfigProblems, config_problems
 from pycgrates.engine.config.loader import parse_listen_address
 from pycgrates.engine.context import EngineContext
 from pycgrates.engine.core import CoreService
-from pycgrates.engine.heap import settle
 from pycgrates.engine.metrics import Metrics
 from pycgrates.engine.rpc.conn import ConnManager
 from pycgrates.engine.rpc.dispatch import Dispatcher
@@ -119,7 +118,6 @@ class Engine:
         except BaseException:
             await self.stop()
             raise
-        settle("start-up")
         log.info("engine %s started with %d RPC methods", self.node_id, len(self.registry.methods()))
 
     async def check(self) -> None:

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pycgrates.engine.heap import settle
 from pycgrates.engine.loader.rows import LoaderError
 from pycgrates.engine.loader.tariffplan import load_tariff_plan
 from pycgrates.engine.profiles.crud import USER_ERRORS
@@ -108,7 +107,6 @@ class LoaderService:
         if not args.get("DryRun"):
             await self._after_load()
             await followers.follow()
-            settle("tariff plan load")
         return "OK"
 
     async def _after_load(self) -> None:
