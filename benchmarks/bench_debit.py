@@ -32,8 +32,8 @@ def account_names(accounts: int) -> list[str]:
     return [f"b{conn * 10_000_000 + k}" for conn in range(PARALLEL) for k in range(1, per_conn + 1)]
 
 
-def write_plan(folder: Path, accounts: int) -> None:
-    """A tariff plan: one rate, one top-up of 1,000,000 for the benchmark accounts (and "one")."""
+def write_plan(folder: Path, names: list[str]) -> None:
+    """A tariff plan: one rate (0.01 per second to 1002), a top-up of 1,000,000 for each account named."""
     files = {
         "Destinations.csv": "#Id,Prefix\nDST_1002,1002\n",
         "Rates.csv": "#Id,ConnectFee,Rate,RateUnit,RateIncrement,GroupIntervalStart\nRT_1CNT,0,0.01,1s,1s,0s\n",
@@ -48,8 +48,8 @@ def write_plan(folder: Path, accounts: int) -> None:
                        "false,false,10\n",
         "ActionPlans.csv": "#Id,ActionsId,TimingId,Weight\nAP_TOPUP,TOPUP,*asap,10\n",
     }
-    rows = ["#Tenant,Account,ActionPlanId,ActionTriggersId,AllowNegative,Disabled", "cgrates.org,one,AP_TOPUP,,,"]
-    rows += [f"cgrates.org,{name},AP_TOPUP,,," for name in account_names(accounts)]
+    rows = ["#Tenant,Account,ActionPlanId,ActionTriggersId,AllowNegative,Disabled"]
+    rows += [f"cgrates.org,{name},AP_TOPUP,,," for name in names]
     files["AccountActions.csv"] = "\n".join(rows) + "\n"
     for name, text in files.items():
         (folder / name).write_text(text)
@@ -131,7 +131,7 @@ def main() -> int:
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as d:
         folder = Path(d)
-        write_plan(folder, args.accounts)
+        write_plan(folder, ["one", *account_names(args.accounts)])
         inproc = asyncio.run(in_process(folder, args.runs, args.accounts))
         rpc = over_rpc(folder, args.runs, args.accounts)
     print(json.dumps({"in_process": inproc, "json_rpc": rpc}, indent=1))

@@ -23,6 +23,7 @@ import time
 import uuid
 from pathlib import Path
 
+from bench_debit import write_plan
 from common import REPO, base_args, machine, write_section
 
 sys.path.insert(0, str(REPO))
@@ -31,29 +32,6 @@ ANSWER = "2024-01-10T12:00:00Z"
 END = "2024-01-10T12:01:00Z"
 ACCOUNTS = 1000
 WORKERS = 64
-
-
-def write_plan(folder: Path) -> None:
-    """One rate, and a top-up of 1,000,000 for the benchmark accounts."""
-    files = {
-        "Destinations.csv": "#Id,Prefix\nDST_1002,1002\n",
-        "Rates.csv": "#Id,ConnectFee,Rate,RateUnit,RateIncrement,GroupIntervalStart\nRT_1CNT,0,0.01,1s,1s,0s\n",
-        "DestinationRates.csv": "#Id,DestinationId,RatesTag,RoundingMethod,RoundingDecimals,MaxCost,MaxCostStrategy\n"
-                                "DR_1002,DST_1002,RT_1CNT,*up,4,0,\n",
-        "RatingPlans.csv": "#Id,DestinationRatesId,TimingTag,Weight\nRP_BENCH,DR_1002,*any,10\n",
-        "RatingProfiles.csv": "#Tenant,Category,Subject,ActivationTime,RatingPlanId,RatesFallbackSubject\n"
-                              "cgrates.org,call,*any,2014-01-14T00:00:00Z,RP_BENCH,\n",
-        "Actions.csv": "#ActionsId,Action,ExtraParameters,Filter,BalanceId,BalanceType,Categories,DestinationIds,"
-                       "RatingSubject,SharedGroup,ExpiryTime,TimingIds,Units,BalanceWeight,BalanceBlocker,"
-                       "BalanceDisabled,Weight\nTOPUP,*topup_reset,,,main,*monetary,,*any,,,*unlimited,,1000000,10,"
-                       "false,false,10\n",
-        "ActionPlans.csv": "#Id,ActionsId,TimingId,Weight\nAP_TOPUP,TOPUP,*asap,10\n",
-    }
-    rows = ["#Tenant,Account,ActionPlanId,ActionTriggersId,AllowNegative,Disabled"]
-    rows += [f"cgrates.org,b{n},AP_TOPUP,,," for n in range(ACCOUNTS)]
-    files["AccountActions.csv"] = "\n".join(rows) + "\n"
-    for name, text in files.items():
-        (folder / name).write_text(text)
 
 
 def descriptor(account: str):
@@ -172,7 +150,7 @@ async def main_async(runs: int, rounds: int) -> dict:
     with tempfile.TemporaryDirectory() as d:
         folder = Path(d) / "tp"
         folder.mkdir()
-        write_plan(folder)
+        write_plan(folder, [f"b{n}" for n in range(ACCOUNTS)])
         redis = await RedisDataDB.connect({"db_name": "15"}, namespace=f"bench-{uuid.uuid4().hex[:8]}:")
         try:
             out["redis"] = await measure(redis, folder, runs, rounds)
