@@ -12,7 +12,6 @@ import json
 import logging
 import xml.etree.ElementTree as ET
 from decimal import Decimal
-from importlib.util import find_spec
 from pathlib import Path
 
 import aiohttp
@@ -434,13 +433,6 @@ async def test_agent_cdr_and_freeswitch_json_cdr_name_the_same_call(tmp_path, fs
         await rig.engine.stop()
 
 
-def require_resources_and_routes() -> None:
-    missing = [m for m in ("pycgrates.engine.resources", "pycgrates.engine.routes") if find_spec(m) is None]
-    if missing:
-        pytest.skip(f"ResourceS and RouteS are not in this build yet ({', '.join(missing)} missing): the "
-                    "cgr_resource_allocation and cgr_routes write-back waits for them")
-
-
 #: ResourceS and RouteS on, as CGRateS's fs_evsock tutorial has them
 WITH_RESOURCES_AND_ROUTES = {
     "resources": {"enabled": True, "string_indexed_fields": ["*req.Account"]},
@@ -451,7 +443,6 @@ WITH_RESOURCES_AND_ROUTES = {
 
 
 async def test_resources_and_routes_are_written_on_the_channel(tmp_path, fs):
-    require_resources_and_routes()
     reference = shared_data("tariffplans", "tutorial")
     rig = await start_rig(tmp_path, [fs], engine=WITH_RESOURCES_AND_ROUTES)
     try:

@@ -11,7 +11,6 @@ import json
 import logging
 import time
 from decimal import Decimal
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -336,10 +335,6 @@ async def test_100k_malformed_frames_leave_the_agent_and_its_connection_working(
 
 
 async def test_resources_and_routes_in_the_auth_reply(tmp_path, kam):
-    missing = [m for m in ("pycgrates.engine.resources", "pycgrates.engine.routes") if find_spec(m) is None]
-    if missing:
-        pytest.skip(f"ResourceS and RouteS are not in this build yet ({', '.join(missing)} missing): the "
-                    "ResourceAllocation and Routes of CGR_AUTH_REPLY wait for them")
     reference = shared_data("tariffplans", "tutorial")
     rig = await start_rig(tmp_path, [kam], engine={
         "resources": {"enabled": True, "string_indexed_fields": ["*req.Account"]},
