@@ -87,10 +87,7 @@ async def store_from_csv(dm: Any, folder: Path) -> None:
 
 
 async def store_with_loader(ctx: EngineContext, folder: Path) -> None:
-    try:
-        loader = importlib.import_module("pycgrates.engine.loader.tariffplan")
-    except ModuleNotFoundError:
-        pytest.skip("engine.loader.tariffplan is not in this build yet; the CSV-built profiles are checked meanwhile")
+    loader = importlib.import_module("pycgrates.engine.loader.tariffplan")
     fn = next((getattr(loader, n) for n in LOADER_FUNCTIONS if callable(getattr(loader, n, None))), None)
     if fn is None:
         pytest.skip(f"engine.loader.tariffplan has none of {', '.join(LOADER_FUNCTIONS)}(dm, path) yet")

@@ -4,7 +4,6 @@ radagent_internal sample config and the oldtutorial tariff plan."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import random
 import re
@@ -94,10 +93,6 @@ def agent(tmp_path_factory):
     port, auth, acct = free_port(), free_port(), free_port()
     overrides = storage_overrides(tmp, port)
     processors: list[dict] = [INTERIM_DEBIT]
-    if importlib.util.find_spec("pycgrates.engine.resources") is None:
-        # ResourceS is not in this build yet: the reference accounting flags without *resources
-        processors += [{"id": "KamailioAccountingStart", "flags": ["*initiate", "*attributes", "*accounts"]},
-                       {"id": "KamailioAccountingStop", "flags": ["*terminate", "*accounts", "*cdrs"]}]
     overrides["radius_agent"] = {
         "listeners": [{"network": "udp", "auth_address": f"127.0.0.1:{auth}", "acct_address": f"127.0.0.1:{acct}"},
                       {"network": "tcp", "auth_address": f"127.0.0.1:{auth}", "acct_address": f"127.0.0.1:{acct}"}],

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib.util
 import ipaddress
 import time
 from dataclasses import dataclass, field
@@ -86,9 +85,6 @@ def setup(tmp_path_factory):
         "client_da_addresses": {"127.0.0.1": {"transport": "udp", "host": "127.0.0.1", "port": nas_port,
                                               "flags": ["*log"]}},
     }
-    if importlib.util.find_spec("pycgrates.engine.resources") is None:  # ResourceS is not in this build yet
-        overrides["radius_agent"]["request_processors"] = [
-            {"id": "Accounting", "flags": ["*initiate", "*attributes", "*accounts"]}]
     src = shared_data("conf", "samples", "radius_coa_disconnect")
     overrides.update(without_unavailable_services(src))
     cfg = make_config_dir(tmp / "cfg", src, overrides=overrides)

@@ -264,11 +264,6 @@ def test_dnsagent_route_parameters(tmp_path):
 def test_tutorial_against_the_engines_own_stats_and_resources(tmp_path):
     eng = start_engine(tmp_path, "tutorial", None)  # tutinternal: routes.stats/resources_conns *internal
     try:
-        missing = [svc for svc in ("StatSv1", "ResourceSv1")
-                   if "can't find service" in (_ping_error(eng, f"{svc}.Ping") or "")]
-        if missing:
-            pytest.skip(f"{' and '.join(missing)} not served by this build yet: *qos/*reas checked against "
-                        "stand-ins only")
         # Stats2 counts 1001/1002 calls of the *default run to 1001-1003, Stats2_1 1003's calls to 1001
         for account, dest, usage, cost in (("1001", "1002", "60s", 1.5), ("1002", "1003", "90s", 2),
                                            ("1003", "1001", "30s", 4)):
@@ -291,14 +286,6 @@ def test_tutorial_against_the_engines_own_stats_and_resources(tmp_path):
             route("free", ResourceUsage=0, Weight=10), route("busy", ResourceUsage=2, Weight=20)]
     finally:
         eng.kill()
-
-
-def _ping_error(eng: EngineProcess, method: str) -> str | None:
-    try:
-        eng.call(method, {})
-    except RuntimeError as exc:
-        return str(exc)
-    return None
 
 
 # ---------------------------------------------------------------------------------------------------- SessionS
