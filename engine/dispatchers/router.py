@@ -114,9 +114,11 @@ class Router:
 
     # ------------------------------------------------------------------------------------------ dispatching
 
-    async def dispatch(self, method: str, arg: Any, *, subsys: str) -> Any:
+    async def dispatch(self, method: str, arg: Any, *, subsys: str, event: dict | None = None) -> Any:
+        """Send ``method`` with ``arg`` where the profiles matching the call's event send it; the event is the
+        CGREvent inside ``arg`` unless given apart (DispatcherSv1.Apier routes on its Parameters)."""
         svc = self.service
-        ev = event_of(arg)
+        ev = event if event is not None else event_of(arg)
         opts = ev.get("APIOpts") or {}
         tenant = svc.tenant_of(ev)
         if svc.option("dispatchers", "attributes_conns", []):
@@ -126,7 +128,8 @@ class Router:
             return await self.call_local(method, arg)
         dp = svc.filters.event_dp(ev.get("Event") or {}, opts, **{"*vars": {"*subsys": subsys, "*reqMethod": method}})
         engine = getattr(svc.ctx, "engine", None)
-        fwd = {**ev, "APIOpts": {**opts, "*subsys": META_DISPATCHERS, "*node_id": engine.node_id if engine else ""}}
+        fwd = {**event_of(arg), "APIOpts": {**opts, "*subsys": META_DISPATCHERS,
+                                             "*node_id": engine.node_id if engine else ""}}
         route_id = as_string(opts.get("*routeID"))
         if not route_id:
             return await self._by_profiles(tenant, ev, dp, subsys, method, fwd, "")

@@ -150,6 +150,26 @@ class DispatcherService(ProfileService[DispatcherProfile]):
         """CoreSv1.Status of the engine the event dispatches to (subsystem ``*core``)."""
         return await self.router.dispatch("CoreSv1.Status", args or {}, subsys="*core")
 
+    @rpc("DispatcherSv1.Apier")
+    async def apier(self, args: Any) -> Any:
+        """CGRateS's generic APIer pass-through: ``{"Method": "APIerSv1.<Name>", "Parameters": {...}}`` is sent as
+        that method with the Parameters as its argument, where the profiles of subsystem ``*apier`` send an event
+        made of the Parameters (``APIKey`` and ``RouteID`` among them acting as ``*apiKey`` and ``*routeID``)."""
+        if not isinstance(args, dict) or not args.get("Method"):
+            raise mandatory_ie_missing("Method")
+        method = str(args["Method"])
+        service, _, name = method.partition(".")
+        if service not in ("APIerSv1", "APIerSv2") or not name or "." in name:
+            raise RPCError("UNSUPPORTED_SERVICE_METHOD")
+        params = args.get("Parameters")
+        if not isinstance(params, dict):
+            raise mandatory_ie_missing("ArgDispatcher")
+        opts = {k: params[k] for k in ("APIKey", "RouteID") if params.get(k)}
+        opts = {{"APIKey": "*apiKey", "RouteID": "*routeID"}[k]: v for k, v in opts.items()}
+        opts.update(params.get("APIOpts") or {})
+        event = {"Tenant": params.get("Tenant") or "", "Event": params, "APIOpts": opts}
+        return await self.router.dispatch(method, params, subsys="*apier", event=event)
+
     @rpc("DispatcherSv1.RemoteSleep")
     async def remote_sleep(self, args: Any) -> Any:
         """CoreSv1.Sleep of the engine the event dispatches to (subsystem ``*core``)."""

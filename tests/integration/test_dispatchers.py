@@ -317,6 +317,32 @@ def test_internal_host_and_local_opts(dsp):
     assert status(dsp, opts={"*dispatchers": False}) == "DispatcherS1"
 
 
+def test_apier_pass_through_goes_where_the_apier_profiles_send_it(dsp, pool):
+    # a profile of subsystem *apier sending the attribute profile ATTR_DSP_APIER to ALL2 only
+    assert dsp.call("APIerSv1.SetDispatcherProfile", {
+        "Tenant": TENANT, "ID": "ApierP", "Subsystems": ["*apier"], "FilterIDs": ["*string:~*req.ID:ATTR_DSP_APIER"],
+        "Strategy": "*weight", "Weight": 90, "Hosts": [{"ID": "ALL2", "Weight": 10}]}) == "OK"
+    profile = {"Tenant": TENANT, "ID": "ATTR_DSP_APIER", "Contexts": ["*any"], "FilterIDs": [],
+               "Attributes": [{"Path": "*req.Dispatched", "Type": "*constant", "Value": "yes"}], "Weight": 10}
+    assert dsp.call("DispatcherSv1.Apier", {"Method": "APIerSv1.SetAttributeProfile",
+                                            "Parameters": {**profile, "APIKey": "apier12345"}}) == "OK"
+    got = pool.engines["ALL2"].call("APIerSv1.GetAttributeProfile", {"Tenant": TENANT, "ID": "ATTR_DSP_APIER"})
+    assert got["ID"] == "ATTR_DSP_APIER"
+    with pytest.raises(RuntimeError, match="NOT_FOUND"):
+        pool.engines["ALL"].call("APIerSv1.GetAttributeProfile", {"Tenant": TENANT, "ID": "ATTR_DSP_APIER"})
+    # read back through the same route; the key's APIMethods still apply, and only APIer methods pass
+    back = dsp.call("DispatcherSv1.Apier", {"Method": "APIerSv1.GetAttributeProfile", "Parameters": {
+        "Tenant": TENANT, "ID": "ATTR_DSP_APIER", "APIKey": "apier12345"}})
+    assert back["ID"] == "ATTR_DSP_APIER"
+    with pytest.raises(RuntimeError, match="UNAUTHORIZED_API"):
+        dsp.call("DispatcherSv1.Apier", {"Method": "APIerSv1.GetAccount", "Parameters": {
+            "Tenant": TENANT, "Account": "1001", "APIKey": "apier12345"}})
+    with pytest.raises(RuntimeError, match="UNSUPPORTED_SERVICE_METHOD"):
+        dsp.call("DispatcherSv1.Apier", {"Method": "CoreSv1.Status", "Parameters": {}})
+    with pytest.raises(RuntimeError, match="MANDATORY_IE_MISSING"):
+        dsp.call("DispatcherSv1.Apier", {"Method": "APIerSv1.GetAccount", "Parameters": "1001"})
+
+
 # ---------------------------------------------------------------------------------------------------- an agent
 
 
