@@ -60,6 +60,8 @@ class Rater:
         self.max_computed_usage = dict(max_computed_usage or DEFAULT_MAX_COMPUTED_USAGE)
         self.balance_rating_subject = dict(balance_rating_subject or DEFAULT_BALANCE_RATING_SUBJECT)
         self._decode_kw = "decode" in inspect.signature(dm.get).parameters
+        #: kind → key → (the raw dict another reader cached, its decoded object): decoded once per stored version
+        self._decoded: dict[str, dict[str, tuple[dict, Any]]] = {}
         register = getattr(dm, "register_decoder", None)
         if callable(register):
             register(kinds.RATING_PLAN, RatingPlan.from_json)
@@ -123,14 +125,28 @@ class Rater:
         raw = await self.dm.get(kind, key)
         return None if raw is None else decode(raw)
 
+    def _decoded_once(self, kind: str, key: str, raw: dict, decode: Any) -> Any:
+        """``decode(raw)`` for a raw dict a reader without the decoder cached first, remembered while the cache
+        holds that same dict (a load caches new ones), so a plan is not decoded again at every rating."""
+        memo = self._decoded.setdefault(kind, {})
+        hit = memo.get(key)
+        if hit is not None and hit[0] is raw:
+            return hit[1]
+        value = decode(raw)
+        memo[key] = (raw, value)
+        return value
+
     async def rating_plan(self, plan_id: str) -> RatingPlan | None:
         plan = await self._get(kinds.RATING_PLAN, plan_id, RatingPlan.from_json)
-        # a reader without the decoder may have cached the raw dict first
-        return RatingPlan.from_json(plan) if isinstance(plan, dict) else plan
+        if isinstance(plan, dict):
+            return self._decoded_once(kinds.RATING_PLAN, plan_id, plan, RatingPlan.from_json)
+        return plan
 
     async def rating_profile(self, key: str) -> RatingProfile | None:
         rpf = await self._get(kinds.RATING_PROFILE, key, RatingProfile.from_json)
-        return RatingProfile.from_json(rpf) if isinstance(rpf, dict) else rpf
+        if isinstance(rpf, dict):
+            return self._decoded_once(kinds.RATING_PROFILE, key, rpf, RatingProfile.from_json)
+        return rpf
 
     async def rating_profile_matching(self, key: str) -> RatingProfile | None:
         """The profile for ``key``; with ``rp_subject_prefix_matching`` the longest subject prefix that exists."""
@@ -147,7 +163,9 @@ class Rater:
     async def destination(self, dest_id: str) -> Destination | None:
         # destinations are cached raw (other services read them as dicts)
         raw = await self.dm.get(kinds.DESTINATION, dest_id)
-        return None if raw is None else Destination.from_json(raw)
+        if raw is None:
+            return None
+        return self._decoded_once(kinds.DESTINATION, dest_id, raw, Destination.from_json)
 
     async def reverse_destination(self, prefix: str) -> tuple[str, ...]:
         """Destination IDs holding exactly ``prefix`` (one index probe)."""
