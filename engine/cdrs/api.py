@@ -86,6 +86,18 @@ _USAGES = {"MinUsage": "min_usage", "MaxUsage": "max_usage"}
 _COSTS = {"MinCost": "min_cost", "MaxCost": "max_cost"}
 
 
+def _filter_from(data: Any, lists: dict[str, str]) -> tuple[dict, CDRFilter]:
+    """The arguments as an object, and a CDRFilter with their list fields (``lists``: argument → filter field)."""
+    args = data or {}
+    if not isinstance(args, dict):
+        raise TypeError("arguments must be a JSON object")
+    f = CDRFilter()
+    for key, attr in lists.items():
+        if args.get(key):
+            setattr(f, attr, list(args[key]))
+    return args, f
+
+
 @dataclass(slots=True)
 class CDRsQuery:
     """CGRateS's RPCCDRsFilter: which stored CDRs (GetCDRs, GetCDRsCount, RateCDRs)."""
@@ -94,13 +106,7 @@ class CDRsQuery:
 
     @classmethod
     def from_json(cls, data: Any, timezone: str | None = None) -> Self:
-        args = data or {}
-        if not isinstance(args, dict):
-            raise TypeError("arguments must be a JSON object")
-        f = CDRFilter()
-        for key, attr in _LISTS.items():
-            if args.get(key):
-                setattr(f, attr, list(args[key]))
+        args, f = _filter_from(data, _LISTS)
         for key, attr in _TIMES.items():
             if args.get(key):
                 setattr(f, attr, args[key])
@@ -153,13 +159,7 @@ class AttrGetCdrs:
 
     @classmethod
     def from_json(cls, data: Any, timezone: str | None = None) -> Self:
-        args = data or {}
-        if not isinstance(args, dict):
-            raise TypeError("arguments must be a JSON object")
-        f = CDRFilter()
-        for key, attr in _V1_LISTS.items():
-            if args.get(key):
-                setattr(f, attr, list(args[key]))
+        args, f = _filter_from(data, _V1_LISTS)
         if args.get("OrderIdStart") is not None:
             f.order_id_start = int(args["OrderIdStart"])
         if args.get("OrderIdEnd") is not None:
