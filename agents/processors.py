@@ -176,6 +176,23 @@ def build_json_call(rtype: str, flags: Flags, event: Mapping[str, Any]) -> tuple
     return method, args.to_json(), needs_max_usage
 
 
+#: flags whose ``:ID1&ID2`` part, on a switch's channel, names profiles (CGRateS's getFlagIDs)
+CHANNEL_ID_FLAGS = ("*attributes", "*thresholds", "*stats")
+
+
+def _channel_flag(flag: str) -> str:
+    """``*attributes:ID1&ID2`` (a channel's flag) as a processor flag, ``*attributes:*ids:ID1&ID2``."""
+    name, sep, ids = flag.partition(":")
+    if sep and name in CHANNEL_ID_FLAGS and not ids.startswith("*"):
+        return f"{name}:*ids:{ids}"
+    return flag
+
+
+def channel_call(rtype: str, flags: Sequence[str], event: Mapping[str, Any]) -> tuple[Method, dict[str, Any], bool]:
+    """:func:`build_json_call` for the flags a switch sets on a call (``cgr_flags``, CGRateS's ParseFlags form)."""
+    return build_json_call(rtype, Flags([_channel_flag(f.strip()) for f in flags if f.strip()]), event)
+
+
 def _altered(attrs: Any) -> dict[str, Any] | None:
     """An AttributeS reply as ``*cgrep.Attributes``: each altered field with its new value."""
     if not isinstance(attrs, Mapping):
@@ -265,6 +282,7 @@ __all__ = [
     "build_call",
     "build_json_call",
     "call_sessions",
+    "channel_call",
     "reply_map",
     "run_max_usage",
 ]

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pycgrates.agents.base import Agent, AgentSettings, BackCall, TrackedSession
-from pycgrates.agents.processors import PROCESS_CDR, Flags, build_json_call, call_sessions
+from pycgrates.agents.processors import PROCESS_CDR, call_sessions, channel_call
 from pycgrates.agents.reconnect import Backoff, ReconnectingClient
 from pycgrates.agents.request import session_key
 from pycgrates.engine.rpc.client import split_address
@@ -53,8 +53,6 @@ log = logging.getLogger("cgr.agents")
 TERMINATE = api.TERMINATE
 #: how long a reload or a stop lets the calls in hand finish before the connections close
 DRAIN_SECONDS = 5.0
-#: flags whose ``:ID1&ID2`` part names profiles (CGRateS's getFlagIDs)
-_ID_FLAGS = ("*attributes", "*thresholds", "*stats")
 
 
 # ---------------------------------------------------------------------------------------------------- settings
@@ -136,16 +134,8 @@ def session_call(rtype: str, cgr_flags: str | None, event: dict[str, Any],
     """(method, arguments, whether MaxUsage is wanted) of the SessionS call ``rtype`` (``*authorize``,
     ``*initiate``, ``*terminate``, ``*message``) for a CGREvent whose call carries ``cgr_flags``; without them,
     ``when_absent`` (CGRateS: charge)."""
-    raw = when_absent if cgr_flags is None else [f.strip() for f in cgr_flags.split(";")]
-    return build_json_call(rtype, Flags([_processor_flag(f) for f in raw if f]), event)
+    return channel_call(rtype, when_absent if cgr_flags is None else cgr_flags.split(";"), event)
 
-
-def _processor_flag(flag: str) -> str:
-    """``*attributes:ID1&ID2`` (a channel's flag) as a processor flag, ``*attributes:*ids:ID1&ID2``."""
-    name, sep, ids = flag.partition(":")
-    if sep and name in _ID_FLAGS and not ids.startswith("*"):
-        return f"{name}:*ids:{ids}"
-    return flag
 
 
 def routes_with_params(route_profiles: Any) -> list[str]:

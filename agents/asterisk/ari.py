@@ -37,7 +37,7 @@ from urllib.parse import quote, urlencode
 
 import orjson
 
-from pycgrates.agents.processors import Flags, build_json_call
+from pycgrates.agents.processors import channel_call
 from pycgrates.engine.rpc.registry import Method
 from pycgrates.engine.template.dataprovider import as_string
 
@@ -63,8 +63,6 @@ ROUTE_VAR = "CGRRoute"
 _PRIMARY = {"cgr_account": "Account", "cgr_destination": "Destination", CGR_REQTYPE: "RequestType",
             "cgr_tenant": "Tenant", "cgr_category": "Category", "cgr_subject": "Subject", "cgr_pdd": "PDD",
             "cgr_route": "Route", "cgr_disconnectcause": "DisconnectCause"}
-#: flags whose ``:ID1&ID2`` part names profiles (CGRateS's getFlagIDs)
-_ID_FLAGS = ("*attributes", "*thresholds", "*stats")
 
 
 class ARIError(ValueError):
@@ -204,16 +202,8 @@ def session_args(rtype: str, cgr_flags: str | None, event: dict[str, Any],
                  sep: str = "+") -> tuple[Method, dict[str, Any], bool]:
     """(method, arguments, whether MaxUsage is wanted) of the SessionS call ``rtype`` for a call carrying
     ``cgr_flags`` (``sep`` between flags, CGRateS's ParseFlags); without them the call charges (``*accounts``)."""
-    raw = ["*accounts"] if not cgr_flags else [f.strip() for f in cgr_flags.split(sep)]
-    return build_json_call(rtype, Flags([_processor_flag(f) for f in raw if f]), event)
+    return channel_call(rtype, cgr_flags.split(sep) if cgr_flags else ["*accounts"], event)
 
-
-def _processor_flag(flag: str) -> str:
-    """``*attributes:ID1&ID2`` (a channel's flag) as a processor flag, ``*attributes:*ids:ID1&ID2``."""
-    name, sep, ids = flag.partition(":")
-    if sep and name in _ID_FLAGS and not ids.startswith("*"):
-        return f"{name}:*ids:{ids}"
-    return flag
 
 
 def route_ids(route_profiles: Any) -> list[str]:
