@@ -63,3 +63,32 @@ class Throttle:
         self._logged_at = now
         self._unlogged = 0
         return more
+
+
+class DropLog:
+    """At most ``per_second`` log lines a second about dropped input (on ``logger``); the rest counted and reported
+    in the next line ("<source>: N more dropped <what> were not logged"). ``dropped`` counts every drop."""
+
+    def __init__(self, logger: logging.Logger, source: str, what: str, per_second: int = 10) -> None:
+        self.logger = logger
+        self.source = source
+        self.what = what
+        self.per_second = per_second
+        self.window = 0.0
+        self.count = 0
+        self.suppressed = 0
+        self.dropped = 0
+
+    def __call__(self, msg: str, *args: object) -> None:
+        self.dropped += 1
+        now = time.monotonic()
+        if now - self.window >= 1.0:
+            if self.suppressed:
+                self.logger.warning("%s: %d more dropped %s were not logged", self.source, self.suppressed,
+                                    self.what)
+            self.window, self.count, self.suppressed = now, 0, 0
+        if self.count < self.per_second:
+            self.count += 1
+            self.logger.warning(msg, *args)
+        else:
+            self.suppressed += 1

@@ -33,6 +33,7 @@ from pycgrates.agents.asterisk.agent import ChannelOrder
 from pycgrates.agents.asterisk.ari import session_args
 from pycgrates.agents.base import Agent, AgentSettings, BackCall
 from pycgrates.agents.processors import PROCESS_CDR
+from pycgrates.engine.log import DropLog
 from pycgrates.engine.rpc.client import split_address
 from pycgrates.engine.rpc.errors import RPCError
 from pycgrates.engine.rpc.registry import Method, rpc
@@ -42,7 +43,7 @@ from pycgrates.engine.units import SECOND, DurationError, parse_duration
 
 from . import datagram as D
 from .events import CGR_FLAGS, DIALOG_ID, EventFieldError, call_fields, check_start, usage_until
-from .transport import Address, DropLog, EventListener, MIClient, mi_client
+from .transport import Address, EventListener, MIClient, mi_client
 
 if TYPE_CHECKING:
     from pycgrates.engine.config import Config
@@ -74,7 +75,7 @@ class OpenSIPSAgent(Agent[OpenSIPSSettings]):
         super().__init__(ctx)
         self.listener: EventListener | None = None
         self.mi: MIClient | None = None
-        self.drops = DropLog()
+        self.drops = DropLog(log, "OpenSIPS", "datagrams")
         self.events = 0
         self._order = ChannelOrder()
         self._subscriber: asyncio.Task[None] | None = None

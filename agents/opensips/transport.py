@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -29,29 +28,6 @@ log = logging.getLogger("cgr.agents.opensips")
 
 Address = tuple[str, int]
 
-
-class DropLog:
-    """At most ``per_second`` log lines a second about dropped input; the rest counted into the next line."""
-
-    def __init__(self, per_second: int = 10) -> None:
-        self.per_second = per_second
-        self.window = 0.0
-        self.count = 0
-        self.suppressed = 0
-        self.dropped = 0
-
-    def __call__(self, msg: str, *args: Any) -> None:
-        self.dropped += 1
-        now = time.monotonic()
-        if now - self.window >= 1.0:
-            if self.suppressed:
-                log.warning("OpenSIPS: %d more dropped datagrams were not logged", self.suppressed)
-            self.window, self.count, self.suppressed = now, 0, 0
-        if self.count < self.per_second:
-            self.count += 1
-            log.warning(msg, *args)
-        else:
-            self.suppressed += 1
 
 
 class EventListener(asyncio.DatagramProtocol):
@@ -209,4 +185,4 @@ def mi_client(address: str, timeout: float = 2.0) -> MIClient:
     return MIDatagram(address, timeout)
 
 
-__all__ = ["MIHTTP", "DropLog", "EventListener", "MIClient", "MIDatagram", "mi_client"]
+__all__ = ["MIHTTP", "EventListener", "MIClient", "MIDatagram", "mi_client"]

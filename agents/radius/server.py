@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pycgrates.agents.dedup import DuplicateDetector
+from pycgrates.engine.log import DropLog
 from pycgrates.engine.tasks import Supervisor
 
 from .codec import (
@@ -150,27 +151,6 @@ def split_address(address: str, default_port: int) -> tuple[str, int]:
         raise ValueError(f"RADIUS listener address {address!r}: the port is not a number") from None
 
 
-class _DropLog:
-    """At most ``per_second`` drop lines a second; the rest are counted and reported in the next line."""
-
-    def __init__(self, per_second: int = 10) -> None:
-        self.per_second = per_second
-        self.window = 0.0
-        self.count = 0
-        self.suppressed = 0
-
-    def __call__(self, msg: str, *args: Any) -> None:
-        now = time.monotonic()
-        if now - self.window >= 1.0:
-            if self.suppressed:
-                log.warning("RADIUS: %d more dropped packets were not logged", self.suppressed)
-            self.window, self.count, self.suppressed = now, 0, 0
-        if self.count < self.per_second:
-            self.count += 1
-            log.warning(msg, *args)
-        else:
-            self.suppressed += 1
-
 
 @dataclass(slots=True)
 class _Listener:
@@ -208,7 +188,7 @@ class RadiusServer:
         self.listeners: list[_Listener] = []
         self.stats: Counter[str] = Counter()
         self._tcp_writers: set[asyncio.StreamWriter] = set()
-        self._drop_log = _DropLog()
+        self._drop_log = DropLog(log, "RADIUS", "packets")
 
     # ------------------------------------------------------------ listeners
 
