@@ -14,7 +14,7 @@ from typing import Any
 from pycgrates.agents.base import compile_agent_templates
 from pycgrates.agents.processors import Flags
 from pycgrates.engine.config import Config, ConfigError
-from pycgrates.engine.ers.brokers import missing_client
+from pycgrates.engine.ers.brokers import runnable_type
 from pycgrates.engine.template.fields import FieldFilters, FieldTemplate, TemplateError, compile_fields, compile_filters
 from pycgrates.engine.template.rsr import DEFAULT_SEP
 from pycgrates.engine.units import SECOND, DurationError, parse_duration
@@ -85,17 +85,9 @@ def compile_exporter(raw: Mapping[str, Any], *, templates: Mapping[str, Any], se
     eid = str(raw.get("id") or f"#{index}")
     where = f"ees.exporters <{eid}>"
     etype_raw = str(raw.get("type") or NONE)
-    if etype_raw in UNAVAILABLE:
-        raise ConfigError(f"{where}: type {etype_raw} is not available in this build (it has "
-                          f"{', '.join(sorted(set(TYPES.values()) - {NONE}))}); remove the exporter or change its type")
-    etype = TYPES.get(etype_raw)
-    if etype is None:
-        raise ConfigError(f"{where}: unsupported exporter type <{etype_raw}> (one of {', '.join(sorted(TYPES))})")
+    etype = runnable_type(etype_raw, str(raw.get("export_path") or ""), TYPES, UNAVAILABLE, where, "exporter")
     if etype == NONE:
         return None
-    missing = missing_client(etype, str(raw.get("export_path") or ""))
-    if missing:
-        raise ConfigError(f"{where}: {missing}")
     try:
         all_fields = compile_fields(raw.get("fields"), where=f"{where} fields", templates=templates,
                                     prefixes=("*exp", "*hdr", "*trl", "*vars", "*tmp"), sep=sep)

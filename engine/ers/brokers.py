@@ -14,6 +14,7 @@ acknowledged explicitly; without JetStream a reader is a plain (at most once) su
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from pycgrates.engine.units import SECOND, parse_duration
@@ -25,6 +26,26 @@ NATS_SUBJECT = "cgrates_cdrs"
 #: the Python client each reader/exporter type needs, and the package that brings it
 CLIENTS = {"*amqp_json_map": ("aio_pika", "aio-pika"), "*nats_json_map": ("nats", "nats-py"),
            "*sql": ("asyncpg", "asyncpg (PostgreSQL) or aiomysql (MySQL)")}
+
+
+def runnable_type(raw_type: str, path: str, types: Mapping[str, str], unavailable: Collection[str], where: str,
+                  what: str) -> str:
+    """A reader's or exporter's ``type`` as this build runs it (``*none`` too); ConfigError when the type is
+    unknown, not in this build, or its client library is not installed (``what``: "reader" or "exporter")."""
+    from pycgrates.engine.config import ConfigError
+
+    if raw_type in unavailable:
+        raise ConfigError(f"{where}: type {raw_type} is not available in this build (it has "
+                          f"{', '.join(sorted(set(types.values()) - {'*none'}))}); remove the {what} or change its "
+                          "type")
+    kind = types.get(raw_type)
+    if kind is None:
+        raise ConfigError(f"{where}: unsupported {what} type <{raw_type}> (one of {', '.join(sorted(types))})")
+    if kind != "*none":
+        missing = missing_client(kind, path)
+        if missing:
+            raise ConfigError(f"{where}: {missing}")
+    return kind
 
 
 def missing_client(kind: str, url: str = "") -> str:
@@ -103,5 +124,6 @@ __all__ = [
     "nats_connect",
     "nats_max_wait",
     "opt",
+    "runnable_type",
     "truthy",
 ]

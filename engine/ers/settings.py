@@ -15,7 +15,7 @@ from typing import Any
 from pycgrates.agents.base import compile_agent_templates
 from pycgrates.agents.request import RequestProcessor, compile_processor
 from pycgrates.engine.config import Config, ConfigError
-from pycgrates.engine.ers.brokers import missing_client
+from pycgrates.engine.ers.brokers import runnable_type
 from pycgrates.engine.ers.partial import CACHE_ACTIONS, PartialRules
 from pycgrates.engine.template.fields import TemplateError, compile_fields
 from pycgrates.engine.template.rsr import DEFAULT_SEP, parse_rsr
@@ -101,18 +101,10 @@ def compile_reader(raw: Mapping[str, Any], *, templates: Mapping[str, Any], sep:
     """One reader of ``ers.readers``; None for a ``*none`` one (the ``*default`` template)."""
     rid = str(raw.get("id") or f"#{index}")
     where = f"ers.readers <{rid}>"
-    rtype_raw = str(raw.get("type") or NONE)
-    if rtype_raw in UNAVAILABLE:
-        raise ConfigError(f"{where}: type {rtype_raw} is not available in this build (it has "
-                          f"{', '.join(sorted(set(TYPES.values()) - {NONE}))}); remove the reader or change its type")
-    rtype = TYPES.get(rtype_raw)
-    if rtype is None:
-        raise ConfigError(f"{where}: unsupported reader type <{rtype_raw}> (one of {', '.join(sorted(TYPES))})")
+    rtype = runnable_type(str(raw.get("type") or NONE), str(raw.get("source_path") or ""), TYPES, UNAVAILABLE,
+                          where, "reader")
     if rtype == NONE:
         return None
-    missing = missing_client(rtype, str(raw.get("source_path") or ""))
-    if missing:
-        raise ConfigError(f"{where}: {missing}")
     opts = dict(raw.get("opts") or {})
     flags = list(raw.get("flags") or [])
     try:
