@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from pycgrates.agents.base import Agent, AgentSettings
 from pycgrates.agents.request import RequestError, describe
+from pycgrates.engine.rpc.client import join_address
 from pycgrates.engine.template.fields import TemplateError
 
 from .codec import DnsError, DNSRecord, nxdomain, reply_to, servfail
@@ -104,8 +105,7 @@ class DNSAgent(Agent[DnsSettings]):
         """One query (exactly one question, checked by the transport): its reply."""
         s = self.settings
         dp = DnsDataProvider(query)
-        host = f"[{source.host}]" if ":" in source.host else source.host
-        vars = request_vars(query, f"{host}:{source.port}")
+        vars = request_vars(query, join_address(source.host, source.port))
         try:
             rep, processed = await self.process(dp, vars, settings=s)
         except RequestError as exc:

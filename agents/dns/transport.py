@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from pycgrates.agents.sip.transport import enlarge_receive_buffer
+from pycgrates.engine.rpc.client import join_address
 from pycgrates.engine.tasks import Supervisor
 
 from .codec import (
@@ -47,8 +48,7 @@ class Source:
     port: int
 
     def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}/{self.network}"
+        return f"{join_address(self.host, self.port)}/{self.network}"
 
 
 Handler = Callable[[DNSRecord, Source], Awaitable[DNSRecord | None]]

@@ -27,6 +27,7 @@ from aiohttp import web
 from pycgrates.agents.base import Agent, AgentSettings, agent_sessions_conns
 from pycgrates.agents.request import RequestError, describe
 from pycgrates.engine.config import Config
+from pycgrates.engine.rpc.client import join_address
 from pycgrates.engine.template.fields import TemplateError
 
 from .payloads import DECODERS, ENCODERS, URL, XML, PayloadError, RequestInput
@@ -115,7 +116,7 @@ class HTTPAgent(Agent[HttpSettings]):
                         s.request_payload, request.remote, exc)
             return web.Response(status=400, text=f"{s.request_payload} request: {exc}\n")
         peer = request.transport.get_extra_info("peername") if request.transport is not None else None
-        vars = {"RemoteHost": _remote_host(peer) if peer else str(request.remote or "")}
+        vars = {"RemoteHost": join_address(peer[0], peer[1]) if peer else str(request.remote or "")}
         try:
             rep, processed = await self.process(dp, vars, settings=s)
         except RequestError as exc:
@@ -126,11 +127,6 @@ class HTTPAgent(Agent[HttpSettings]):
                         describe(dp))
         encoder = ENCODERS[s.reply_payload]
         return web.Response(body=encoder.encode(rep), headers={"Content-Type": encoder.content_type})
-
-
-def _remote_host(peer: Any) -> str:
-    host, port = peer[0], peer[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class HTTPAgents:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pycgrates.agents.base import Agent, AgentSettings
 from pycgrates.agents.request import AgentRequest, RequestError, RequestHandler, describe
+from pycgrates.engine.rpc.client import join_address
 from pycgrates.engine.rpc.errors import RPCError
 from pycgrates.engine.template.dataprovider import NotFoundError
 from pycgrates.engine.template.fields import FieldError, FieldTemplate, TemplateError
@@ -178,8 +179,7 @@ class SIPAgent(Agent[SipSettings]):
 
 def remote_host(source: Source) -> str:
     """``ip:port`` as Go writes a remote address (``[::1]:5060`` for IPv6), CGRateS's ``*vars.RemoteHost``."""
-    host = f"[{source.host}]" if ":" in source.host else source.host
-    return f"{host}:{source.port}"
+    return join_address(source.host, source.port)
 
 
 def with_allow(response: SipResponse) -> SipResponse:

@@ -22,6 +22,11 @@ def is_network_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError | ConnectionError)
 
 
+def join_address(host: str, port: int) -> str:
+    """``host:port`` as Go writes an address (``[::1]:5060`` for IPv6): the inverse of :func:`split_address`."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def split_address(address: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit():
